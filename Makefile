@@ -1,0 +1,50 @@
+# NES Portal: the two commands (see README.md) and a few helpers.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint format worker messages clean
+
+$(VENV)/.installed-run: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed-run
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+## run: the portal with demo data on the embedded default (SQLite, in-process tasks, SMS outbox)
+run: export DEBUG ?= true
+run: $(VENV)/.installed-run
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	@echo "SMS Onay Kodları: http://$(HOST):$(PORT)/dev/sms/  (ve bu konsol)"
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+## test: the whole suite; uses DATABASE_URL / REDIS_URL when set
+test: $(VENV)/.installed-dev
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+## worker: a Celery worker (needs REDIS_URL or CELERY_BROKER_URL)
+worker: $(VENV)/.installed-run
+	$(VENV)/bin/celery -A nesportal worker --loglevel=INFO
+
+## messages: refresh locale/ from the source and compile it
+messages: $(VENV)/.installed-dev
+	DEBUG=true $(PY) manage.py makemessages --locale en --no-obsolete --add-location file
+	DEBUG=true $(PY) manage.py compilemessages --locale en
+
+clean:
+	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache .hypothesis

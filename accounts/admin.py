@@ -1,0 +1,258 @@
+"""Call-centre admin: find a citizen, see why they are locked, unlock them.
+
+Agents (the "Çağrı Merkezi" group) can view citizens, their recent login attempts and SMS
+outcomes, and run "Kilidi aç". Nobody sees or edits the security-word hash in admin; a
+superuser can set a new security word, which is hashed at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from audit.models import AuditEvent
+
+from .identity import mask_phone
+from .models import Citizen, SmsMessage
+from .services import unlock_citizen
+
+RECENT = 20
+LOGIN_ACTIONS = (
+    "nes.login.word_passed",
+    "nes.login.word_failed",
+    "nes.login.locked_attempt",
+    "nes.login.code_passed",
+    "nes.login.code_failed",
+    "nes.login.succeeded",
+    "nes.account.locked",
+    "nes.account.unlocked",
+    "nes.logout",
+)
+
+
+class CitizenAdminForm(forms.ModelForm):
+    new_security_word = forms.CharField(
+        label=_("Yeni Güvenlik Sözcüğü"),
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=_("Boş bırakılırsa değişmez. Yalnızca Argon2 özeti saklanır."),
+    )
+
+    class Meta:
+        model = Citizen
+        exclude = ["security_word_hash"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not self.instance.pk and not data.get("new_security_word"):
+            self.add_error("new_security_word", _("Yeni vatandaş için Güvenlik Sözcüğü gerekir."))
+        return data
+
+    def save(self, commit: bool = True) -> Citizen:
+        citizen = super().save(commit=False)
+        if self.cleaned_data.get("new_security_word"):
+            citizen.set_security_word(self.cleaned_data["new_security_word"])
+        if commit:
+            citizen.save()
+        return citizen
+
+
+class UnlockForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Kilit açma gerekçesi"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=500,
+        help_text=_("Ör. kimlik doğrulandı, vatandaş aradı. Gizli bilgi yazmayınız."),
+    )
+
+
+class LockedFilter(admin.SimpleListFilter):
+    title = _("kilit durumu")
+    parameter_name = "kilit"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("evet", _("Kilitli")), ("hayir", _("Açık"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Citizen]) -> QuerySet[Citizen]:
+        if self.value() == "evet":
+            return queryset.filter(locked_at__isnull=False)
+        if self.value() == "hayir":
+            return queryset.filter(locked_at__isnull=True)
+        return queryset
+
+
+@admin.register(Citizen)
+class CitizenAdmin(admin.ModelAdmin):
+    form = CitizenAdminForm
+    list_display = ["full_name_col", "identifier_col", "phone_col", "locked_col", "failure_count", "locked_at"]
+    list_filter = [LockedFilter, "lock_reason"]
+    search_fields = ["=tckn", "=passport_no", "first_name", "last_name"]
+    actions = ["unlock"]
+    readonly_fields = [
+        "failure_count",
+        "locked_at",
+        "lock_reason",
+        "created_at",
+        "updated_at",
+        "recent_login_attempts",
+        "recent_sms",
+    ]
+    fieldsets = [
+        (_("Kimlik"), {"fields": ["tckn", "passport_no", "first_name", "last_name", "birth_date"]}),
+        (_("İletişim"), {"fields": ["mobile_phone", "email", "address"]}),
+        (_("Güvenlik Sözcüğü"), {"fields": ["new_security_word"]}),
+        (_("Kilit durumu"), {"fields": ["locked_at", "lock_reason", "failure_count"]}),
+        (_("Son giriş denemeleri"), {"fields": ["recent_login_attempts"]}),
+        (_("Son SMS'ler"), {"fields": ["recent_sms"]}),
+        (_("Kayıt"), {"fields": ["created_at", "updated_at"]}),
+    ]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Citizen | None = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if not self.has_change_permission(request, obj):
+            fieldsets = [fs for fs in fieldsets if "new_security_word" not in fs[1]["fields"]]
+        return fieldsets
+
+    @admin.display(description=_("ad soyad"), ordering="last_name")
+    def full_name_col(self, obj: Citizen) -> str:
+        return obj.full_name
+
+    @admin.display(description=_("T.C. Kimlik No / Pasaport No"))
+    def identifier_col(self, obj: Citizen) -> str:
+        return obj.identifier
+
+    @admin.display(description=_("cep telefonu"))
+    def phone_col(self, obj: Citizen) -> str:
+        return mask_phone(obj.mobile_phone)
+
+    @admin.display(description=_("kilitli"), boolean=True, ordering="locked_at")
+    def locked_col(self, obj: Citizen) -> bool:
+        return obj.is_locked
+
+    @admin.display(description=_("son giriş denemeleri"))
+    def recent_login_attempts(self, obj: Citizen) -> str:
+        events = AuditEvent.objects.filter(citizen=obj, action__in=LOGIN_ACTIONS).select_related(
+            "actor"
+        )[:RECENT]
+        if not events:
+            return _("Kayıt yok.")
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    f"{e.at:%d.%m.%Y %H:%M:%S}",
+                    e.action,
+                    e.ip_address or "",
+                    e.actor.get_username() if e.actor else "",
+                )
+                for e in events
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            _("zaman"),
+            _("olay"),
+            _("IP adresi"),
+            _("personel"),
+            rows,
+        )
+
+    @admin.display(description=_("son SMS'ler"))
+    def recent_sms(self, obj: Citizen) -> str:
+        sms = SmsMessage.objects.filter(citizen=obj)[:RECENT]
+        if not sms:
+            return _("Kayıt yok.")
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    f"{m.created_at:%d.%m.%Y %H:%M:%S}",
+                    m.get_kind_display(),
+                    m.get_status_display(),
+                    m.provider_message_id,
+                    m.failure_reason,
+                )
+                for m in sms
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>"
+            "</thead><tbody>{}</tbody></table>",
+            _("zaman"),
+            _("tür"),
+            _("durum"),
+            _("sağlayıcı mesaj no"),
+            _("hata nedeni"),
+            rows,
+        )
+
+    def has_unlock_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("accounts.unlock_citizen")
+
+    @admin.action(description=_("Kilidi aç"), permissions=["unlock"])
+    def unlock(self, request: HttpRequest, queryset: QuerySet[Citizen]) -> HttpResponse | None:
+        locked = queryset.filter(locked_at__isnull=False)
+        if "apply" in request.POST:
+            form = UnlockForm(request.POST)
+            if form.is_valid():
+                count = sum(
+                    unlock_citizen(c, agent=request.user, reason=form.cleaned_data["reason"])
+                    for c in locked
+                )
+                self.message_user(
+                    request,
+                    ngettext(
+                        "%(count)d vatandaşın kilidi açıldı.",
+                        "%(count)d vatandaşın kilidi açıldı.",
+                        count,
+                    )
+                    % {"count": count},
+                    messages.SUCCESS,
+                )
+                return None
+        else:
+            if not locked.exists():
+                self.message_user(request, _("Seçilenler arasında kilitli vatandaş yok."), messages.WARNING)
+                return None
+            form = UnlockForm()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Kilidi aç"),
+            "opts": self.model._meta,
+            "citizens": locked,
+            "form": form,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+        }
+        return TemplateResponse(request, "admin/accounts/citizen/unlock.html", context)
+
+
+@admin.register(SmsMessage)
+class SmsMessageAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "citizen", "kind", "status", "attempts", "provider_message_id", "failure_reason"]
+    list_filter = ["status", "kind"]
+    search_fields = ["=citizen__tckn", "=citizen__passport_no", "provider_message_id"]
+    list_select_related = ["citizen"]
+    readonly_fields = [f.name for f in SmsMessage._meta.fields]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

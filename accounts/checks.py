@@ -1,0 +1,37 @@
+"""System checks for the accounts app (``manage.py check --deploy`` runs the deploy ones)."""
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+
+
+@register(Tags.security, deploy=True)
+def check_sms_backend(app_configs: Any = None, **kwargs: Any) -> list[Warning | Error]:
+    problems: list[Warning | Error] = []
+    if not settings.DEBUG and settings.SMS_BACKEND in {"console", "file", "locmem"}:
+        problems.append(
+            Warning(
+                f"SMS_BACKEND={settings.SMS_BACKEND!r} writes one-time codes to the console or a file.",
+                hint="Set SMS_BACKEND=twilio and the TWILIO_* variables in production.",
+                id="accounts.W001",
+            )
+        )
+    if settings.SMS_BACKEND == "twilio" and not (
+        settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN and settings.TWILIO_FROM
+    ):
+        problems.append(
+            Error(
+                "SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM.",
+                id="accounts.E001",
+            )
+        )
+    if not settings.DEBUG and settings.CELERY_TASK_ALWAYS_EAGER:
+        problems.append(
+            Warning(
+                "No Celery broker: SMS are sent inside the web request.",
+                hint="Set REDIS_URL (or CELERY_BROKER_URL) and run a celery worker.",
+                id="accounts.W002",
+            )
+        )
+    return problems

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from typing import Any
+
+from captcha.fields import CaptchaField, CaptchaTextInput
+from captcha.models import CaptchaStore
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .identity import normalize_identifier, validate_identifier
+
+
+class SingleUseCaptchaField(CaptchaField):
+    """django-simple-captcha, consumed with a single DELETE.
+
+    The library looks the row up and deletes it afterwards, so two parallel posts can both pass
+    with one solved captcha (mbi/django-simple-captcha#220). Here the row is deleted first and
+    the answer counts only if this request's DELETE removed exactly one row. Test mode is read
+    from settings at request time (the library reads it once at import).
+    """
+
+    def clean(self, value: list[str]) -> list[str]:
+        forms.MultiValueField.clean(self, value)  # required-ness, without the library's check
+        hashkey = (value[0] or "").strip()
+        response = (value[1] or "").strip().lower()
+        value[1] = ""
+        store = CaptchaStore.objects.filter(hashkey=hashkey, expiration__gt=timezone.now()).first()
+        deleted = CaptchaStore.objects.filter(hashkey=hashkey).delete()[0] if hashkey else 0
+        accepted = store is not None and (
+            store.response == response or (settings.CAPTCHA_TEST_MODE and response == "passed")
+        )
+        if deleted != 1 or not accepted:
+            raise ValidationError(
+                _("Resimdeki yazıyı doğru giriniz. Yeni bir resim gösterildi."), code="captcha"
+            )
+        return value
+
+
+class LoginForm(forms.Form):
+    identifier = forms.CharField(
+        label=_("T.C. Kimlik No / Pasaport No"),
+        max_length=32,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "username", "inputmode": "text", "autofocus": True}
+        ),
+    )
+    captcha = SingleUseCaptchaField(
+        label=_("Resimdeki Yazı"),
+        widget=CaptchaTextInput(attrs={"autocomplete": "off", "autocapitalize": "off"}),
+    )
+    security_word = forms.CharField(
+        label=_("Güvenlik Sözcüğü"),
+        max_length=128,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    def clean_identifier(self) -> str:
+        value = normalize_identifier(self.cleaned_data["identifier"])
+        validate_identifier(value)
+        return value
+
+
+class CodeForm(forms.Form):
+    code = forms.RegexField(
+        label=_("SMS Onay Kodu"),
+        regex=r"^\d{6}$",
+        max_length=6,
+        error_messages={"invalid": _("SMS Onay Kodu 6 rakamdan oluşur.")},
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "one-time-code",
+                "inputmode": "numeric",
+                "pattern": r"\d{6}",
+                "maxlength": 6,
+                "autofocus": True,
+            }
+        ),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.data.get("code"):
+            data = self.data.copy()
+            data["code"] = "".join(str(data["code"]).split())
+            self.data = data

@@ -1,0 +1,25 @@
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+from .services import SESSION_CITIZEN, session_citizen
+
+
+class CitizenMiddleware:
+    """Sets ``request.citizen`` from the session (or None).
+
+    A session whose citizen was deleted, locked, or changed their security word since logging
+    in is flushed: the citizen must log in again.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.citizen = None  # type: ignore[attr-defined]
+        if SESSION_CITIZEN in request.session:
+            citizen = session_citizen(request)
+            if citizen is None:
+                request.session.flush()
+            request.citizen = citizen  # type: ignore[attr-defined]
+        return self.get_response(request)

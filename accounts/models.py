@@ -1,0 +1,249 @@
+"""Citizens, their SMS one-time-code challenges, and the SMS messages sent to them.
+
+Citizens are not Django users: they never log in through Django's password form or admin.
+Their security word is stored only as an Argon2 hash; SMS codes are never stored at all (see
+``accounts/otp.py``: the code is derived from the challenge id with a server key).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import phonenumbers
+from django.contrib.auth.hashers import make_password
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .identity import mask_phone, turkish_upper, validate_tckn
+
+MAX_FAILURES = 3
+
+
+def validate_turkish_mobile(value: str) -> None:
+    try:
+        number = phonenumbers.parse(value, "TR")
+    except phonenumbers.NumberParseException as exc:
+        raise ValidationError(_("Geçerli bir cep telefonu numarası giriniz."), code="phone") from exc
+    if (
+        not phonenumbers.is_valid_number(number)
+        or number.country_code != 90
+        or phonenumbers.number_type(number) != phonenumbers.PhoneNumberType.MOBILE
+    ):
+        raise ValidationError(
+            _("Türkiye'de kayıtlı bir cep telefonu numarası giriniz (+90 5xx xxx xx xx)."),
+            code="phone",
+        )
+
+
+def normalize_phone(value: str) -> str:
+    """Any Turkish way of writing a mobile number → E.164 (+905xxxxxxxxx)."""
+    number = phonenumbers.parse(value, "TR")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+class CitizenQuerySet(models.QuerySet):
+    def by_identifier(self, identifier: str) -> CitizenQuerySet:
+        """Lookup by a normalised T.C. Kimlik No (digits) or passport number."""
+        if identifier.isdigit():
+            return self.filter(tckn=identifier)
+        return self.filter(passport_no=identifier)
+
+
+class Citizen(models.Model):
+    class LockReason(models.TextChoices):
+        WRONG_WORD = "wrong_word", _("3 kez hatalı Güvenlik Sözcüğü")
+        WRONG_CODE = "wrong_code", _("3 kez hatalı SMS Onay Kodu")
+
+    tckn = models.CharField(
+        _("T.C. Kimlik No"),
+        max_length=11,
+        unique=True,
+        null=True,
+        blank=True,
+        validators=[validate_tckn],
+    )
+    passport_no = models.CharField(
+        _("Pasaport No"),
+        max_length=20,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text=_("Yalnızca T.C. Kimlik No'su olmayan yabancı uyruklu sertifika sahipleri için."),
+    )
+    first_name = models.CharField(_("ad"), max_length=100)
+    last_name = models.CharField(_("soyad"), max_length=100)
+    birth_date = models.DateField(_("doğum tarihi"))
+    mobile_phone = models.CharField(
+        _("cep telefonu"),
+        max_length=16,
+        validators=[validate_turkish_mobile],
+        help_text=_("E.164 biçiminde, ör. +905321234567."),
+    )
+    email = models.EmailField(_("e-posta"), blank=True)
+    address = models.TextField(_("adres"), blank=True)
+    security_word_hash = models.CharField(_("Güvenlik Sözcüğü özeti"), max_length=256)
+    failure_count = models.PositiveSmallIntegerField(_("ardışık hatalı giriş"), default=0)
+    locked_at = models.DateTimeField(_("kilitlenme zamanı"), null=True, blank=True)
+    lock_reason = models.CharField(
+        _("kilit nedeni"), max_length=16, choices=LockReason.choices, blank=True
+    )
+    created_at = models.DateTimeField(_("oluşturulma"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("güncellenme"), auto_now=True)
+
+    objects = CitizenQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("vatandaş")
+        verbose_name_plural = _("vatandaşlar")
+        ordering = ["last_name", "first_name"]
+        permissions = [("unlock_citizen", _("Vatandaş hesabının kilidini açabilir"))]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(tckn__isnull=False) & Q(passport_no__isnull=True))
+                | (Q(tckn__isnull=True) & Q(passport_no__isnull=False)),
+                name="citizen_one_identity",
+                violation_error_message=_("T.C. Kimlik No veya Pasaport No'dan yalnızca biri girilir."),
+            ),
+            models.CheckConstraint(
+                condition=Q(failure_count__lte=MAX_FAILURES),
+                name="citizen_failure_count_max",
+            ),
+            models.CheckConstraint(
+                condition=Q(locked_at__isnull=True, lock_reason="")
+                | Q(locked_at__isnull=False) & ~Q(lock_reason=""),
+                name="citizen_lock_reason_iff_locked",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.full_name} ({self.identifier})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.mobile_phone:
+            try:
+                self.mobile_phone = normalize_phone(self.mobile_phone)
+            except phonenumbers.NumberParseException:
+                pass  # full_clean reports it; the column keeps what was typed
+        super().save(*args, **kwargs)
+
+    @property
+    def identifier(self) -> str:
+        return self.tckn or self.passport_no or ""
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    @property
+    def greeting_name(self) -> str:
+        """'AD SOYAD' with Turkish capitals, as on the İşlemler Menüsü."""
+        return turkish_upper(self.full_name)
+
+    @property
+    def masked_phone(self) -> str:
+        return mask_phone(self.mobile_phone)
+
+    @property
+    def is_locked(self) -> bool:
+        return self.locked_at is not None
+
+    def set_security_word(self, raw_word: str) -> None:
+        self.security_word_hash = make_password(raw_word)
+
+
+class SmsChallenge(models.Model):
+    """One SMS Onay Kodu request: bound to a citizen, a purpose and one browser session.
+
+    The code itself is not stored. ``accounts.otp.expected_code`` derives it from this row's id
+    and purpose with a server-side key; the row holds only the SHA-256 of the random session
+    binding token kept in the session that asked for it.
+    """
+
+    class Purpose(models.TextChoices):
+        LOGIN = "login", _("Giriş")
+
+    LIFETIME = timedelta(seconds=180)
+    RESEND_AFTER = timedelta(seconds=60)
+    MAX_WRONG = 3
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    citizen = models.ForeignKey(
+        Citizen, on_delete=models.CASCADE, related_name="sms_challenges"
+    )
+    purpose = models.CharField(_("amaç"), max_length=16, choices=Purpose.choices)
+    binding_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(_("oluşturulma"), default=timezone.now)
+    expires_at = models.DateTimeField(_("geçerlilik sonu"))
+    wrong_attempts = models.PositiveSmallIntegerField(_("hatalı deneme"), default=0)
+    consumed_at = models.DateTimeField(_("kullanıldı"), null=True, blank=True)
+    invalidated_at = models.DateTimeField(_("geçersiz kılındı"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("SMS onay kodu isteği")
+        verbose_name_plural = _("SMS onay kodu istekleri")
+        indexes = [models.Index(fields=["citizen", "purpose", "created_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(wrong_attempts__lte=3), name="challenge_wrong_attempts_max"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_purpose_display()} {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+    def is_open(self, now: Any = None) -> bool:
+        now = now or timezone.now()
+        return self.consumed_at is None and self.invalidated_at is None and self.expires_at > now
+
+
+class SmsMessage(models.Model):
+    """One SMS we asked a provider to deliver, and its outcome, for admin and the audit trail.
+
+    Its id is the idempotency key: the sending task claims the row with a conditional UPDATE
+    (queued → sending) before calling the provider, so a redelivered task never sends twice.
+    The text is rendered at send time and never stored (a login SMS carries a code).
+    """
+
+    class Kind(models.TextChoices):
+        LOGIN_CODE = "login_code", _("Giriş onay kodu")
+        ACCOUNT_LOCKED = "account_locked", _("Hesap kilitlendi bildirimi")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Kuyrukta")
+        SENDING = "sending", _("Gönderiliyor")
+        SENT = "sent", _("Gönderildi")
+        FAILED = "failed", _("Başarısız")
+
+    CODE_KINDS = (Kind.LOGIN_CODE,)
+    HOURLY_CODE_LIMIT = 5
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    citizen = models.ForeignKey(Citizen, on_delete=models.CASCADE, related_name="sms_messages")
+    challenge = models.ForeignKey(
+        SmsChallenge, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    kind = models.CharField(_("tür"), max_length=32, choices=Kind.choices)
+    to_number = models.CharField(_("alıcı"), max_length=16)
+    status = models.CharField(
+        _("durum"), max_length=16, choices=Status.choices, default=Status.QUEUED
+    )
+    attempts = models.PositiveSmallIntegerField(_("deneme"), default=0)
+    provider_message_id = models.CharField(_("sağlayıcı mesaj no"), max_length=64, blank=True)
+    failure_reason = models.TextField(_("hata nedeni"), blank=True)
+    created_at = models.DateTimeField(_("oluşturulma"), default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(_("güncellenme"), auto_now=True)
+    sent_at = models.DateTimeField(_("gönderilme"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("SMS")
+        verbose_name_plural = _("SMS kayıtları")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["citizen", "kind", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} → {mask_phone(self.to_number)} ({self.get_status_display()})"

@@ -1,0 +1,146 @@
+"""Sending SMS through Celery.
+
+``queue_sms`` records an ``SmsMessage`` row (status *queued*) inside the caller's transaction
+and hands only its id to the ``send_sms`` task once that transaction commits. The task:
+
+1. claims the row with a conditional UPDATE queued → sending: a task that Redis redelivers, or
+   that runs twice for any reason, finds nothing to claim and stops (the idempotency key is the
+   row's id);
+2. renders the text at send time (a login code is derived from the challenge id, never stored)
+   and refuses to send a code whose challenge is no longer open;
+3. calls the backend; on a failure the provider certainly did not accept it goes back to
+   *queued* and is retried with exponential backoff, at most ``SMS_MAX_RETRIES`` times and never
+   past the code's lifetime; an ambiguous failure (read timeout) is recorded as *failed* and
+   not retried, so nobody gets the same SMS twice.
+
+Every outcome is written to the row (visible in admin) and to the audit log.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from celery import shared_task
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.http import HttpRequest
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_variables
+
+from audit.log import record
+
+from .models import Citizen, SmsChallenge, SmsMessage
+from .sms import SmsDeliveryError, get_backend
+
+logger = logging.getLogger(__name__)
+
+CALL_CENTRE = "444 5 576"
+
+
+def queue_sms(
+    citizen: Citizen,
+    kind: str,
+    *,
+    challenge: SmsChallenge | None = None,
+    request: HttpRequest | None = None,
+    expires: datetime | None = None,
+) -> SmsMessage:
+    message = SmsMessage.objects.create(
+        citizen=citizen, challenge=challenge, kind=kind, to_number=citizen.mobile_phone
+    )
+    record("nes.sms.queued", citizen=citizen, request=request, sms=str(message.pk), kind=kind)
+    transaction.on_commit(
+        lambda: send_sms.apply_async(args=[str(message.pk)], expires=expires)
+    )
+    return message
+
+
+@sensitive_variables("code")
+def render_body(message: SmsMessage) -> str | None:
+    """The SMS text, or None if it must not be sent any more (the code is no longer valid)."""
+    from .otp import expected_code
+
+    with translation.override("tr"):
+        if message.kind == SmsMessage.Kind.LOGIN_CODE:
+            challenge = message.challenge
+            if challenge is None or not challenge.is_open():
+                return None
+            code = expected_code(challenge)
+            return _(
+                "NES Portal giriş için SMS Onay Kodunuz: %(code)s. Kod 3 dakika geçerlidir; "
+                "kimseyle paylaşmayınız. Giriş yapan siz değilseniz %(phone)s numarasını arayınız."
+            ) % {"code": code, "phone": CALL_CENTRE}
+        if message.kind == SmsMessage.Kind.ACCOUNT_LOCKED:
+            return _(
+                "NES Portal: Hesabınız 3 hatalı giriş nedeniyle güvenlik amacıyla bloke edildi. "
+                "Yeniden açmak için %(phone)s numaralı Çağrı Merkezi'ni arayınız."
+            ) % {"phone": CALL_CENTRE}
+    raise ValueError(f"unknown SMS kind {message.kind!r}")
+
+
+def _finish(message: SmsMessage, status: str, **fields: object) -> None:
+    SmsMessage.objects.filter(pk=message.pk).update(status=status, updated_at=timezone.now(), **fields)
+
+
+@shared_task(bind=True, ignore_result=True)
+@sensitive_variables("body")
+def send_sms(self, message_id: str) -> str:  # type: ignore[no-untyped-def]
+    claimed = SmsMessage.objects.filter(pk=message_id, status=SmsMessage.Status.QUEUED).update(
+        status=SmsMessage.Status.SENDING, attempts=F("attempts") + 1, updated_at=timezone.now()
+    )
+    if not claimed:
+        return "already-handled"
+    message = SmsMessage.objects.select_related("citizen", "challenge").get(pk=message_id)
+
+    body = render_body(message)
+    if body is None:
+        reason = "Kod gönderilmeden geçersiz oldu (süresi doldu, kullanıldı ya da yenisi istendi)."
+        _finish(message, SmsMessage.Status.FAILED, failure_reason=reason)
+        record("nes.sms.failed", citizen=message.citizen, sms=message_id, reason=reason)
+        return "expired"
+
+    try:
+        provider_id = get_backend().send(
+            to=message.to_number, body=body, idempotency_key=str(message.pk)
+        )
+    except SmsDeliveryError as exc:
+        return _handle_failure(self, message, exc)
+    except Exception as exc:  # a bug or an unexpected provider reply: do not guess, record it
+        logger.exception("SMS %s: unexpected error from the SMS backend", message_id)
+        reason = f"Beklenmeyen hata: {type(exc).__name__}"
+        _finish(message, SmsMessage.Status.FAILED, failure_reason=reason)
+        record("nes.sms.failed", citizen=message.citizen, sms=message_id, reason=reason)
+        return "failed"
+
+    _finish(
+        message,
+        SmsMessage.Status.SENT,
+        provider_message_id=provider_id[:64],
+        sent_at=timezone.now(),
+        failure_reason="",
+    )
+    record("nes.sms.sent", citizen=message.citizen, sms=message_id, provider_id=provider_id)
+    return "sent"
+
+
+def _handle_failure(task, message: SmsMessage, exc: SmsDeliveryError) -> str:  # type: ignore[no-untyped-def]
+    retries = task.request.retries or 0
+    countdown = settings.SMS_RETRY_BASE_SECONDS * (2**retries)
+    deadline = message.challenge.expires_at if message.challenge else None
+    in_time = deadline is None or timezone.now().timestamp() + countdown < deadline.timestamp()
+    if exc.retryable and retries < settings.SMS_MAX_RETRIES and in_time:
+        _finish(message, SmsMessage.Status.QUEUED, failure_reason=exc.reason)
+        record(
+            "nes.sms.retry",
+            citizen=message.citizen,
+            sms=str(message.pk),
+            reason=exc.reason,
+            attempt=message.attempts,
+        )
+        raise task.retry(countdown=countdown, max_retries=settings.SMS_MAX_RETRIES, exc=exc)
+    _finish(message, SmsMessage.Status.FAILED, failure_reason=exc.reason)
+    record("nes.sms.failed", citizen=message.citizen, sms=str(message.pk), reason=exc.reason)
+    return "failed"

@@ -1,0 +1,260 @@
+"""Şifreli Giriş (password login), the SMS code step, the İşlemler Menüsü and logout."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from .forms import CodeForm, LoginForm
+from .models import Citizen, SmsChallenge
+from .otp import Outcome, SmsRateLimited, issue_challenge, rebind_recent_challenge, verify_code
+from .services import SESSION_PENDING, check_security_word, login_citizen, logout_citizen
+from .sms import backend_class, read_outbox
+
+# The half-authenticated state (security word passed, SMS code not yet) is time-boxed.
+PENDING_MAX_AGE = 10 * 60
+
+LOGIN_FAILED = gettext_lazy(
+    "Girdiğiniz bilgiler doğrulanamadı. 3 kez hatalı giriş yapılan hesaplar güvenlik nedeniyle "
+    "bloke olur; bu durumda hesabınızı yeniden açtırmak için 444 5 576 numaralı Çağrı "
+    "Merkezimizi arayınız."
+)
+
+
+@dataclass(frozen=True)
+class MenuItem:
+    label: str
+    url_name: str | None  # None: not built yet, shown as a disabled button
+
+
+def menu_items() -> list[MenuItem]:
+    """Every operation of the İşlemler Menüsü, in the order of the CA's site."""
+    return [
+        MenuItem(_("Sertifikamı Kullanıma Aç"), None),
+        MenuItem(_("Sertifikamı İptal Et"), None),
+        MenuItem(_("Bilgi Güncelle"), None),
+        MenuItem(_("Sertifika Listele"), None),
+        MenuItem(_("PIN/PUK Bilgisi"), None),
+        MenuItem(_("E-Onay İşlemleri"), None),
+        MenuItem(_("Kilit Çözme"), None),
+        MenuItem(_("Askıdan İndir"), None),
+    ]
+
+
+def citizen_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if getattr(request, "citizen", None) is None:
+            messages.info(request, _("Bu sayfa için giriş yapmanız gerekir."))
+            return redirect("accounts:login")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    if getattr(request, "citizen", None) is not None:
+        return redirect("accounts:menu")
+    return render(request, "accounts/home.html")
+
+
+def _start_pending(request: HttpRequest, citizen: Citizen) -> None:
+    """Security word passed: send (or re-use) an SMS code and remember it in this session."""
+    purpose = SmsChallenge.Purpose.LOGIN
+    found = rebind_recent_challenge(citizen, purpose)
+    challenge, token = found or issue_challenge(citizen, purpose, request=request)
+    request.session[SESSION_PENDING] = {
+        "citizen": citizen.pk,
+        "challenge": str(challenge.pk),
+        "binding": token,
+        "since": int(time.time()),
+    }
+
+
+def _pending(request: HttpRequest) -> dict[str, Any] | None:
+    pending = request.session.get(SESSION_PENDING)
+    if not pending or time.time() - pending.get("since", 0) > PENDING_MAX_AGE:
+        request.session.pop(SESSION_PENDING, None)
+        return None
+    return pending
+
+
+@sensitive_post_parameters("security_word", "captcha_1")
+@never_cache
+@require_http_methods(["GET", "POST"])
+def login(request: HttpRequest) -> HttpResponse:
+    if getattr(request, "citizen", None) is not None:
+        return redirect("accounts:menu")
+    form = LoginForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            citizen = check_security_word(
+                form.cleaned_data["identifier"], form.cleaned_data["security_word"], request=request
+            )
+            if citizen is None:
+                form.add_error(None, LOGIN_FAILED)
+            else:
+                try:
+                    _start_pending(request, citizen)
+                except SmsRateLimited as exc:
+                    form.add_error(None, _rate_limit_message(exc))
+                    status = 429
+                else:
+                    return redirect("accounts:login_code")
+        # A bound form re-renders with a fresh captcha; the word is never echoed back.
+        form.data = form.data.copy()
+        form.data.pop("security_word", None)
+        form.data.pop("captcha_1", None)
+    return render(request, "accounts/login.html", {"form": form}, status=status)
+
+
+def _rate_limit_message(exc: SmsRateLimited) -> str:
+    if exc.hourly:
+        minutes = max(1, round(exc.retry_after / 60))
+        return _(
+            "Bir saat içinde en fazla 5 SMS Onay Kodu gönderilebilir. Lütfen %(minutes)d dakika "
+            "sonra yeniden deneyiniz."
+        ) % {"minutes": minutes}
+    return _("Yeni kod isteyebilmek için %(seconds)d saniye bekleyiniz.") % {
+        "seconds": exc.retry_after
+    }
+
+
+CODE_ERRORS = {
+    Outcome.EXHAUSTED: gettext_lazy(
+        "SMS Onay Kodu 3 kez hatalı girildiği için geçersiz oldu. Yeni kod isteyiniz."
+    ),
+    Outcome.EXPIRED: gettext_lazy("SMS Onay Kodunun süresi doldu. Yeni kod isteyiniz."),
+    Outcome.USED: gettext_lazy("Bu SMS Onay Kodu artık geçerli değil. Yeni kod isteyiniz."),
+}
+
+
+@sensitive_post_parameters("code")
+@never_cache
+@require_http_methods(["GET", "POST"])
+def login_code(request: HttpRequest) -> HttpResponse:
+    pending = _pending(request)
+    if pending is None:
+        messages.warning(request, _("Giriş işleminin süresi doldu. Lütfen yeniden giriş yapınız."))
+        return redirect("accounts:login")
+    challenge = SmsChallenge.objects.select_related("citizen").filter(pk=pending["challenge"]).first()
+    if challenge is None:
+        request.session.pop(SESSION_PENDING, None)
+        return redirect("accounts:login")
+
+    form = CodeForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            result = verify_code(
+                pending["challenge"],
+                pending["binding"],
+                SmsChallenge.Purpose.LOGIN,
+                form.cleaned_data["code"],
+                request=request,
+            )
+            if result.outcome is Outcome.OK:
+                assert result.citizen is not None
+                login_citizen(request, result.citizen)
+                return redirect("accounts:menu")
+            if result.outcome is Outcome.LOCKED:
+                request.session.pop(SESSION_PENDING, None)
+                return redirect("accounts:locked")
+            if result.outcome is Outcome.INVALID:
+                request.session.pop(SESSION_PENDING, None)
+                return redirect("accounts:login")
+            if result.outcome is Outcome.WRONG:
+                form.add_error(
+                    "code",
+                    _("SMS Onay Kodu hatalı. Kalan deneme hakkınız: %(left)d.")
+                    % {"left": result.attempts_left},
+                )
+            else:
+                form.add_error("code", CODE_ERRORS[result.outcome])
+            challenge.refresh_from_db()
+        form.data = {}
+    now = timezone.now()
+    context = {
+        "form": form,
+        "masked_phone": challenge.citizen.masked_phone,
+        "expires_at": challenge.expires_at,
+        "seconds_left": max(0, int((challenge.expires_at - now).total_seconds()))
+        if challenge.is_open(now)
+        else 0,
+        "resend_in": max(
+            0, int((challenge.created_at + SmsChallenge.RESEND_AFTER - now).total_seconds())
+        ),
+    }
+    return render(request, "accounts/login_code.html", context, status=status)
+
+
+@never_cache
+@require_POST
+def login_code_resend(request: HttpRequest) -> HttpResponse:
+    pending = _pending(request)
+    if pending is None:
+        return redirect("accounts:login")
+    citizen = Citizen.objects.filter(pk=pending["citizen"], locked_at=None).first()
+    if citizen is None:
+        request.session.pop(SESSION_PENDING, None)
+        return redirect("accounts:login")
+    try:
+        challenge, token = issue_challenge(citizen, SmsChallenge.Purpose.LOGIN, request=request)
+    except SmsRateLimited as exc:
+        messages.error(request, _rate_limit_message(exc))
+    else:
+        pending.update(challenge=str(challenge.pk), binding=token)
+        request.session[SESSION_PENDING] = pending
+        messages.success(request, _("Yeni SMS Onay Kodu gönderildi."))
+    return redirect("accounts:login_code")
+
+
+@require_GET
+def locked(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/locked.html", status=403)
+
+
+@require_GET
+def forgot_word(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/forgot_word.html")
+
+
+@never_cache
+@citizen_required
+@require_GET
+def menu(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/menu.html", {"items": menu_items()})
+
+
+@require_POST
+def logout(request: HttpRequest) -> HttpResponse:
+    logout_citizen(request)
+    messages.success(request, _("Sistemden güvenli bir şekilde çıkış yaptınız."))
+    return redirect("accounts:login")
+
+
+@never_cache
+@require_GET
+def dev_sms_outbox(request: HttpRequest) -> HttpResponse:
+    """Development only: the SMS outbox, so a person trying the demo can read their code."""
+    if not settings.DEBUG or not backend_class().readable_outbox:
+        raise Http404
+    return render(request, "accounts/dev_sms.html", {"entries": read_outbox()})

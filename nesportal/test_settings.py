@@ -1,0 +1,26 @@
+"""Settings for the test suite: the production module with test-friendly environment defaults.
+
+``DATABASE_URL`` and ``REDIS_URL`` are honoured when set (CI points them at the real servers);
+without them the suite runs on SQLite with Celery tasks executed in-process.
+"""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-" + "x" * 60)
+os.environ.setdefault("ALLOWED_HOSTS", "*")
+os.environ.setdefault("SMS_BACKEND", "locmem")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+os.environ.setdefault("SESSION_COOKIE_SECURE", "false")
+os.environ.setdefault("CSRF_COOKIE_SECURE", "false")
+os.environ.setdefault("SECURE_HSTS_SECONDS", "0")
+
+from .settings import *  # noqa: E402,F403
+from .settings import REDIS_URL  # noqa: E402
+
+# Still Argon2 (the algorithm is part of the contract) but with cheap parameters, so 50 parallel
+# logins do not need 5 GiB of memory.
+PASSWORD_HASHERS = ["nesportal.testing.hashers.FastArgon2PasswordHasher"]
+
+# Tests decide per test whether tasks go to a real worker (tests/accounts/test_worker.py).
+CELERY_TASK_ALWAYS_EAGER = True
+REDIS_URL_FOR_TESTS = REDIS_URL
