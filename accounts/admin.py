@@ -49,7 +49,16 @@ class CitizenAdminForm(forms.ModelForm):
 
     class Meta:
         model = Citizen
-        exclude = ["security_word_hash"]
+        fields = [
+            "tckn",
+            "passport_no",
+            "first_name",
+            "last_name",
+            "birth_date",
+            "mobile_phone",
+            "email",
+            "address",
+        ]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -93,7 +102,14 @@ class LockedFilter(admin.SimpleListFilter):
 @admin.register(Citizen)
 class CitizenAdmin(admin.ModelAdmin):
     form = CitizenAdminForm
-    list_display = ["full_name_col", "identifier_col", "phone_col", "locked_col", "failure_count", "locked_at"]
+    list_display = [
+        "full_name_col",
+        "identifier_col",
+        "phone_col",
+        "locked_col",
+        "failure_count",
+        "locked_at",
+    ]
     list_filter = [LockedFilter, "lock_reason"]
     search_fields = ["=tckn", "=passport_no", "first_name", "last_name"]
     actions = ["unlock"]
@@ -224,7 +240,9 @@ class CitizenAdmin(admin.ModelAdmin):
                 return None
         else:
             if not locked.exists():
-                self.message_user(request, _("Seçilenler arasında kilitli vatandaş yok."), messages.WARNING)
+                self.message_user(
+                    request, _("Seçilenler arasında kilitli vatandaş yok."), messages.WARNING
+                )
                 return None
             form = UnlockForm()
         context = {
@@ -241,7 +259,15 @@ class CitizenAdmin(admin.ModelAdmin):
 
 @admin.register(SmsMessage)
 class SmsMessageAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "citizen", "kind", "status", "attempts", "provider_message_id", "failure_reason"]
+    list_display = [
+        "created_at",
+        "citizen",
+        "kind",
+        "status",
+        "attempts",
+        "provider_message_id",
+        "failure_reason",
+    ]
     list_filter = ["status", "kind"]
     search_fields = ["=citizen__tckn", "=citizen__passport_no", "provider_message_id"]
     list_select_related = ["citizen"]

@@ -12,7 +12,8 @@ def check_sms_backend(app_configs: Any = None, **kwargs: Any) -> list[Warning | 
     if not settings.DEBUG and settings.SMS_BACKEND in {"console", "file", "locmem"}:
         problems.append(
             Warning(
-                f"SMS_BACKEND={settings.SMS_BACKEND!r} writes one-time codes to the console or a file.",
+                f"SMS_BACKEND={settings.SMS_BACKEND!r} writes one-time codes to the console, "
+                "a file or memory.",
                 hint="Set SMS_BACKEND=twilio and the TWILIO_* variables in production.",
                 id="accounts.W001",
             )

@@ -46,7 +46,10 @@ def validate_identifier(value: str) -> None:
         validate_tckn(value)
     elif not PASSPORT_RE.fullmatch(value):
         raise ValidationError(
-            _("T.C. Kimlik No 11 haneli olmalı; pasaport numarası harf ve rakamlardan oluşmalıdır."),
+            _(
+                "T.C. Kimlik No 11 haneli olmalı; pasaport numarası harf ve rakamlardan "
+                "oluşmalıdır."
+            ),
             code="invalid_identifier",
         )
 

@@ -7,6 +7,7 @@ Their security word is stored only as an Argon2 hash; SMS codes are never stored
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -28,7 +29,9 @@ def validate_turkish_mobile(value: str) -> None:
     try:
         number = phonenumbers.parse(value, "TR")
     except phonenumbers.NumberParseException as exc:
-        raise ValidationError(_("Geçerli bir cep telefonu numarası giriniz."), code="phone") from exc
+        raise ValidationError(
+            _("Geçerli bir cep telefonu numarası giriniz."), code="phone"
+        ) from exc
     if (
         not phonenumbers.is_valid_number(number)
         or number.country_code != 90
@@ -107,7 +110,9 @@ class Citizen(models.Model):
                 condition=(Q(tckn__isnull=False) & Q(passport_no__isnull=True))
                 | (Q(tckn__isnull=True) & Q(passport_no__isnull=False)),
                 name="citizen_one_identity",
-                violation_error_message=_("T.C. Kimlik No veya Pasaport No'dan yalnızca biri girilir."),
+                violation_error_message=_(
+                    "T.C. Kimlik No veya Pasaport No'dan yalnızca biri girilir."
+                ),
             ),
             models.CheckConstraint(
                 condition=Q(failure_count__lte=MAX_FAILURES),
@@ -125,10 +130,9 @@ class Citizen(models.Model):
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.mobile_phone:
-            try:
+            # An unparsable number is kept as typed; full_clean reports it.
+            with contextlib.suppress(phonenumbers.NumberParseException):
                 self.mobile_phone = normalize_phone(self.mobile_phone)
-            except phonenumbers.NumberParseException:
-                pass  # full_clean reports it; the column keeps what was typed
         super().save(*args, **kwargs)
 
     @property
@@ -172,9 +176,7 @@ class SmsChallenge(models.Model):
     MAX_WRONG = 3
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    citizen = models.ForeignKey(
-        Citizen, on_delete=models.CASCADE, related_name="sms_challenges"
-    )
+    citizen = models.ForeignKey(Citizen, on_delete=models.CASCADE, related_name="sms_challenges")
     purpose = models.CharField(_("amaç"), max_length=16, choices=Purpose.choices)
     binding_hash = models.CharField(max_length=64)
     created_at = models.DateTimeField(_("oluşturulma"), default=timezone.now)
@@ -246,4 +248,5 @@ class SmsMessage(models.Model):
         indexes = [models.Index(fields=["citizen", "kind", "created_at"])]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} → {mask_phone(self.to_number)} ({self.get_status_display()})"
+        to = mask_phone(self.to_number)
+        return f"{self.get_kind_display()} → {to} ({self.get_status_display()})"

@@ -102,9 +102,7 @@ def issue_challenge(
     with transaction.atomic():
         # Serialises issuing per citizen so the limits below cannot be raced.
         Citizen.objects.select_for_update().only("pk").get(pk=citizen.pk)
-        latest = (
-            SmsChallenge.objects.filter(citizen=citizen).order_by("-created_at").first()
-        )
+        latest = SmsChallenge.objects.filter(citizen=citizen).order_by("-created_at").first()
         if latest and latest.created_at + SmsChallenge.RESEND_AFTER > now:
             wait = latest.created_at + SmsChallenge.RESEND_AFTER - now
             raise SmsRateLimited(retry_after=max(1, int(wait.total_seconds()) + 1), hourly=False)
@@ -170,7 +168,9 @@ def rebind_recent_challenge(
     return challenge, token
 
 
-def lock_citizen(citizen_id: int, reason: str, *, request: HttpRequest | None, now: datetime) -> bool:
+def lock_citizen(
+    citizen_id: int, reason: str, *, request: HttpRequest | None, now: datetime
+) -> bool:
     """Lock the account if its counter reached the maximum. True if this call locked it."""
     from .tasks import queue_sms
 
@@ -206,9 +206,7 @@ def verify_code(
     """Check ``code`` for the session's challenge. See the module docstring for the contract."""
     now = now or timezone.now()
     with transaction.atomic():
-        challenge = (
-            SmsChallenge.objects.select_for_update().filter(pk=challenge_id).first()
-        )
+        challenge = SmsChallenge.objects.select_for_update().filter(pk=challenge_id).first()
         if (
             challenge is None
             or challenge.purpose != purpose

@@ -136,9 +136,9 @@ def unlock_citizen(citizen: Citizen, *, agent: object, reason: str) -> bool:
         )
         if not unlocked:
             return False
-        SmsChallenge.objects.filter(
-            citizen=citizen, consumed_at=None, invalidated_at=None
-        ).update(invalidated_at=timezone.now())
+        SmsChallenge.objects.filter(citizen=citizen, consumed_at=None, invalidated_at=None).update(
+            invalidated_at=timezone.now()
+        )
         record(
             "nes.account.unlocked",
             citizen=citizen,

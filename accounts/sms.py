@@ -108,7 +108,9 @@ class TwilioBackend(BaseSmsBackend):
         from twilio.http.http_client import TwilioHttpClient
         from twilio.rest import Client
 
-        if not (settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN and settings.TWILIO_FROM):
+        if not (
+            settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN and settings.TWILIO_FROM
+        ):
             raise SmsDeliveryError(
                 "TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM must be set", retryable=False
             )

@@ -52,9 +52,7 @@ def queue_sms(
         citizen=citizen, challenge=challenge, kind=kind, to_number=citizen.mobile_phone
     )
     record("nes.sms.queued", citizen=citizen, request=request, sms=str(message.pk), kind=kind)
-    transaction.on_commit(
-        lambda: send_sms.apply_async(args=[str(message.pk)], expires=expires)
-    )
+    transaction.on_commit(lambda: send_sms.apply_async(args=[str(message.pk)], expires=expires))
     return message
 
 
@@ -82,7 +80,9 @@ def render_body(message: SmsMessage) -> str | None:
 
 
 def _finish(message: SmsMessage, status: str, **fields: object) -> None:
-    SmsMessage.objects.filter(pk=message.pk).update(status=status, updated_at=timezone.now(), **fields)
+    SmsMessage.objects.filter(pk=message.pk).update(
+        status=status, updated_at=timezone.now(), **fields
+    )
 
 
 @shared_task(bind=True, ignore_result=True)

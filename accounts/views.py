@@ -154,7 +154,9 @@ def login_code(request: HttpRequest) -> HttpResponse:
     if pending is None:
         messages.warning(request, _("Giriş işleminin süresi doldu. Lütfen yeniden giriş yapınız."))
         return redirect("accounts:login")
-    challenge = SmsChallenge.objects.select_related("citizen").filter(pk=pending["challenge"]).first()
+    challenge = (
+        SmsChallenge.objects.select_related("citizen").filter(pk=pending["challenge"]).first()
+    )
     if challenge is None:
         request.session.pop(SESSION_PENDING, None)
         return redirect("accounts:login")

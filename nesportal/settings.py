@@ -92,9 +92,7 @@ TEMPLATES = [
 WSGI_APPLICATION = "nesportal.wsgi.application"
 
 DATABASES = {
-    "default": env.db_url(
-        "DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'nesportal.sqlite3'}"
-    ),
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'nesportal.sqlite3'}"),
 }
 # The login counter is reserved with conditional UPDATEs; never wrap a whole request in one
 # transaction (the Argon2 check must run outside any held row lock).

@@ -50,18 +50,46 @@ class DemoResult:
 
 
 DEMO_CITIZENS = [
-    DemoCitizen("10000000146", "Kerimcan", "Zeytin", "zeytin-dalı-42", "+905320000012",
-                dt.date(1980, 3, 14), "kerimcan.zeytin@example.com.tr",
-                "Kızılay Mah. Atatürk Bulvarı No: 5, Çankaya / Ankara"),
-    DemoCitizen("12345678028", "Ayşe", "Yılmaz", "mavi-güneş-7", "+905421234534",
-                dt.date(1975, 11, 2), "ayse.yilmaz@example.com.tr",
-                "Bağdat Cad. No: 120, Kadıköy / İstanbul"),
-    DemoCitizen("23456789138", "İsmail", "Çelik", "şahin-dağı-19", "+905059876556",
-                dt.date(1990, 6, 30), "ismail.celik@example.com.tr",
-                "Cumhuriyet Mah. İnönü Sok. No: 3, Gebze / Kocaeli"),
-    DemoCitizen("U12345678", "Anna", "Schmidt", "lindenbaum-24", "+905551112233",
-                dt.date(1988, 1, 9), "anna.schmidt@example.com",
-                "Konyaaltı Cad. No: 44, Muratpaşa / Antalya"),
+    DemoCitizen(
+        "10000000146",
+        "Kerimcan",
+        "Zeytin",
+        "zeytin-dalı-42",
+        "+905320000012",
+        dt.date(1980, 3, 14),
+        "kerimcan.zeytin@example.com.tr",
+        "Kızılay Mah. Atatürk Bulvarı No: 5, Çankaya / Ankara",
+    ),
+    DemoCitizen(
+        "12345678028",
+        "Ayşe",
+        "Yılmaz",
+        "mavi-güneş-7",
+        "+905421234534",
+        dt.date(1975, 11, 2),
+        "ayse.yilmaz@example.com.tr",
+        "Bağdat Cad. No: 120, Kadıköy / İstanbul",
+    ),
+    DemoCitizen(
+        "23456789138",
+        "İsmail",
+        "Çelik",
+        "şahin-dağı-19",
+        "+905059876556",
+        dt.date(1990, 6, 30),
+        "ismail.celik@example.com.tr",
+        "Cumhuriyet Mah. İnönü Sok. No: 3, Gebze / Kocaeli",
+    ),
+    DemoCitizen(
+        "U12345678",
+        "Anna",
+        "Schmidt",
+        "lindenbaum-24",
+        "+905551112233",
+        dt.date(1988, 1, 9),
+        "anna.schmidt@example.com",
+        "Konyaaltı Cad. No: 44, Muratpaşa / Antalya",
+    ),
 ]
 
 DEMO_STAFF = [
@@ -74,7 +102,11 @@ DEMO_STAFF = [
 def seed_demo() -> DemoResult:
     result = DemoResult()
     for demo in DEMO_CITIZENS:
-        lookup = {"tckn": demo.identifier} if demo.identifier.isdigit() else {"passport_no": demo.identifier}
+        lookup = (
+            {"tckn": demo.identifier}
+            if demo.identifier.isdigit()
+            else {"passport_no": demo.identifier}
+        )
         citizen = Citizen.objects.filter(**lookup).first() or Citizen(**lookup)
         citizen.first_name = demo.first_name
         citizen.last_name = demo.last_name

@@ -38,9 +38,7 @@ class CitizenFactory(DjangoModelFactory):
 
     class Params:
         security_word = DEFAULT_SECURITY_WORD
-        passport = factory.Trait(
-            tckn=None, passport_no=factory.Sequence(lambda n: f"P{n:08d}")
-        )
+        passport = factory.Trait(tckn=None, passport_no=factory.Sequence(lambda n: f"P{n:08d}"))
 
     tckn = factory.Sequence(tckn_for)
     passport_no = None

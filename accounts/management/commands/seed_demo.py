@@ -18,12 +18,16 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, force: bool = False, **options: Any) -> None:
         if not settings.DEBUG and not force:
-            raise CommandError("seed_demo creates accounts with published secrets: DEBUG only (or --force).")
+            raise CommandError(
+                "seed_demo creates accounts with published secrets: DEBUG only (or --force)."
+            )
         result = seed_demo()
         out = self.stdout
         out.write(self.style.MIGRATE_HEADING("Demo vatandaşlar (Şifreli Giriş):"))
         for c in result.citizens:
-            out.write(f"  {c.identifier:<12} {c.full_name:<22} Güvenlik Sözcüğü: {c.word:<18} {c.phone}")
+            out.write(
+                f"  {c.identifier:<12} {c.full_name:<22} Güvenlik Sözcüğü: {c.word:<18} {c.phone}"
+            )
         out.write(self.style.MIGRATE_HEADING("Yönetim paneli (/admin/):"))
         for s in result.staff:
             out.write(f"  {s.username:<12} parola: {s.password:<22} {s.role}")
