@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from .identity import mask_phone, turkish_upper, validate_tckn
 
 MAX_FAILURES = 3
+CALL_CENTRE_GROUP = "Çağrı Merkezi"  # created by migration 0002
 
 
 def validate_turkish_mobile(value: str) -> None:

@@ -1,8 +1,8 @@
 """Test fixtures for NES Portal, usable as a pytest plugin.
 
-Installed with the package, it is registered as the ``nesportal`` pytest plugin (entry point
-``pytest11``); in another project add ``pytest_plugins = ["nesportal.testing"]`` to conftest.py
-if it is not picked up. Fixtures:
+Installed with the package, it is registered as the ``nesportal.testing`` pytest plugin
+(entry point ``pytest11``); in another project add ``pytest_plugins = ["nesportal.testing"]`` to
+conftest.py (or pass ``-p nesportal.testing``) if it is not picked up. Fixtures:
 
 * ``sms_outbox`` – the locmem SMS backend's outbox (a list of dicts: to, body, id, at), emptied
   first; ``sms_code(outbox)`` returns the newest code in it.

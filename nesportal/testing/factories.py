@@ -11,10 +11,9 @@ from django.contrib.auth.models import Group
 from factory.django import DjangoModelFactory
 
 from accounts.identity import tckn_check_digits
-from accounts.models import Citizen
+from accounts.models import CALL_CENTRE_GROUP, Citizen
 
 DEFAULT_SECURITY_WORD = "Güvenli-Sözcük-2026"
-CALL_CENTRE_GROUP = "Çağrı Merkezi"
 
 
 def tckn_for(n: int) -> str:

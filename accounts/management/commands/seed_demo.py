@@ -3,7 +3,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from nesportal.testing.demo import seed_demo
+from nesportal.demo import seed_demo
 
 
 class Command(BaseCommand):

@@ -14,9 +14,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
-from accounts.models import Citizen
-
-from .factories import CALL_CENTRE_GROUP
+from accounts.models import CALL_CENTRE_GROUP, Citizen
 
 
 @dataclass(frozen=True)
