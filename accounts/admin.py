@@ -108,6 +108,7 @@ class CitizenAdmin(admin.ModelAdmin):
         "phone_col",
         "locked_col",
         "failure_count",
+        "code_failure_count",
         "locked_at",
     ]
     list_filter = [LockedFilter, "lock_reason"]
@@ -115,6 +116,7 @@ class CitizenAdmin(admin.ModelAdmin):
     actions = ["unlock"]
     readonly_fields = [
         "failure_count",
+        "code_failure_count",
         "locked_at",
         "lock_reason",
         "created_at",
@@ -126,7 +128,10 @@ class CitizenAdmin(admin.ModelAdmin):
         (_("Kimlik"), {"fields": ["tckn", "passport_no", "first_name", "last_name", "birth_date"]}),
         (_("İletişim"), {"fields": ["mobile_phone", "email", "address"]}),
         (_("Güvenlik Sözcüğü"), {"fields": ["new_security_word"]}),
-        (_("Kilit durumu"), {"fields": ["locked_at", "lock_reason", "failure_count"]}),
+        (
+            _("Kilit durumu"),
+            {"fields": ["locked_at", "lock_reason", "failure_count", "code_failure_count"]},
+        ),
         (_("Son giriş denemeleri"), {"fields": ["recent_login_attempts"]}),
         (_("Son SMS'ler"), {"fields": ["recent_sms"]}),
         (_("Kayıt"), {"fields": ["created_at", "updated_at"]}),

@@ -91,7 +91,16 @@ class Citizen(models.Model):
     email = models.EmailField(_("e-posta"), blank=True)
     address = models.TextField(_("adres"), blank=True)
     security_word_hash = models.CharField(_("Güvenlik Sözcüğü özeti"), max_length=256)
-    failure_count = models.PositiveSmallIntegerField(_("ardışık hatalı giriş"), default=0)
+    failure_count = models.PositiveSmallIntegerField(
+        _("ardışık hatalı Güvenlik Sözcüğü"),
+        default=0,
+        help_text=_("Doğru Güvenlik Sözcüğü ya da başarılı giriş sıfırlar."),
+    )
+    code_failure_count = models.PositiveSmallIntegerField(
+        _("ardışık hatalı SMS Onay Kodu"),
+        default=0,
+        help_text=_("Yalnızca doğru SMS Onay Kodu sıfırlar; yeniden giriş sıfırlamaz."),
+    )
     locked_at = models.DateTimeField(_("kilitlenme zamanı"), null=True, blank=True)
     lock_reason = models.CharField(
         _("kilit nedeni"), max_length=16, choices=LockReason.choices, blank=True
@@ -118,6 +127,10 @@ class Citizen(models.Model):
             models.CheckConstraint(
                 condition=Q(failure_count__lte=MAX_FAILURES),
                 name="citizen_failure_count_max",
+            ),
+            models.CheckConstraint(
+                condition=Q(code_failure_count__lte=MAX_FAILURES),
+                name="citizen_code_failure_count_max",
             ),
             models.CheckConstraint(
                 condition=Q(locked_at__isnull=True, lock_reason="")

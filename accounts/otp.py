@@ -10,7 +10,8 @@ Security contract
   random token that lives only in that session) and to a purpose: a login code is useless for a
   step-up and vice versa.
 * Valid for 180 s, single use, and the third wrong code invalidates it. A wrong code is also a
-  strike on the citizen's failure counter: three in a row lock the account.
+  strike on the citizen's code-failure counter, which only a right code resets (not a new
+  login with the right word): three wrong codes in a row lock the account.
 * Verification runs under row locks (challenge, then citizen) in one transaction, so two
   parallel submissions of one code give exactly one success. Codes are compared with
   ``hmac.compare_digest``.
@@ -30,6 +31,7 @@ from enum import Enum
 
 import pyotp
 from django.db import transaction
+from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -176,7 +178,9 @@ def lock_citizen(
 
     with transaction.atomic():
         locked = Citizen.objects.filter(
-            pk=citizen_id, locked_at=None, failure_count__gte=MAX_FAILURES
+            Q(failure_count__gte=MAX_FAILURES) | Q(code_failure_count__gte=MAX_FAILURES),
+            pk=citizen_id,
+            locked_at=None,
         ).update(locked_at=now, lock_reason=reason)
         if locked:
             citizen = Citizen.objects.get(pk=citizen_id)
@@ -225,8 +229,8 @@ def verify_code(
         if hmac.compare_digest(expected.encode(), code.encode()):
             challenge.consumed_at = now
             challenge.save(update_fields=["consumed_at"])
-            Citizen.objects.filter(pk=citizen.pk).update(failure_count=0)
-            citizen.failure_count = 0
+            Citizen.objects.filter(pk=citizen.pk).update(failure_count=0, code_failure_count=0)
+            citizen.failure_count = citizen.code_failure_count = 0
             record("nes.login.code_passed", citizen=citizen, request=request, purpose=purpose)
             return Verification(Outcome.OK, citizen)
 
@@ -234,20 +238,21 @@ def verify_code(
         if challenge.wrong_attempts >= SmsChallenge.MAX_WRONG:
             challenge.invalidated_at = now
         challenge.save(update_fields=["wrong_attempts", "invalidated_at"])
-        citizen.failure_count = min(citizen.failure_count + 1, MAX_FAILURES)
-        Citizen.objects.filter(pk=citizen.pk).update(failure_count=citizen.failure_count)
+        # Counted on its own: a new login with the right word does not break "3 in a row".
+        citizen.code_failure_count = min(citizen.code_failure_count + 1, MAX_FAILURES)
+        Citizen.objects.filter(pk=citizen.pk).update(code_failure_count=citizen.code_failure_count)
         record(
             "nes.login.code_failed",
             citizen=citizen,
             request=request,
             purpose=purpose,
-            failure_count=citizen.failure_count,
+            code_failure_count=citizen.code_failure_count,
         )
-        if citizen.failure_count >= MAX_FAILURES:
+        if citizen.code_failure_count >= MAX_FAILURES:
             lock_citizen(citizen.pk, Citizen.LockReason.WRONG_CODE, request=request, now=now)
             return Verification(Outcome.LOCKED, citizen)
         if challenge.invalidated_at:
             return Verification(Outcome.EXHAUSTED, citizen)
         return Verification(
-            Outcome.WRONG, citizen, attempts_left=MAX_FAILURES - citizen.failure_count
+            Outcome.WRONG, citizen, attempts_left=MAX_FAILURES - citizen.code_failure_count
         )

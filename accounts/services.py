@@ -132,7 +132,7 @@ def unlock_citizen(citizen: Citizen, *, agent: object, reason: str) -> bool:
     """Call-centre unlock: clears the lock and the counter. False if it was not locked."""
     with transaction.atomic():
         unlocked = Citizen.objects.filter(pk=citizen.pk, locked_at__isnull=False).update(
-            locked_at=None, lock_reason="", failure_count=0
+            locked_at=None, lock_reason="", failure_count=0, code_failure_count=0
         )
         if not unlocked:
             return False

@@ -177,7 +177,8 @@ def read_outbox(limit: int = 50) -> list[dict[str, Any]]:
     """Newest first: the development outbox shown on /dev/sms/."""
     backend = settings.SMS_BACKEND
     if backend == "locmem":
-        entries = list(outbox)
+        with _outbox_lock:
+            entries = [dict(entry) for entry in outbox]  # copies: "at" is parsed below
     elif backend == "file":
         try:
             with open(settings.SMS_OUTBOX_PATH, encoding="utf-8") as fh:

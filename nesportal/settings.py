@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.forms",  # the form renderer below finds Django's widget templates through it
     "captcha",
     "audit",
     "accounts",
@@ -61,7 +62,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "nesportal.middleware.TurkishFirstLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -179,6 +180,10 @@ TWILIO_AUTH_TOKEN = env_secret("TWILIO_AUTH_TOKEN")
 TWILIO_FROM = env.str("TWILIO_FROM", default="")
 TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="")
 TWILIO_TIMEOUT_SECONDS = env.float("TWILIO_TIMEOUT_SECONDS", default=10.0)
+
+# Widgets render through TEMPLATES, so templates/captcha/widgets/captcha.html (the "Yenile"
+# button) overrides the library's own; Django's default renderer never looks in templates/.
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
 # django-simple-captcha. Our own field reads CAPTCHA_TEST_MODE at request time (the library
 # reads it once at import); test mode accepts the answer "passed" and is refused without DEBUG.
