@@ -43,8 +43,9 @@ worker: $(VENV)/.installed-run
 
 ## messages: refresh locale/ from the source and compile it
 messages: $(VENV)/.installed-dev
-	DEBUG=true $(PY) manage.py makemessages --locale en --no-obsolete --add-location file
-	DEBUG=true $(PY) manage.py compilemessages --locale en
+	DEBUG=true $(PY) manage.py makemessages --locale en --no-obsolete --add-location file \
+		--ignore .venv --ignore var --ignore tests --ignore '*.egg-info' --ignore staticfiles
+	DEBUG=true $(PY) manage.py compilemessages --locale en --ignore .venv
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache .hypothesis

@@ -18,15 +18,6 @@ def check_sms_backend(app_configs: Any = None, **kwargs: Any) -> list[Warning | 
                 id="accounts.W001",
             )
         )
-    if settings.SMS_BACKEND == "twilio" and not (
-        settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN and settings.TWILIO_FROM
-    ):
-        problems.append(
-            Error(
-                "SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM.",
-                id="accounts.E001",
-            )
-        )
     if not settings.DEBUG and settings.CELERY_TASK_ALWAYS_EAGER:
         problems.append(
             Warning(
@@ -36,3 +27,17 @@ def check_sms_backend(app_configs: Any = None, **kwargs: Any) -> list[Warning | 
             )
         )
     return problems
+
+
+@register(Tags.compatibility)
+def check_twilio_configured(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    if settings.SMS_BACKEND == "twilio" and not (
+        settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN and settings.TWILIO_FROM
+    ):
+        return [
+            Error(
+                "SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM.",
+                id="accounts.E001",
+            )
+        ]
+    return []

@@ -14,9 +14,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
-from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .forms import CodeForm, LoginForm
@@ -95,6 +95,7 @@ def _pending(request: HttpRequest) -> dict[str, Any] | None:
 
 
 @sensitive_post_parameters("security_word", "captcha_1")
+@sensitive_variables()
 @never_cache
 @require_http_methods(["GET", "POST"])
 def login(request: HttpRequest) -> HttpResponse:
@@ -128,13 +129,18 @@ def login(request: HttpRequest) -> HttpResponse:
 def _rate_limit_message(exc: SmsRateLimited) -> str:
     if exc.hourly:
         minutes = max(1, round(exc.retry_after / 60))
-        return _(
+        return ngettext(
             "Bir saat içinde en fazla 5 SMS Onay Kodu gönderilebilir. Lütfen %(minutes)d dakika "
-            "sonra yeniden deneyiniz."
+            "sonra yeniden deneyiniz.",
+            "Bir saat içinde en fazla 5 SMS Onay Kodu gönderilebilir. Lütfen %(minutes)d dakika "
+            "sonra yeniden deneyiniz.",
+            minutes,
         ) % {"minutes": minutes}
-    return _("Yeni kod isteyebilmek için %(seconds)d saniye bekleyiniz.") % {
-        "seconds": exc.retry_after
-    }
+    return ngettext(
+        "Yeni kod isteyebilmek için %(seconds)d saniye bekleyiniz.",
+        "Yeni kod isteyebilmek için %(seconds)d saniye bekleyiniz.",
+        exc.retry_after,
+    ) % {"seconds": exc.retry_after}
 
 
 CODE_ERRORS = {
@@ -147,6 +153,7 @@ CODE_ERRORS = {
 
 
 @sensitive_post_parameters("code")
+@sensitive_variables()
 @never_cache
 @require_http_methods(["GET", "POST"])
 def login_code(request: HttpRequest) -> HttpResponse:
@@ -194,13 +201,15 @@ def login_code(request: HttpRequest) -> HttpResponse:
             challenge.refresh_from_db()
         form.data = {}
     now = timezone.now()
+    seconds_left = (
+        max(0, int((challenge.expires_at - now).total_seconds())) if challenge.is_open(now) else 0
+    )
     context = {
         "form": form,
         "masked_phone": challenge.citizen.masked_phone,
         "expires_at": challenge.expires_at,
-        "seconds_left": max(0, int((challenge.expires_at - now).total_seconds()))
-        if challenge.is_open(now)
-        else 0,
+        "seconds_left": seconds_left,
+        "countdown_text": "{:02d}:{:02d}".format(*divmod(seconds_left, 60)),
         "resend_in": max(
             0, int((challenge.created_at + SmsChallenge.RESEND_AFTER - now).total_seconds())
         ),

@@ -15,12 +15,14 @@ os.environ.setdefault("CSRF_COOKIE_SECURE", "false")
 os.environ.setdefault("SECURE_HSTS_SECONDS", "0")
 
 from .settings import *  # noqa: E402,F403
-from .settings import REDIS_URL  # noqa: E402
+from .settings import REDIS_URL, env  # noqa: E402
 
 # Still Argon2 (the algorithm is part of the contract) but with cheap parameters, so 50 parallel
 # logins do not need 5 GiB of memory.
 PASSWORD_HASHERS = ["nesportal.testing.hashers.FastArgon2PasswordHasher"]
 
-# Tests decide per test whether tasks go to a real worker (tests/accounts/test_worker.py).
-CELERY_TASK_ALWAYS_EAGER = True
+# Tests decide per test whether tasks go to a real worker (tests/accounts/test_worker.py). That
+# worker runs these settings with CELERY_TASK_ALWAYS_EAGER=false: if it stayed eager, a task's
+# retry would run inline in the worker at once instead of going back through Redis.
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 REDIS_URL_FOR_TESTS = REDIS_URL

@@ -1,10 +1,11 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 
-admin.site.site_header = "NES Portal — Çağrı Merkezi"
-admin.site.site_title = "NES Portal yönetim"
-admin.site.index_title = "Çağrı Merkezi ve yönetim"
+admin.site.site_header = _("NES Portal — Çağrı Merkezi")
+admin.site.site_title = _("NES Portal yönetim")
+admin.site.index_title = _("Çağrı Merkezi ve yönetim")
 
 urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),

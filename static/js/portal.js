@@ -24,7 +24,7 @@
     var value = el.querySelector("[data-countdown-value]");
     function tick() {
       if (left <= 0) { el.textContent = el.dataset.expiredText; el.classList.add("expired"); return; }
-      value.textContent = String(left);
+      value.textContent = String(Math.floor(left / 60)).padStart(2, "0") + ":" + String(left % 60).padStart(2, "0");
       left -= 1;
       window.setTimeout(tick, 1000);
     }

@@ -1,0 +1,207 @@
+"""The settings module, as the deployment sees it: ``manage.py`` in a controlled environment.
+
+Each test runs ``manage.py`` in a subprocess with only the variables it names (settings are read
+once per process, so this is the only honest way to test startup refusals).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+MANAGE = Path(settings.BASE_DIR) / "manage.py"
+
+
+@pytest.fixture
+def production_env(tmp_path: Path) -> dict[str, str]:
+    """DEBUG off and every production variable set, as in docker-compose.yml."""
+    return {
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(64),
+        "ALLOWED_HOSTS": "nes.example.gov.tr",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.sqlite3'}",
+        "REDIS_URL": "redis://127.0.0.1:6379/15",
+        "SMS_BACKEND": "twilio",
+        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "TWILIO_AUTH_TOKEN": secrets.token_hex(16),
+        "TWILIO_FROM": "+15005550006",
+    }
+
+
+def manage(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """``manage.py args`` with exactly ``env`` (plus PATH/HOME), never the test run's own."""
+    base = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "LANG": "C.UTF-8",
+        "PYTHONIOENCODING": "utf-8",
+        "DJANGO_SETTINGS_MODULE": "nesportal.settings",
+        # Anything written (a dev secret key, the SMS outbox) stays in this test's directory.
+        "VAR_DIR": str(tmp_path / "var"),
+    }
+    return subprocess.run(
+        [sys.executable, str(MANAGE), *args],
+        env={**base, **env},
+        cwd=MANAGE.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def check_deploy(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return manage(tmp_path, env, "check", "--deploy", "--fail-level", "WARNING")
+
+
+def show(tmp_path: Path, env: dict[str, str], *names: str) -> subprocess.CompletedProcess[str]:
+    """Print the named settings, space-separated, as the process with ``env`` sees them."""
+    code = f"from django.conf import settings as s; print(*(getattr(s, n) for n in {names!r}))"
+    return manage(tmp_path, env, "shell", "--no-imports", "-c", code)
+
+
+def test_it_passes_check_deploy_with_the_production_variables(tmp_path, production_env):
+    result = check_deploy(tmp_path, production_env)
+
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+    output = result.stdout + result.stderr
+    assert "WARNINGS" not in output
+    assert "ERRORS" not in output
+    assert not (tmp_path / "var" / "dev-secret-key").exists()
+
+
+def test_it_warns_on_check_deploy_with_a_weak_secret_key(tmp_path, production_env):
+    # Proves the harness above would see a warning if there were one.
+    result = check_deploy(tmp_path, {**production_env, "SECRET_KEY": "short"})
+
+    assert result.returncode != 0
+    assert "security.W009" in result.stderr
+
+
+def test_it_reports_w001_for_a_development_sms_backend_without_debug(tmp_path, production_env):
+    result = check_deploy(tmp_path, {**production_env, "SMS_BACKEND": "file"})
+
+    assert result.returncode != 0
+    assert "accounts.W001" in result.stderr
+    assert "SMS_BACKEND='file'" in result.stderr
+    assert "accounts.W002" not in result.stderr
+
+
+def test_it_reports_w002_without_a_celery_broker(tmp_path, production_env):
+    env = {k: v for k, v in production_env.items() if k != "REDIS_URL"}
+
+    result = check_deploy(tmp_path, env)
+
+    assert result.returncode != 0
+    assert "accounts.W002" in result.stderr
+    assert "accounts.W001" not in result.stderr
+
+
+def test_it_reports_e001_for_twilio_without_credentials(tmp_path, production_env):
+    env = {k: v for k, v in production_env.items() if k != "TWILIO_AUTH_TOKEN"}
+
+    result = check_deploy(tmp_path, env)
+
+    assert result.returncode != 0
+    assert "accounts.E001" in result.stderr
+
+
+def test_it_refuses_captcha_test_mode_without_debug(tmp_path, production_env):
+    result = manage(tmp_path, {**production_env, "CAPTCHA_TEST_MODE": "true"}, "check")
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "CAPTCHA_TEST_MODE is refused when DEBUG is off." in result.stderr
+
+
+def test_it_allows_captcha_test_mode_with_debug(tmp_path, production_env):
+    env = {**production_env, "DEBUG": "true", "CAPTCHA_TEST_MODE": "true"}
+
+    result = show(tmp_path, env, "CAPTCHA_TEST_MODE", "DEBUG")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True True"
+
+
+def test_it_refuses_to_start_without_a_secret_key_when_debug_is_off(tmp_path, production_env):
+    env = {k: v for k, v in production_env.items() if k != "SECRET_KEY"}
+
+    result = manage(tmp_path, env, "check")
+
+    assert result.returncode != 0
+    assert "SECRET_KEY (or SECRET_KEY_FILE) must be set when DEBUG is off." in result.stderr
+    assert not (tmp_path / "var" / "dev-secret-key").exists()
+
+
+def test_it_makes_a_development_secret_key_when_debug_is_on(tmp_path):
+    first = show(tmp_path, {"DEBUG": "true"}, "SECRET_KEY")
+    second = show(tmp_path, {"DEBUG": "true"}, "SECRET_KEY")
+
+    key_file = tmp_path / "var" / "dev-secret-key"
+    assert first.returncode == 0, first.stderr
+    assert key_file.exists()
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+    assert first.stdout.strip() == key_file.read_text().strip()
+    assert len(first.stdout.strip()) >= 50
+    assert second.stdout == first.stdout  # kept, so sessions survive a restart
+
+
+def test_it_reads_the_secret_key_from_secret_key_file(tmp_path, production_env):
+    key = secrets.token_urlsafe(64)
+    key_file = tmp_path / "secret_key"
+    key_file.write_text(key + "\n", encoding="utf-8")
+    env = {k: v for k, v in production_env.items() if k != "SECRET_KEY"}
+    env["SECRET_KEY_FILE"] = str(key_file)
+
+    printed = show(tmp_path, env, "SECRET_KEY")
+    deploy = check_deploy(tmp_path, env)
+
+    assert printed.returncode == 0, printed.stderr
+    assert printed.stdout.strip() == key
+    assert deploy.returncode == 0, deploy.stderr
+
+
+def test_it_prefers_secret_key_file_over_secret_key(tmp_path, production_env):
+    key_file = tmp_path / "secret_key"
+    key_file.write_text("from-the-file-" + secrets.token_hex(24), encoding="utf-8")
+    env = {**production_env, "SECRET_KEY_FILE": str(key_file)}
+
+    result = show(tmp_path, env, "SECRET_KEY")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == key_file.read_text()
+
+
+def test_it_reads_the_twilio_auth_token_from_a_file(tmp_path, production_env):
+    token_file = tmp_path / "twilio_token"
+    token_file.write_text("token-from-file\n", encoding="utf-8")
+    env = {k: v for k, v in production_env.items() if k != "TWILIO_AUTH_TOKEN"}
+    env["TWILIO_AUTH_TOKEN_FILE"] = str(token_file)
+
+    result = show(tmp_path, env, "TWILIO_AUTH_TOKEN")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "token-from-file"
+
+
+def test_it_turns_transport_security_on_without_debug(tmp_path, production_env):
+    result = show(
+        tmp_path,
+        production_env,
+        "SECURE_SSL_REDIRECT",
+        "SESSION_COOKIE_SECURE",
+        "CSRF_COOKIE_SECURE",
+        "SECURE_HSTS_SECONDS",
+        "ALLOWED_HOSTS",
+        "CELERY_TASK_ALWAYS_EAGER",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True True True 31536000 ['nes.example.gov.tr'] False"
