@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -107,7 +108,7 @@ def issue_challenge(
         latest = SmsChallenge.objects.filter(citizen=citizen).order_by("-created_at").first()
         if latest and latest.created_at + SmsChallenge.RESEND_AFTER > now:
             wait = latest.created_at + SmsChallenge.RESEND_AFTER - now
-            raise SmsRateLimited(retry_after=max(1, int(wait.total_seconds()) + 1), hourly=False)
+            raise SmsRateLimited(retry_after=max(1, math.ceil(wait.total_seconds())), hourly=False)
         window = SmsMessage.objects.filter(
             citizen=citizen,
             kind__in=SmsMessage.CODE_KINDS,
@@ -117,7 +118,7 @@ def issue_challenge(
             oldest = window.order_by("created_at").first()
             assert oldest is not None
             wait = oldest.created_at + timedelta(hours=1) - now
-            raise SmsRateLimited(retry_after=max(1, int(wait.total_seconds()) + 1), hourly=True)
+            raise SmsRateLimited(retry_after=max(1, math.ceil(wait.total_seconds())), hourly=True)
         # A new code supersedes the open ones of the same purpose.
         SmsChallenge.objects.filter(
             citizen=citizen, purpose=purpose, consumed_at=None, invalidated_at=None
