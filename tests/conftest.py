@@ -23,15 +23,14 @@ CHROMIUM = "/usr/bin/chromium"
 def _missing(item: pytest.Item) -> str | None:
     from django.conf import settings
 
-    if item.get_closest_marker("postgres"):
-        if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
-            return "needs PostgreSQL: set DATABASE_URL=postgres://… (CI does)"
-    if item.get_closest_marker("redis"):
-        if not settings.REDIS_URL_FOR_TESTS:
-            return "needs Redis and a celery worker: set REDIS_URL=redis://… (CI does)"
-    if item.get_closest_marker("browser"):
-        if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
-            return "needs Debian's chromium: apt-get install chromium (CI does)"
+    on_postgres = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    if item.get_closest_marker("postgres") and not on_postgres:
+        return "needs PostgreSQL: set DATABASE_URL=postgres://… (CI does)"
+    if item.get_closest_marker("redis") and not settings.REDIS_URL_FOR_TESTS:
+        return "needs Redis and a celery worker: set REDIS_URL=redis://… (CI does)"
+    has_chromium = os.path.exists(CHROMIUM) or shutil.which("chromium")
+    if item.get_closest_marker("browser") and not has_chromium:
+        return "needs Debian's chromium: apt-get install chromium (CI does)"
     return None
 
 
