@@ -15,7 +15,7 @@ Security contract
 * Verification runs under row locks (challenge, then citizen) in one transaction, so two
   parallel submissions of one code give exactly one success. Codes are compared with
   ``hmac.compare_digest``.
-* A new code can be asked for 60 s after the previous one at the earliest, and at most five code
+* A new code can be asked for 60 s after the pending one at the earliest, and at most five code
   SMS go to one citizen per hour; both limits are checked under the citizen's row lock.
 """
 
@@ -105,7 +105,16 @@ def issue_challenge(
     with transaction.atomic():
         # Serialises issuing per citizen so the limits below cannot be raced.
         Citizen.objects.select_for_update().only("pk").get(pk=citizen.pk)
-        latest = SmsChallenge.objects.filter(citizen=citizen).order_by("-created_at").first()
+        # The 60-second rule is about resending a code that is still pending; after a code was
+        # used, voided (lock, unlock) or expired, a new login may get one at once (the hourly
+        # limit still holds).
+        latest = (
+            SmsChallenge.objects.filter(
+                citizen=citizen, consumed_at=None, invalidated_at=None, expires_at__gt=now
+            )
+            .order_by("-created_at")
+            .first()
+        )
         if latest and latest.created_at + SmsChallenge.RESEND_AFTER > now:
             wait = latest.created_at + SmsChallenge.RESEND_AFTER - now
             raise SmsRateLimited(retry_after=max(1, math.ceil(wait.total_seconds())), hourly=False)

@@ -11,10 +11,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.db import transaction
 
-from accounts.models import CALL_CENTRE_GROUP, Citizen
+from accounts.callcentre import ensure_call_centre_group
+from accounts.models import Citizen
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def seed_demo() -> DemoResult:
         result.citizens.append(demo)
 
     user_model = get_user_model()
-    group = Group.objects.get(name=CALL_CENTRE_GROUP)
+    group = ensure_call_centre_group()
     for staff in DEMO_STAFF:
         user, _ = user_model.objects.get_or_create(username=staff.username)
         user.is_staff = True

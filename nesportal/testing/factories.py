@@ -7,11 +7,11 @@ import datetime as dt
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
-from django.contrib.auth.models import Group
 from factory.django import DjangoModelFactory
 
+from accounts.callcentre import ensure_call_centre_group
 from accounts.identity import tckn_check_digits
-from accounts.models import CALL_CENTRE_GROUP, Citizen
+from accounts.models import Citizen
 
 DEFAULT_SECURITY_WORD = "Güvenli-Sözcük-2026"
 
@@ -69,4 +69,4 @@ class CallCentreAgentFactory(StaffUserFactory):
     @factory.post_generation
     def groups(self, create: bool, extracted: object, **kwargs: object) -> None:
         if create:
-            self.groups.add(Group.objects.get(name=CALL_CENTRE_GROUP))
+            self.groups.add(ensure_call_centre_group())
