@@ -540,3 +540,24 @@ def test_it_refuses_a_sixth_code_sms_in_an_hour_at_the_login_form(
     assert services.SESSION_PENDING not in client.session
     citizen.refresh_from_db()
     assert citizen.failure_count == 0  # the word was right: no strike
+
+
+def test_it_sends_a_new_code_at_once_when_the_last_one_was_used(
+    citizen: Citizen,
+    sms_outbox: list[dict[str, Any]],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    # Logged in, logged out and back within a minute: the 60-second rule is about resending a
+    # pending code, so the used one does not hold the next login back.
+    first = Client()
+    start_login(first, citizen, django_capture_on_commit_callbacks)
+    assert first.post(CODE_URL, {"code": sms_code(sms_outbox)})["Location"] == MENU_URL
+    first.post("/cikis/")
+
+    second = Client()
+    response = start_login(second, citizen, django_capture_on_commit_callbacks)
+
+    assert response.status_code == 302
+    assert response["Location"] == CODE_URL
+    assert len(sms_outbox) == 2
+    assert second.post(CODE_URL, {"code": sms_code(sms_outbox)})["Location"] == MENU_URL
