@@ -57,7 +57,6 @@ class SmsRateLimited(Exception):
 class Outcome(Enum):
     OK = "ok"
     WRONG = "wrong"  # wrong code, the challenge is still open
-    EXHAUSTED = "exhausted"  # third wrong code: the challenge is void, ask for a new one
     EXPIRED = "expired"
     USED = "used"  # consumed, superseded or voided earlier
     LOCKED = "locked"  # the account is (now) locked
@@ -261,8 +260,8 @@ def verify_code(
         if citizen.code_failure_count >= MAX_FAILURES:
             lock_citizen(citizen.pk, Citizen.LockReason.WRONG_CODE, request=request, now=now)
             return Verification(Outcome.LOCKED, citizen)
-        if challenge.invalidated_at:
-            return Verification(Outcome.EXHAUSTED, citizen)
+        # A challenge cannot collect three wrong codes without the account counter reaching three
+        # too (only a right code resets it), so a voided challenge always ends in LOCKED above.
         return Verification(
             Outcome.WRONG, citizen, attempts_left=MAX_FAILURES - citizen.code_failure_count
         )

@@ -144,9 +144,6 @@ def _rate_limit_message(exc: SmsRateLimited) -> str:
 
 
 CODE_ERRORS = {
-    Outcome.EXHAUSTED: gettext_lazy(
-        "SMS Onay Kodu 3 kez hatalı girildiği için geçersiz oldu. Yeni kod isteyiniz."
-    ),
     Outcome.EXPIRED: gettext_lazy("SMS Onay Kodunun süresi doldu. Yeni kod isteyiniz."),
     Outcome.USED: gettext_lazy("Bu SMS Onay Kodu artık geçerli değil. Yeni kod isteyiniz."),
 }
