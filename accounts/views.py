@@ -19,6 +19,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from audit.log import record
+
 from .forms import CodeForm, LoginForm
 from .models import Citizen, SmsChallenge
 from .otp import Outcome, SmsRateLimited, issue_challenge, rebind_recent_challenge, verify_code
@@ -119,6 +121,9 @@ def login(request: HttpRequest) -> HttpResponse:
                     status = 429
                 else:
                     return redirect("accounts:login_code")
+        elif form.has_error("captcha"):
+            # No account is looked up and nothing is said about one: only the bot signal.
+            record("nes.login.captcha_failed", request=request)
         # A bound form re-renders with a fresh captcha; the word is never echoed back.
         form.data = form.data.copy()
         form.data.pop("security_word", None)

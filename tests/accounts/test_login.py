@@ -313,7 +313,10 @@ def test_it_refuses_a_wrong_captcha_without_a_strike_or_a_hint(
     citizen.refresh_from_db()
     assert citizen.failure_count == 0
     assert hash_checks == []
-    assert AuditEvent.objects.count() == 0
+    # Only the bot signal is logged: no citizen, no trace of the typed ID.
+    events = list(AuditEvent.objects.all())
+    assert [e.action for e in events] == ["nes.login.captcha_failed"] * 2
+    assert all(e.citizen_id is None and e.subject == "" and e.data == {} for e in events)
     assert SmsChallenge.objects.count() == 0
 
 
