@@ -184,6 +184,7 @@ class SmsChallenge(models.Model):
 
     class Purpose(models.TextChoices):
         LOGIN = "login", _("Giriş")
+        REVOKE = "revoke", _("Sertifika iptali")
 
     LIFETIME = timedelta(seconds=180)
     RESEND_AFTER = timedelta(seconds=60)
@@ -192,6 +193,12 @@ class SmsChallenge(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     citizen = models.ForeignKey(Citizen, on_delete=models.CASCADE, related_name="sms_challenges")
     purpose = models.CharField(_("amaç"), max_length=16, choices=Purpose.choices)
+    subject = models.CharField(
+        _("konu"),
+        max_length=64,
+        blank=True,
+        help_text=_("Onaylanan işlemin nesnesi, ör. iptal edilecek sertifikanın seri numarası."),
+    )
     binding_hash = models.CharField(max_length=64)
     created_at = models.DateTimeField(_("oluşturulma"), default=timezone.now)
     expires_at = models.DateTimeField(_("geçerlilik sonu"))
@@ -227,7 +234,12 @@ class SmsMessage(models.Model):
 
     class Kind(models.TextChoices):
         LOGIN_CODE = "login_code", _("Giriş onay kodu")
+        REVOKE_CODE = "revoke_code", _("Sertifika iptali onay kodu")
         ACCOUNT_LOCKED = "account_locked", _("Hesap kilitlendi bildirimi")
+        CERT_OPENED = "cert_opened", _("Sertifika kullanıma açıldı bildirimi")
+        CERT_SUSPENDED = "cert_suspended", _("Sertifika askıya alındı bildirimi")
+        CERT_REINSTATED = "cert_reinstated", _("Sertifika askıdan indirildi bildirimi")
+        CERT_REVOKED = "cert_revoked", _("Sertifika iptal edildi bildirimi")
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Kuyrukta")
@@ -235,7 +247,7 @@ class SmsMessage(models.Model):
         SENT = "sent", _("Gönderildi")
         FAILED = "failed", _("Başarısız")
 
-    CODE_KINDS = (Kind.LOGIN_CODE,)
+    CODE_KINDS = (Kind.LOGIN_CODE, Kind.REVOKE_CODE)
     HOURLY_CODE_LIMIT = 5
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -244,6 +256,12 @@ class SmsMessage(models.Model):
         SmsChallenge, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
     )
     kind = models.CharField(_("tür"), max_length=32, choices=Kind.choices)
+    context = models.JSONField(
+        _("bağlam"),
+        default=dict,
+        blank=True,
+        help_text=_("Metni oluşturmak için gereken gizli olmayan bilgiler (ör. seri numarası)."),
+    )
     to_number = models.CharField(_("alıcı"), max_length=16)
     status = models.CharField(
         _("durum"), max_length=16, choices=Status.choices, default=Status.QUEUED

@@ -43,6 +43,10 @@ from audit.log import record
 from .models import MAX_FAILURES, Citizen, SmsChallenge, SmsMessage
 
 CODE_DIGITS = 6
+CODE_KIND = {
+    SmsChallenge.Purpose.LOGIN: SmsMessage.Kind.LOGIN_CODE,
+    SmsChallenge.Purpose.REVOKE: SmsMessage.Kind.REVOKE_CODE,
+}
 
 
 class SmsRateLimited(Exception):
@@ -79,7 +83,7 @@ def expected_code(challenge: SmsChallenge) -> str:
     """The code for ``challenge``, derived with the server key (never stored)."""
     mac = salted_hmac(
         "nesportal.accounts.otp",
-        f"{challenge.pk}:{challenge.purpose}:{challenge.citizen_id}",
+        f"{challenge.pk}:{challenge.purpose}:{challenge.subject}:{challenge.citizen_id}",
         algorithm="sha256",
     ).digest()
     secret = base64.b32encode(mac).decode()
@@ -90,10 +94,14 @@ def issue_challenge(
     citizen: Citizen,
     purpose: str,
     *,
+    subject: str = "",
     request: HttpRequest | None = None,
     now: datetime | None = None,
 ) -> tuple[SmsChallenge, str]:
     """Create a challenge and queue its SMS. Returns (challenge, session binding token).
+
+    ``subject`` names what the code confirms (e.g. a certificate serial); it is part of the
+    code's derivation, so a code for one certificate cannot confirm another.
 
     Raises ``SmsRateLimited`` when the 60-second or hourly limit forbids a new SMS.
     """
@@ -134,13 +142,14 @@ def issue_challenge(
         challenge = SmsChallenge.objects.create(
             citizen=citizen,
             purpose=purpose,
+            subject=subject,
             binding_hash=_binding_hash(token),
             created_at=now,
             expires_at=now + SmsChallenge.LIFETIME,
         )
         queue_sms(
             citizen,
-            SmsMessage.Kind.LOGIN_CODE,
+            CODE_KIND[purpose],
             challenge=challenge,
             request=request,
             expires=challenge.expires_at,

@@ -47,9 +47,14 @@ def queue_sms(
     challenge: SmsChallenge | None = None,
     request: HttpRequest | None = None,
     expires: datetime | None = None,
+    context: dict[str, str] | None = None,
 ) -> SmsMessage:
     message = SmsMessage.objects.create(
-        citizen=citizen, challenge=challenge, kind=kind, to_number=citizen.mobile_phone
+        citizen=citizen,
+        challenge=challenge,
+        kind=kind,
+        to_number=citizen.mobile_phone,
+        context=context or {},
     )
     record("nes.sms.queued", citizen=citizen, request=request, sms=str(message.pk), kind=kind)
     transaction.on_commit(lambda: send_sms.apply_async(args=[str(message.pk)], expires=expires))
@@ -61,16 +66,43 @@ def render_body(message: SmsMessage) -> str | None:
     """The SMS text, or None if it must not be sent any more (the code is no longer valid)."""
     from .otp import expected_code
 
+    kinds = SmsMessage.Kind
+    serial = message.context.get("serial", "")
     with translation.override("tr"):
-        if message.kind == SmsMessage.Kind.LOGIN_CODE:
+        if message.kind in SmsMessage.CODE_KINDS:
             challenge = message.challenge
             if challenge is None or not challenge.is_open():
                 return None
             code = expected_code(challenge)
+            if message.kind == kinds.REVOKE_CODE:
+                return _(
+                    "NES Portal: %(serial)s seri numaralı sertifikanızın İPTALİ için SMS Onay "
+                    "Kodunuz: %(code)s. İptal geri alınamaz. İşlemi siz yapmıyorsanız kodu "
+                    "kimseyle paylaşmayınız ve %(phone)s numarasını arayınız."
+                ) % {"serial": challenge.subject, "code": code, "phone": CALL_CENTRE}
             return _(
                 "NES Portal giriş için SMS Onay Kodunuz: %(code)s. Kod 3 dakika geçerlidir; "
                 "kimseyle paylaşmayınız. Giriş yapan siz değilseniz %(phone)s numarasını arayınız."
             ) % {"code": code, "phone": CALL_CENTRE}
+        notices = {
+            kinds.CERT_OPENED: _(
+                "NES Portal: %(serial)s seri numaralı sertifikanız kullanıma açıldı."
+            ),
+            kinds.CERT_SUSPENDED: _(
+                "NES Portal: %(serial)s seri numaralı sertifikanız askıya alındı. İşlemi siz "
+                "yapmadıysanız %(phone)s numarasını arayınız."
+            ),
+            kinds.CERT_REINSTATED: _(
+                "NES Portal: %(serial)s seri numaralı sertifikanız askıdan indirildi ve yeniden "
+                "kullanılabilir."
+            ),
+            kinds.CERT_REVOKED: _(
+                "NES Portal: %(serial)s seri numaralı sertifikanız iptal edildi. İşlemi siz "
+                "yapmadıysanız %(phone)s numarasını arayınız."
+            ),
+        }
+        if message.kind in notices:
+            return notices[message.kind] % {"serial": serial, "phone": CALL_CENTRE}
         if message.kind == SmsMessage.Kind.ACCOUNT_LOCKED:
             return _(
                 "NES Portal: Hesabınız 3 hatalı giriş nedeniyle güvenlik amacıyla bloke edildi. "

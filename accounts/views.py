@@ -46,14 +46,14 @@ class MenuItem:
 def menu_items() -> list[MenuItem]:
     """Every operation of the İşlemler Menüsü, in the order of the CA's site."""
     return [
-        MenuItem(_("Sertifikamı Kullanıma Aç"), None),
-        MenuItem(_("Sertifikamı İptal Et"), None),
+        MenuItem(_("Sertifikamı Kullanıma Aç"), "certificates:open_list"),
+        MenuItem(_("Sertifikamı İptal Et"), "certificates:revoke_start"),
         MenuItem(_("Bilgi Güncelle"), None),
-        MenuItem(_("Sertifika Listele"), None),
+        MenuItem(_("Sertifika Listele"), "certificates:list"),
         MenuItem(_("PIN/PUK Bilgisi"), None),
         MenuItem(_("E-Onay İşlemleri"), None),
         MenuItem(_("Kilit Çözme"), None),
-        MenuItem(_("Askıdan İndir"), None),
+        MenuItem(_("Askıdan İndir"), "certificates:reinstate_list"),
     ]
 
 

@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.callcentre import ensure_call_centre_group
 from accounts.models import Citizen
+from certificates.models import Certificate
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,100 @@ class DemoStaff:
 class DemoResult:
     citizens: list[DemoCitizen] = field(default_factory=list)
     staff: list[DemoStaff] = field(default_factory=list)
+    certificates: list[Certificate] = field(default_factory=list)
+
+
+STATES = ("pending", "active", "suspended", "revoked", "expired")
+
+
+def _ensure_demo_pki() -> None:
+    """The demo CA files (only where the settings point at the demo directory)."""
+    from certificates import pki
+
+    if Path(settings.NES_CA_CERT_PATH).parent == Path(settings.NES_PKI_DIR):
+        pki.create_demo_pki(Path(settings.NES_PKI_DIR))
+
+
+def _save_demo_key(row: Certificate, key: ec.EllipticCurvePrivateKey) -> None:
+    """Demo holders' private keys live only in the demo output (never in the database)."""
+    directory = Path(settings.NES_PKI_DIR) / "demo-keys"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{row.serial_number}.key"
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    path.chmod(0o600)
+    (directory / f"{row.serial_number}.crt").write_bytes(
+        x509.load_der_x509_certificate(bytes(row.der)).public_bytes(serialization.Encoding.PEM)
+    )
+
+
+def issue_in_state(
+    citizen: Citizen,
+    state: str = "active",
+    *,
+    kind: str = Certificate.Kind.NES,
+    now: datetime | None = None,
+) -> tuple[Certificate, ec.EllipticCurvePrivateKey]:
+    """Issue a real certificate for ``citizen`` (key pair made here) and bring it to ``state``.
+
+    The model's rules apply: an ``active`` certificate cannot be opened while an older one of
+    the same kind is still valid, so give a second one another ``kind`` or an earlier ``now``.
+    """
+    from certificates.services import issue_certificate
+
+    if state not in STATES:
+        raise ValueError(f"state must be one of {STATES}")
+    now = now or timezone.now()
+    key = ec.generate_private_key(ec.SECP256R1())
+    if state == "expired":
+        not_before, not_after = now - timedelta(days=3 * 365 + 1), now - timedelta(days=1)
+    elif state == "pending":
+        not_before, not_after = now - timedelta(hours=1), now + timedelta(days=3 * 365)
+    else:
+        not_before, not_after = now - timedelta(days=1), now + timedelta(days=3 * 365 - 1)
+    row = issue_certificate(
+        citizen, key.public_key(), kind=kind, not_before=not_before, not_after=not_after
+    )
+    if state != "pending":
+        row.open_for_use(by_citizen=citizen, now=not_before + timedelta(hours=1))
+    if state == "suspended":
+        row.suspend(
+            by=Certificate.SuspendedBy.HOLDER, by_citizen=citizen, now=now - timedelta(hours=1)
+        )
+    elif state == "revoked":
+        row.revoke(
+            reason=Certificate.RevocationReason.KEY_COMPROMISE,
+            by_citizen=citizen,
+            now=now - timedelta(hours=1),
+        )
+    row.refresh_from_db()
+    return row, key
+
+
+def issue_demo_certificates(citizen: Citizen, *, now: datetime | None = None) -> list[Certificate]:
+    """One certificate in every state, in an order the open-for-use rule allows:
+    an expired card certificate, a revoked one (card lost), the active one, a newer one not yet
+    open (it can be opened only when the active one expires), and a suspended mobile one."""
+    now = now or timezone.now()
+    day = timedelta(days=1)
+    plan = [
+        ("expired", Certificate.Kind.NES, now - 60 * day),
+        ("revoked", Certificate.Kind.NES, now - 25 * day),
+        ("active", Certificate.Kind.NES, now - 20 * day),
+        ("suspended", Certificate.Kind.MOBILE, now - 5 * day),
+        ("pending", Certificate.Kind.NES, now),
+    ]
+    rows = []
+    for state, kind, at in plan:
+        row, key = issue_in_state(citizen, state, kind=kind, now=at)
+        _save_demo_key(row, key)
+        rows.append(row)
+    return rows
 
 
 DEMO_CITIZENS = [
@@ -116,6 +218,12 @@ def seed_demo() -> DemoResult:
         citizen.full_clean()
         citizen.save()
         result.citizens.append(demo)
+
+    _ensure_demo_pki()
+    for demo in DEMO_CITIZENS:
+        citizen = Citizen.objects.by_identifier(demo.identifier).get()
+        if not citizen.certificates.exists():
+            result.certificates += issue_demo_certificates(citizen)
 
     user_model = get_user_model()
     group = ensure_call_centre_group()

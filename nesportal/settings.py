@@ -213,3 +213,19 @@ LOGGING = {
         "twilio": {"level": "WARNING"},
     },
 }
+
+# Certificates: the issuing CA (certificates/ca.py). The demo creates these files with
+# `manage.py create_demo_ca`; in production point them at the CA's certificate and key.
+NES_PKI_DIR = Path(env.str("NES_PKI_DIR", default=str(VAR_DIR / "pki")))
+NES_CA_SLUG = env.str("NES_CA_SLUG", default="nes-portal")
+NES_CA_CERT_PATH = env.str("NES_CA_CERT_PATH", default=str(NES_PKI_DIR / "issuing.crt"))
+NES_CA_KEY_PATH = env.str("NES_CA_KEY_PATH", default=str(NES_PKI_DIR / "issuing.key"))
+NES_CA_CHAIN_PATH = env.str("NES_CA_CHAIN_PATH", default=str(NES_PKI_DIR / "root.crt"))
+NES_OCSP_CERT_PATH = env.str("NES_OCSP_CERT_PATH", default=str(NES_PKI_DIR / "ocsp.crt"))
+NES_OCSP_KEY_PATH = env.str("NES_OCSP_KEY_PATH", default=str(NES_PKI_DIR / "ocsp.key"))
+# The URLs written into certificates (CRL distribution point, OCSP, CA issuers) start with this.
+PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
+# 1.3.6.1.4.1.32473 is the documentation-only private enterprise number (RFC 5612): a real CA
+# sets its own certificate policy OID and PDS address.
+NES_POLICY_OID = env.str("NES_POLICY_OID", default="1.3.6.1.4.1.32473.1.1")
+NES_PDS_URL = env.str("NES_PDS_URL", default=PORTAL_BASE_URL.rstrip("/") + "/ca/pds/")

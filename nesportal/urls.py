@@ -12,4 +12,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("captcha/", include("captcha.urls")),
     path("", include("accounts.urls")),
+    path("", include("certificates.urls")),
+    path("", include("certificates.public_urls")),
 ]

@@ -11,6 +11,10 @@ conftest.py (or pass ``-p nesportal.testing``) if it is not picked up. Fixtures:
   logs any client in without going through captcha and SMS.
 * ``call_centre_agent`` / ``agent_client`` – a staff user in the "Çağrı Merkezi" group only.
 * ``captcha_test_mode`` – the captcha accepts the answer "passed" for this test.
+* ``demo_pki`` – a throw-away root CA, issuing CA and OCSP signer (made once per test session)
+  that the settings point at; ``certificate_factory(citizen, state=…)`` issues a real
+  certificate from it in any state (pending, active, suspended, revoked, expired) and returns
+  ``(certificate_row, private_key)``.
 
 Nothing here imports Django at import time, so the plugin is harmless in other projects.
 """
@@ -96,3 +100,31 @@ def call_centre_agent(db: None) -> Any:
 def agent_client(client: Client, call_centre_agent: Any) -> Client:
     client.force_login(call_centre_agent)
     return client
+
+
+@pytest.fixture(scope="session")
+def _demo_pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from certificates import pki
+
+    directory = tmp_path_factory.mktemp("pki")
+    pki.create_demo_pki(directory)
+    return directory
+
+
+@pytest.fixture
+def demo_pki(settings: Any, _demo_pki_dir: Any) -> Any:
+    """Point the CA settings at a throw-away PKI; returns its directory (root.crt, issuing.crt…)."""
+    settings.NES_PKI_DIR = _demo_pki_dir
+    settings.NES_CA_CERT_PATH = str(_demo_pki_dir / "issuing.crt")
+    settings.NES_CA_KEY_PATH = str(_demo_pki_dir / "issuing.key")
+    settings.NES_CA_CHAIN_PATH = str(_demo_pki_dir / "root.crt")
+    settings.NES_OCSP_CERT_PATH = str(_demo_pki_dir / "ocsp.crt")
+    settings.NES_OCSP_KEY_PATH = str(_demo_pki_dir / "ocsp.key")
+    return _demo_pki_dir
+
+
+@pytest.fixture
+def certificate_factory(demo_pki: Any, db: None) -> Any:
+    from nesportal.demo import issue_in_state
+
+    return issue_in_state

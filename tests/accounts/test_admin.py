@@ -20,23 +20,15 @@ from nesportal.testing.factories import (
     StaffUserFactory,
 )
 
+from .helpers import lock_by_wrong_words
+
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = "admin:accounts_citizen_changelist"
-WRONG_WORD = "yanlış-sözcük"
 
 
 def _request(ip: str = "203.0.113.9"):
     return RequestFactory().post("/giris/", REMOTE_ADDR=ip)
-
-
-def _lock_by_wrong_words(citizen: Citizen) -> Citizen:
-    """Lock the citizen the way the login page does: three wrong security words."""
-    for _ in range(3):
-        assert check_security_word(citizen.tckn, WRONG_WORD, request=_request()) is None
-    citizen.refresh_from_db()
-    assert citizen.is_locked
-    return citizen
 
 
 def _change_url(citizen: Citizen) -> str:
@@ -98,21 +90,20 @@ def test_it_does_not_match_a_partial_tckn(agent_client):
 
 
 def test_it_shows_lock_state_reason_attempts_and_sms_outcomes(agent_client):
-    citizen = _lock_by_wrong_words(CitizenFactory())
-    SmsMessage.objects.create(
-        citizen=citizen,
-        kind=SmsMessage.Kind.LOGIN_CODE,
-        to_number=citizen.mobile_phone,
-        status=SmsMessage.Status.SENT,
-        provider_message_id="SM0123456789abcdef",
-    )
-    SmsMessage.objects.create(
-        citizen=citizen,
-        kind=SmsMessage.Kind.LOGIN_CODE,
-        to_number=citizen.mobile_phone,
-        status=SmsMessage.Status.FAILED,
-        failure_reason="Twilio HTTP 400 (code 21211): invalid To",
-    )
+    citizen = lock_by_wrong_words(CitizenFactory())
+    for outcome in [
+        {"status": SmsMessage.Status.SENT, "provider_message_id": "SM0123456789abcdef"},
+        {
+            "status": SmsMessage.Status.FAILED,
+            "failure_reason": "Twilio HTTP 400 (code 21211): invalid To",
+        },
+    ]:
+        SmsMessage.objects.create(
+            citizen=citizen,
+            kind=SmsMessage.Kind.LOGIN_CODE,
+            to_number=citizen.mobile_phone,
+            **outcome,
+        )
 
     response = agent_client.get(_change_url(citizen))
 
@@ -133,7 +124,7 @@ def test_it_shows_lock_state_reason_attempts_and_sms_outcomes(agent_client):
 
 
 def test_it_lists_lock_state_on_the_changelist(agent_client):
-    locked = _lock_by_wrong_words(CitizenFactory())
+    locked = lock_by_wrong_words(CitizenFactory())
     CitizenFactory()
 
     response = agent_client.get(reverse(CHANGELIST), {"kilit": "evet"})
@@ -143,7 +134,7 @@ def test_it_lists_lock_state_on_the_changelist(agent_client):
 
 
 def test_it_never_shows_the_security_word_hash(agent_client):
-    citizen = _lock_by_wrong_words(CitizenFactory())
+    citizen = lock_by_wrong_words(CitizenFactory())
     assert citizen.security_word_hash.startswith("argon2")
 
     pages = [
@@ -259,7 +250,7 @@ def test_it_offers_the_unlock_action_to_the_agent(agent_client):
 
 
 def test_it_asks_for_a_reason_before_unlocking(agent_client):
-    citizen = _lock_by_wrong_words(CitizenFactory(first_name="Sevgi", last_name="Arslan"))
+    citizen = lock_by_wrong_words(CitizenFactory(first_name="Sevgi", last_name="Arslan"))
 
     response = _unlock_post(agent_client, citizen)
 
@@ -276,7 +267,7 @@ def test_it_asks_for_a_reason_before_unlocking(agent_client):
 
 
 def test_it_unlocks_with_a_reason_and_records_who_and_why(agent_client, call_centre_agent):
-    citizen = _lock_by_wrong_words(CitizenFactory())
+    citizen = lock_by_wrong_words(CitizenFactory())
     assert citizen.failure_count == 3
     reason = "Vatandaş 444 5 576'yı aradı, kimliği doğrulandı."
 
@@ -300,7 +291,7 @@ def test_it_unlocks_with_a_reason_and_records_who_and_why(agent_client, call_cen
 
 
 def test_it_does_not_unlock_without_a_reason(agent_client):
-    citizen = _lock_by_wrong_words(CitizenFactory())
+    citizen = lock_by_wrong_words(CitizenFactory())
 
     response = _unlock_post(agent_client, citizen, apply="1", reason="   ")
 
@@ -324,7 +315,7 @@ def test_it_leaves_unlocked_citizens_alone(agent_client):
 
 
 def test_it_lets_the_citizen_log_in_again_after_the_unlock(agent_client):
-    citizen = _lock_by_wrong_words(CitizenFactory())
+    citizen = lock_by_wrong_words(CitizenFactory())
     # While locked, even the right word is refused.
     assert check_security_word(citizen.tckn, DEFAULT_SECURITY_WORD, request=_request()) is None
 
@@ -340,7 +331,7 @@ def test_it_withholds_the_unlock_action_from_staff_without_the_permission(client
         Permission.objects.get(content_type__app_label="accounts", codename="view_citizen")
     )
     client.force_login(staff)
-    citizen = _lock_by_wrong_words(CitizenFactory())
+    citizen = lock_by_wrong_words(CitizenFactory())
 
     changelist = client.get(reverse(CHANGELIST))
     form = _unlock_post(client, citizen)
@@ -358,7 +349,7 @@ def test_it_withholds_the_unlock_action_from_staff_without_the_permission(client
 
 
 def test_it_shows_the_audit_log_to_the_agent(agent_client):
-    citizen = _lock_by_wrong_words(CitizenFactory())
+    citizen = lock_by_wrong_words(CitizenFactory())
 
     response = agent_client.get(reverse("admin:audit_auditevent_changelist"))
 
@@ -371,7 +362,7 @@ def test_it_shows_the_audit_log_to_the_agent(agent_client):
 
 
 def test_it_finds_audit_events_by_tckn(agent_client):
-    wanted = _lock_by_wrong_words(CitizenFactory())
+    wanted = lock_by_wrong_words(CitizenFactory())
     other = CitizenFactory()
     record("nes.logout", citizen=other)
 

@@ -9,14 +9,11 @@ spy on ``accounts.services.check_password`` apply to it.
 from __future__ import annotations
 
 import datetime as dt
-import re
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 import requests
-import time_machine
 from captcha.models import CaptchaStore
 from django.test import Client
 
@@ -26,69 +23,31 @@ from audit.models import AuditEvent
 from nesportal.testing import sms_code
 from nesportal.testing.factories import DEFAULT_SECURITY_WORD
 
-LOGIN_URL = "/giris/"
-CODE_URL = "/giris/sms/"
+from .helpers import (
+    CAPTCHA_ERROR,
+    CODE_URL,
+    CSRF_FIELD_RE,
+    GENERIC_FAILURE,
+    LOGIN_URL,
+    MENU_URL,
+    T0,
+    audit_count,
+    comparable,
+    login_data,
+    wrong,
+)
+
 LOCKED_URL = "/giris/kilitli/"
-MENU_URL = "/islemler/"
-T0 = dt.datetime(2026, 3, 2, 9, 0, 0, tzinfo=dt.UTC)
 WRONG_WORD = "Yanlis-Sozcuk-1"
-
-GENERIC_FAILURE = "Girdiğiniz bilgiler doğrulanamadı."
-CAPTCHA_ERROR = "Resimdeki yazıyı doğru giriniz."
 CALL_CENTRE_LINK = '<a href="tel:4445576">444 5 576</a> numaralı Çağrı Merkezimizi arayınız'
-CAPTCHA_KEY_RE = re.compile(r'name="captcha_0" value="([0-9a-f]{40})"')
-CSRF_FIELD_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
-HEX_KEY_RE = re.compile(r"[0-9a-f]{40}")
-
-
-def solved_captcha(client: Client) -> dict[str, str]:
-    page = client.get(LOGIN_URL)
-    match = CAPTCHA_KEY_RE.search(page.content.decode())
-    assert match, "no captcha on the login page"
-    key = match.group(1)
-    return {"captcha_0": key, "captcha_1": CaptchaStore.objects.get(hashkey=key).response}
 
 
 def post_login(client: Client, citizen: Citizen, word: str) -> Any:
-    data = {"identifier": citizen.identifier, "security_word": word, **solved_captcha(client)}
-    return client.post(LOGIN_URL, data)
-
-
-def comparable(response: Any) -> str:
-    html = CSRF_FIELD_RE.sub('name="csrfmiddlewaretoken" value=""', response.content.decode())
-    return HEX_KEY_RE.sub("<captcha-key>", html)
-
-
-def wrong(code: str) -> str:
-    return f"{(int(code) + 1) % 1_000_000:06d}"
-
-
-def count(citizen: Citizen, action: str) -> int:
-    return AuditEvent.objects.filter(citizen=citizen, action=action).count()
+    return client.post(LOGIN_URL, login_data(client, citizen.identifier, word))
 
 
 def lock_notices(citizen: Citizen) -> Any:
     return SmsMessage.objects.filter(citizen=citizen, kind=SmsMessage.Kind.ACCOUNT_LOCKED)
-
-
-@pytest.fixture
-def hash_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Spy on the Argon2 verifications the login service makes: the encoded hashes checked."""
-    real = services.check_password
-    checked: list[str] = []
-
-    def spy(password: str, encoded: str, *args: Any, **kwargs: Any) -> bool:
-        checked.append(encoded)
-        return real(password, encoded, *args, **kwargs)
-
-    monkeypatch.setattr(services, "check_password", spy)
-    return checked
-
-
-@pytest.fixture
-def clock() -> Iterator[Any]:
-    with time_machine.travel(T0, tick=False) as traveller:
-        yield traveller
 
 
 # --- sequential -------------------------------------------------------------------------------
@@ -114,7 +73,7 @@ def test_it_locks_the_account_after_three_wrong_words(
     assert citizen.locked_at == T0
     assert citizen.lock_reason == Citizen.LockReason.WRONG_WORD
     assert hash_checks == [citizen.security_word_hash] * 3
-    assert count(citizen, "nes.login.word_failed") == 3
+    assert audit_count(citizen, "nes.login.word_failed") == 3
     locked_event = AuditEvent.objects.get(citizen=citizen, action="nes.account.locked")
     assert locked_event.data["reason"] == Citizen.LockReason.WRONG_WORD
     notice = lock_notices(citizen).get()
@@ -150,10 +109,10 @@ def test_it_resets_the_count_when_a_right_word_comes_in_between(
     citizen.refresh_from_db()
     assert citizen.failure_count == 2
     assert not citizen.is_locked
-    assert count(citizen, "nes.account.locked") == 0
+    assert audit_count(citizen, "nes.account.locked") == 0
     assert not lock_notices(citizen).exists()
-    assert count(citizen, "nes.login.word_failed") == 4
-    assert count(citizen, "nes.login.word_passed") == 1
+    assert audit_count(citizen, "nes.login.word_failed") == 4
+    assert audit_count(citizen, "nes.login.word_passed") == 1
 
 
 def test_it_refuses_even_the_right_word_once_locked_without_checking_the_hash(
@@ -185,9 +144,9 @@ def test_it_refuses_even_the_right_word_once_locked_without_checking_the_hash(
     citizen.refresh_from_db()
     assert citizen.failure_count == 3
     assert citizen.locked_at == T0
-    assert count(citizen, "nes.login.locked_attempt") == 2
-    assert count(citizen, "nes.login.word_passed") == 0
-    assert count(citizen, "nes.account.locked") == 1
+    assert audit_count(citizen, "nes.login.locked_attempt") == 2
+    assert audit_count(citizen, "nes.login.word_passed") == 0
+    assert audit_count(citizen, "nes.account.locked") == 1
     assert SmsChallenge.objects.filter(citizen=citizen).count() == 0
     assert len(sms_outbox) == 1  # the lock notice only; no code was sent
 
@@ -224,8 +183,8 @@ def test_it_locks_after_three_wrong_sms_codes_and_sends_to_the_locked_page(
     assert citizen.failure_count == 0  # the word was right
     assert citizen.locked_at == T0
     assert citizen.lock_reason == Citizen.LockReason.WRONG_CODE
-    assert count(citizen, "nes.login.code_failed") == 3
-    assert count(citizen, "nes.account.locked") == 1
+    assert audit_count(citizen, "nes.login.code_failed") == 3
+    assert audit_count(citizen, "nes.account.locked") == 1
     assert lock_notices(citizen).get().status == SmsMessage.Status.SENT
     assert "bloke" in sms_outbox[-1]["body"]
     challenge = SmsChallenge.objects.get(citizen=citizen)
@@ -234,7 +193,7 @@ def test_it_locks_after_three_wrong_sms_codes_and_sends_to_the_locked_page(
     after = client.post(CODE_URL, {"code": code})
     assert after.status_code == 302
     assert after["Location"] == LOGIN_URL
-    assert count(citizen, "nes.login.code_passed") == 0
+    assert audit_count(citizen, "nes.login.code_passed") == 0
     assert "nes.login.succeeded" not in AuditEvent.objects.values_list("action", flat=True)
 
 
@@ -315,9 +274,9 @@ def test_it_locks_after_exactly_three_of_fifty_parallel_wrong_words(
     assert citizen.is_locked
     assert citizen.failure_count == 3
     assert citizen.lock_reason == Citizen.LockReason.WRONG_WORD
-    assert count(citizen, "nes.login.word_failed") == 3
-    assert count(citizen, "nes.login.locked_attempt") == 47
-    assert count(citizen, "nes.account.locked") == 1
+    assert audit_count(citizen, "nes.login.word_failed") == 3
+    assert audit_count(citizen, "nes.login.locked_attempt") == 47
+    assert audit_count(citizen, "nes.account.locked") == 1
     # Every request did one verification, and only three of them against the real hash.
     assert len(hash_checks) == 50
     assert hash_checks.count(citizen.security_word_hash) == 3
@@ -350,4 +309,4 @@ def test_it_lets_only_one_of_parallel_posts_use_a_solved_captcha(
     assert hash_checks == [citizen.security_word_hash]
     citizen.refresh_from_db()
     assert citizen.failure_count == 1
-    assert count(citizen, "nes.login.word_failed") == 1
+    assert audit_count(citizen, "nes.login.word_failed") == 1

@@ -1,7 +1,7 @@
 """Şifreli Giriş through the real pages: /giris/ → /giris/sms/ → /islemler/.
 
-The captcha is solved with its real answer (read from ``CaptchaStore.response``) unless a test
-says it uses test mode. SMS leave when the request's transaction commits, so requests that send
+The captcha is solved with its real answer (``helpers.solved_captcha``) unless a test says it
+uses test mode. SMS leave when the request's transaction commits, so requests that send
 one run inside ``django_capture_on_commit_callbacks(execute=True)``.
 """
 
@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import time_machine
 from captcha.models import CaptchaStore
 from django.contrib.sessions.models import Session
 from django.test import Client
@@ -25,69 +23,27 @@ from audit.models import AuditEvent
 from nesportal.testing import sms_code
 from nesportal.testing.factories import DEFAULT_SECURITY_WORD
 
-LOGIN_URL = "/giris/"
-CODE_URL = "/giris/sms/"
-RESEND_URL = "/giris/sms/yeniden-gonder/"
-MENU_URL = "/islemler/"
-T0 = dt.datetime(2026, 3, 2, 9, 0, 0, tzinfo=dt.UTC)
+from .helpers import (
+    CAPTCHA_ERROR,
+    CODE_URL,
+    GENERIC_FAILURE,
+    LOGIN_URL,
+    MENU_URL,
+    comparable,
+    login_data,
+)
 
-GENERIC_FAILURE = "Girdiğiniz bilgiler doğrulanamadı."
-CAPTCHA_ERROR = "Resimdeki yazıyı doğru giriniz."
+RESEND_URL = "/giris/sms/yeniden-gonder/"
 WARNING = (
     "3 kez hatalı girilen şifreler güvenlik nedeniyle bloke olacaktır. Böyle bir durumda "
     "parolanızı aktif hale getirmek için 444 5 576 numaralı Çağrı Merkezimizle iletişime geçiniz."
 )
-CAPTCHA_KEY_RE = re.compile(r'name="captcha_0" value="([0-9a-f]{40})"')
-CSRF_RE = re.compile(r'name="csrfmiddlewaretoken" value="[^"]*"')
-HEX_KEY_RE = re.compile(r"[0-9a-f]{40}")
-
-
-def solved_captcha(client: Client) -> dict[str, str]:
-    """Load the login page and answer its captcha as a person reading the image would."""
-    page = client.get(LOGIN_URL)
-    assert page.status_code == 200
-    match = CAPTCHA_KEY_RE.search(page.content.decode())
-    assert match, "no captcha on the login page"
-    key = match.group(1)
-    return {"captcha_0": key, "captcha_1": CaptchaStore.objects.get(hashkey=key).response}
-
-
-def login_data(
-    client: Client, identifier: str, word: str = DEFAULT_SECURITY_WORD
-) -> dict[str, str]:
-    return {"identifier": identifier, "security_word": word, **solved_captcha(client)}
-
-
-def comparable(response: Any) -> str:
-    """The page without what differs on every render: CSRF token and captcha key/URLs."""
-    html = CSRF_RE.sub('name="csrfmiddlewaretoken" value=""', response.content.decode())
-    return HEX_KEY_RE.sub("<captcha-key>", html)
 
 
 def audit_actions(citizen: Citizen) -> list[str]:
     return list(
         AuditEvent.objects.filter(citizen=citizen).order_by("id").values_list("action", flat=True)
     )
-
-
-@pytest.fixture
-def hash_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Spy on the Argon2 verifications the login service makes: the encoded hashes checked."""
-    real = services.check_password
-    checked: list[str] = []
-
-    def spy(password: str, encoded: str, *args: Any, **kwargs: Any) -> bool:
-        checked.append(encoded)
-        return real(password, encoded, *args, **kwargs)
-
-    monkeypatch.setattr(services, "check_password", spy)
-    return checked
-
-
-@pytest.fixture
-def clock() -> Iterator[Any]:
-    with time_machine.travel(T0, tick=False) as traveller:
-        yield traveller
 
 
 def start_login(
@@ -98,6 +54,19 @@ def start_login(
     assert response.status_code == 302
     assert response["Location"] == CODE_URL
     return response
+
+
+@pytest.fixture
+def pending_code(
+    client: Client,
+    citizen: Citizen,
+    clock: Any,
+    sms_outbox: list[dict[str, Any]],
+    django_capture_on_commit_callbacks: Any,
+) -> str:
+    """``client`` passed the word step for ``citizen`` at T0: the code its SMS carried."""
+    start_login(client, citizen, django_capture_on_commit_callbacks)
+    return sms_code(sms_outbox)
 
 
 # --- the form ---------------------------------------------------------------------------------
@@ -434,14 +403,10 @@ def test_it_sends_the_sms_step_without_a_pending_login_back_to_the_form(
     assert SmsChallenge.objects.count() == 0
 
 
+@pytest.mark.usefixtures("pending_code")
 def test_it_expires_the_pending_login_after_ten_minutes(
-    client: Client,
-    citizen: Citizen,
-    clock: Any,
-    sms_outbox: list[dict[str, Any]],
-    django_capture_on_commit_callbacks: Any,
+    client: Client, citizen: Citizen, clock: Any
 ) -> None:
-    start_login(client, citizen, django_capture_on_commit_callbacks)
     session_key = client.cookies["nes_session"].value
 
     # Requests in between keep the session alive (10 minutes idle), but not the pending login.
@@ -462,17 +427,11 @@ def test_it_expires_the_pending_login_after_ten_minutes(
 
 
 def test_it_shows_an_expired_code_and_counts_no_strike(
-    client: Client,
-    citizen: Citizen,
-    clock: Any,
-    sms_outbox: list[dict[str, Any]],
-    django_capture_on_commit_callbacks: Any,
+    client: Client, citizen: Citizen, clock: Any, pending_code: str
 ) -> None:
-    start_login(client, citizen, django_capture_on_commit_callbacks)
-    code = sms_code(sms_outbox)
     clock.shift(dt.timedelta(seconds=181))
 
-    response = client.post(CODE_URL, {"code": code})
+    response = client.post(CODE_URL, {"code": pending_code})
 
     assert response.status_code == 400
     html = response.content.decode()
@@ -487,11 +446,11 @@ def test_it_resends_a_code_from_the_button_after_a_minute(
     client: Client,
     citizen: Citizen,
     clock: Any,
+    pending_code: str,
     sms_outbox: list[dict[str, Any]],
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    start_login(client, citizen, django_capture_on_commit_callbacks)
-    old_code = sms_code(sms_outbox)
+    old_code = pending_code
     page = client.get(CODE_URL).content.decode()
     assert "60 saniye sonra yeni kod isteyebilirsiniz." in page
     assert 'data-enable-in="60" disabled' in page

@@ -11,11 +11,10 @@ import json
 import secrets
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-import time_machine
 from django.apps import apps
 from django.db import connection
 from django.db.models import JSONField
@@ -33,24 +32,11 @@ from audit.models import AuditEvent
 from nesportal.testing import sms_code
 from nesportal.testing.factories import DEFAULT_SECURITY_WORD
 
+from .helpers import T0, audit_count, wrong
+
 LOGIN = SmsChallenge.Purpose.LOGIN
-T0 = dt.datetime(2026, 3, 2, 9, 0, 0, tzinfo=dt.UTC)
 
 Issued = tuple[SmsChallenge, str, str]  # challenge, session binding token, code from the SMS
-
-
-def wrong(code: str) -> str:
-    return f"{(int(code) + 1) % 1_000_000:06d}"
-
-
-def actions(citizen: Citizen, action: str) -> int:
-    return AuditEvent.objects.filter(citizen=citizen, action=action).count()
-
-
-@pytest.fixture
-def clock() -> Iterator[Any]:
-    with time_machine.travel(T0, tick=False) as traveller:
-        yield traveller
 
 
 @pytest.fixture
@@ -80,8 +66,8 @@ def test_it_sends_a_six_digit_code_to_the_registered_mobile(
     message = SmsMessage.objects.get(challenge=challenge)
     assert message.kind == SmsMessage.Kind.LOGIN_CODE
     assert message.status == SmsMessage.Status.SENT
-    assert actions(citizen, "nes.sms.queued") == 1
-    assert actions(citizen, "nes.sms.sent") == 1
+    assert audit_count(citizen, "nes.sms.queued") == 1
+    assert audit_count(citizen, "nes.sms.sent") == 1
 
 
 def test_it_accepts_the_code_until_the_last_second_of_its_180(
@@ -96,7 +82,7 @@ def test_it_accepts_the_code_until_the_last_second_of_its_180(
     assert result.citizen == citizen
     challenge.refresh_from_db()
     assert challenge.consumed_at == T0 + dt.timedelta(seconds=179)
-    assert actions(citizen, "nes.login.code_passed") == 1
+    assert audit_count(citizen, "nes.login.code_passed") == 1
 
 
 def test_it_refuses_the_code_after_180_seconds_without_a_strike(
@@ -113,7 +99,7 @@ def test_it_refuses_the_code_after_180_seconds_without_a_strike(
     assert challenge.wrong_attempts == 0
     citizen.refresh_from_db()
     assert citizen.code_failure_count == 0
-    assert actions(citizen, "nes.login.code_passed") == 0
+    assert audit_count(citizen, "nes.login.code_passed") == 0
 
 
 def test_it_accepts_a_code_only_once(
@@ -129,7 +115,7 @@ def test_it_accepts_a_code_only_once(
     assert second.outcome is Outcome.USED
     challenge.refresh_from_db()
     assert challenge.consumed_at == T0  # the second use did not touch it
-    assert actions(citizen, "nes.login.code_passed") == 1
+    assert audit_count(citizen, "nes.login.code_passed") == 1
 
 
 def test_it_counts_down_attempts_on_wrong_codes(
@@ -148,7 +134,7 @@ def test_it_counts_down_attempts_on_wrong_codes(
     citizen.refresh_from_db()
     assert citizen.code_failure_count == 2
     assert not citizen.is_locked
-    assert actions(citizen, "nes.login.code_failed") == 2
+    assert audit_count(citizen, "nes.login.code_failed") == 2
 
 
 def test_it_voids_the_code_and_locks_the_account_on_the_third_wrong_code(
@@ -174,7 +160,7 @@ def test_it_voids_the_code_and_locks_the_account_on_the_third_wrong_code(
     assert citizen.code_failure_count == 3
     assert citizen.locked_at == T0 + dt.timedelta(seconds=10)
     assert citizen.lock_reason == Citizen.LockReason.WRONG_CODE
-    assert actions(citizen, "nes.account.locked") == 1
+    assert audit_count(citizen, "nes.account.locked") == 1
     assert (
         SmsMessage.objects.filter(
             citizen=citizen, kind=SmsMessage.Kind.ACCOUNT_LOCKED, status=SmsMessage.Status.SENT
@@ -184,7 +170,7 @@ def test_it_voids_the_code_and_locks_the_account_on_the_third_wrong_code(
     assert "444 5 576" in sms_outbox[-1]["body"]
     # Even the right code is useless now.
     assert verify_code(str(challenge.pk), token, LOGIN, code).outcome is Outcome.LOCKED
-    assert actions(citizen, "nes.login.code_passed") == 0
+    assert audit_count(citizen, "nes.login.code_passed") == 0
 
 
 def test_it_counts_code_strikes_apart_from_word_strikes(
@@ -360,8 +346,8 @@ def test_it_refuses_a_login_code_checked_for_another_purpose(
     assert challenge.consumed_at is None and challenge.wrong_attempts == 0
     citizen.refresh_from_db()
     assert citizen.code_failure_count == 0
-    assert actions(citizen, "nes.login.code_passed") == 0
-    assert actions(citizen, "nes.login.code_failed") == 0
+    assert audit_count(citizen, "nes.login.code_passed") == 0
+    assert audit_count(citizen, "nes.login.code_failed") == 0
     # The same code still works for its own purpose: the refusal consumed nothing.
     assert verify_code(str(challenge.pk), token, LOGIN, code).outcome is Outcome.OK
 
@@ -479,6 +465,6 @@ def test_it_accepts_one_of_two_parallel_submissions_of_the_same_code(
     assert sorted(o.value for o in outcomes) == [Outcome.OK.value, Outcome.USED.value]
     challenge.refresh_from_db()
     assert challenge.consumed_at is not None
-    assert actions(citizen, "nes.login.code_passed") == 1
+    assert audit_count(citizen, "nes.login.code_passed") == 1
     citizen.refresh_from_db()
     assert citizen.code_failure_count == 0

@@ -9,8 +9,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import socket
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -28,26 +26,10 @@ from accounts.sms import (
 )
 
 from .fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, MESSAGES_PATH, FakeTwilio, Reply
+from .helpers import closed_port
 
 TO = "+905321234567"
 BODY = "NES Portal giriş için SMS Onay Kodunuz: 123456. Çağrı Merkezi: 444 5 576 (ğüşıöç ĞÜŞİÖÇ)"
-
-
-@pytest.fixture
-def fake_twilio() -> Iterator[FakeTwilio]:
-    with FakeTwilio() as fake:
-        yield fake
-
-
-@pytest.fixture
-def twilio_settings(settings: Any, fake_twilio: FakeTwilio) -> Any:
-    settings.SMS_BACKEND = "twilio"
-    settings.TWILIO_ACCOUNT_SID = ACCOUNT_SID
-    settings.TWILIO_AUTH_TOKEN = AUTH_TOKEN
-    settings.TWILIO_FROM = FROM_NUMBER
-    settings.TWILIO_API_BASE_URL = fake_twilio.url
-    settings.TWILIO_TIMEOUT_SECONDS = 5.0
-    return settings
 
 
 @pytest.fixture
@@ -55,12 +37,6 @@ def outbox_file(settings: Any, tmp_path: Any) -> Any:
     settings.SMS_BACKEND = "file"
     settings.SMS_OUTBOX_PATH = tmp_path / "var" / "sms-outbox.jsonl"
     return settings.SMS_OUTBOX_PATH
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # -- console, file, locmem -------------------------------------------------------------------
@@ -264,7 +240,7 @@ def test_it_reports_twilio_overload_and_server_errors_as_retryable(
 
 
 def test_it_reports_an_unreachable_twilio_as_retryable(twilio_settings: Any) -> None:
-    twilio_settings.TWILIO_API_BASE_URL = f"http://127.0.0.1:{_closed_port()}"
+    twilio_settings.TWILIO_API_BASE_URL = f"http://127.0.0.1:{closed_port()}"
 
     with pytest.raises(SmsDeliveryError) as excinfo:
         TwilioBackend().send(to=TO, body=BODY, idempotency_key="k-1")

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -23,7 +22,8 @@ from accounts.otp import Outcome, expected_code, issue_challenge, verify_code
 from accounts.tasks import queue_sms, send_sms
 from audit.models import AuditEvent
 
-from .fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, FakeTwilio, Reply
+from .fake_twilio import FROM_NUMBER, FakeTwilio, Reply
+from .helpers import closed_port
 
 pytestmark = pytest.mark.django_db
 
@@ -31,22 +31,11 @@ LOGIN = SmsChallenge.Purpose.LOGIN
 
 
 @pytest.fixture
-def fake_twilio() -> Iterator[FakeTwilio]:
-    with FakeTwilio() as fake:
-        yield fake
-
-
-@pytest.fixture
-def twilio_settings(settings: Any, fake_twilio: FakeTwilio) -> Any:
-    settings.SMS_BACKEND = "twilio"
-    settings.TWILIO_ACCOUNT_SID = ACCOUNT_SID
-    settings.TWILIO_AUTH_TOKEN = AUTH_TOKEN
-    settings.TWILIO_FROM = FROM_NUMBER
-    settings.TWILIO_API_BASE_URL = fake_twilio.url
-    settings.TWILIO_TIMEOUT_SECONDS = 5.0
-    settings.SMS_RETRY_BASE_SECONDS = 0.01
-    settings.SMS_MAX_RETRIES = 4
-    return settings
+def twilio_settings(twilio_settings: Any) -> Any:
+    """conftest's Twilio settings, with quick retries for the eager task."""
+    twilio_settings.SMS_RETRY_BASE_SECONDS = 0.01
+    twilio_settings.SMS_MAX_RETRIES = 4
+    return twilio_settings
 
 
 @pytest.fixture
@@ -302,10 +291,7 @@ def test_it_does_not_retry_past_the_codes_lifetime(
 def test_it_retries_when_twilio_is_unreachable(
     citizen: Citizen, twilio_settings: Any, issue: Any
 ) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    twilio_settings.TWILIO_API_BASE_URL = f"http://127.0.0.1:{port}"  # nothing listens
+    twilio_settings.TWILIO_API_BASE_URL = f"http://127.0.0.1:{closed_port()}"  # nothing listens
     twilio_settings.SMS_MAX_RETRIES = 1
 
     _, _, message = issue(citizen)

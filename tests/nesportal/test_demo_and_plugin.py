@@ -22,7 +22,8 @@ from accounts.identity import is_valid_tckn
 from accounts.models import CALL_CENTRE_GROUP, Citizen, SmsChallenge
 from accounts.otp import expected_code, issue_challenge
 from accounts.services import check_security_word
-from nesportal.demo import DEMO_CITIZENS, DEMO_STAFF
+from certificates.models import Certificate
+from nesportal.demo import DEMO_CITIZENS, DEMO_STAFF, STATES
 from nesportal.testing import sms_code
 from nesportal.testing.factories import DEFAULT_SECURITY_WORD, CitizenFactory
 
@@ -32,6 +33,15 @@ pytestmark = pytest.mark.django_db
 CITIZEN_LINE = re.compile(r"^\s+(\S+)\s+.+?\s+Güvenlik Sözcüğü: (\S+)\s+(\+\d+)$", re.M)
 # "  cagri        parola: Cagri-Demo-2026!       Çağrı Merkezi temsilcisi"
 STAFF_LINE = re.compile(r"^\s+(\S+)\s+parola: (\S+)\s+", re.M)
+
+
+@pytest.fixture(autouse=True)
+def _pki(demo_pki):
+    """seed_demo issues certificates: from a throw-away CA, never into the checkout's var/."""
+    return demo_pki
+
+
+CERTIFICATE_SECTION = re.compile(r"^Demo sertifikalar.*?(?=^Yönetim paneli)", re.M | re.S)
 
 
 def seed(*args: str) -> str:
@@ -82,6 +92,7 @@ def test_it_is_idempotent():
     user_model = get_user_model()
     first = seed("--force")
     counts = (Citizen.objects.count(), user_model.objects.count())
+    certificates = Certificate.objects.count()
     pks = set(Citizen.objects.values_list("pk", flat=True))
 
     second = seed("--force")
@@ -89,7 +100,12 @@ def test_it_is_idempotent():
     assert (Citizen.objects.count(), user_model.objects.count()) == counts
     assert counts == (len(DEMO_CITIZENS), len(DEMO_STAFF))
     assert set(Citizen.objects.values_list("pk", flat=True)) == pks
-    assert second == first
+    # Certificates are issued once per citizen: the second run issues none and lists none.
+    assert certificates == len(DEMO_CITIZENS) * len(STATES)
+    assert Certificate.objects.count() == certificates
+    assert CERTIFICATE_SECTION.search(first)
+    assert not CERTIFICATE_SECTION.search(second)
+    assert second == CERTIFICATE_SECTION.sub("", first)
     for identifier, word, _ in CITIZEN_LINE.findall(second):
         assert check_security_word(identifier, word, request=login_request()) is not None
 

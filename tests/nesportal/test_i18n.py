@@ -358,20 +358,6 @@ def _attribute_texts(html: str) -> list[str]:
 
 
 @pytest.mark.django_db
-def test_login_page_is_turkish_by_default(client) -> None:
-    response = client.get(LOGIN_URL)
-    assert response.status_code == 200
-    assert response["Content-Language"] == "tr"
-    assert "charset=utf-8" in response["Content-Type"].lower()
-    html = response.content.decode("utf-8")
-    assert '<html lang="tr">' in html
-    assert "Güvenlik Sözcüğü" in html
-    assert "Şifreli Giriş" in html
-    assert "Resimdeki Yazı" in html
-    assert "Security word" not in html
-
-
-@pytest.mark.django_db
 def test_login_page_uses_real_turkish_letters(client) -> None:
     html = client.get(LOGIN_URL).content.decode("utf-8")
     missing = [letter for letter in "şğıİçöü" if letter not in html]
@@ -388,20 +374,39 @@ def _switch_to_english(client) -> None:
 
 
 @pytest.mark.django_db
-def test_login_page_in_english_after_switching(client) -> None:
-    _switch_to_english(client)
+@pytest.mark.parametrize(
+    ("language", "shown", "not_shown"),
+    [
+        pytest.param(
+            "tr",
+            ["Güvenlik Sözcüğü", "Şifreli Giriş", "Resimdeki Yazı"],
+            ["Security word"],
+            id="turkish-by-default",
+        ),
+        pytest.param(
+            "en",
+            # The switch offers Turkish back, named in Turkish.
+            ["Security word", "Password Login", "Text in the image", 'value="tr"', "Türkçe"],
+            ["Güvenlik Sözcüğü", "Şifreli Giriş"],
+            id="english-after-switching",
+        ),
+    ],
+)
+def test_login_page_speaks_the_chosen_language(
+    client, language: str, shown: list[str], not_shown: list[str]
+) -> None:
+    if language == "en":
+        _switch_to_english(client)
     response = client.get(LOGIN_URL)
     assert response.status_code == 200
-    assert response["Content-Language"] == "en"
+    assert response["Content-Language"] == language
+    assert "charset=utf-8" in response["Content-Type"].lower()
     html = response.content.decode("utf-8")
-    assert '<html lang="en">' in html
-    assert "Security word" in html
-    assert "Password Login" in html
-    assert "Text in the image" in html
-    assert "Güvenlik Sözcüğü" not in html
-    assert "Şifreli Giriş" not in html
-    # The switch offers Turkish back, named in Turkish.
-    assert 'value="tr"' in html and "Türkçe" in html
+    assert f'<html lang="{language}">' in html
+    for text in shown:
+        assert text in html, text
+    for text in not_shown:
+        assert text not in html, text
 
 
 @pytest.mark.django_db

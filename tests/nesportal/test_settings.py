@@ -56,6 +56,10 @@ def manage(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.Comple
     )
 
 
+def without(env: dict[str, str], *names: str) -> dict[str, str]:
+    return {k: v for k, v in env.items() if k not in names}
+
+
 def check_deploy(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return manage(tmp_path, env, "check", "--deploy", "--fail-level", "WARNING")
 
@@ -77,40 +81,38 @@ def test_it_passes_check_deploy_with_the_production_variables(tmp_path, producti
     assert not (tmp_path / "var" / "dev-secret-key").exists()
 
 
-def test_it_warns_on_check_deploy_with_a_weak_secret_key(tmp_path, production_env):
-    # Proves the harness above would see a warning if there were one.
-    result = check_deploy(tmp_path, {**production_env, "SECRET_KEY": "short"})
-
-    assert result.returncode != 0
-    assert "security.W009" in result.stderr
-
-
-def test_it_reports_w001_for_a_development_sms_backend_without_debug(tmp_path, production_env):
-    result = check_deploy(tmp_path, {**production_env, "SMS_BACKEND": "file"})
-
-    assert result.returncode != 0
-    assert "accounts.W001" in result.stderr
-    assert "SMS_BACKEND='file'" in result.stderr
-    assert "accounts.W002" not in result.stderr
-
-
-def test_it_reports_w002_without_a_celery_broker(tmp_path, production_env):
-    env = {k: v for k, v in production_env.items() if k != "REDIS_URL"}
-
-    result = check_deploy(tmp_path, env)
-
-    assert result.returncode != 0
-    assert "accounts.W002" in result.stderr
-    assert "accounts.W001" not in result.stderr
-
-
-def test_it_reports_e001_for_twilio_without_credentials(tmp_path, production_env):
-    env = {k: v for k, v in production_env.items() if k != "TWILIO_AUTH_TOKEN"}
+@pytest.mark.parametrize(
+    ("changes", "reported", "not_reported"),
+    [
+        # Proves the harness above would see a warning if there were one.
+        pytest.param({"SECRET_KEY": "short"}, ["security.W009"], [], id="weak-secret-key"),
+        pytest.param(
+            {"SMS_BACKEND": "file"},
+            ["accounts.W001", "SMS_BACKEND='file'"],
+            ["accounts.W002"],
+            id="w001-development-sms-backend",
+        ),
+        pytest.param(
+            {"REDIS_URL": None}, ["accounts.W002"], ["accounts.W001"], id="w002-no-celery-broker"
+        ),
+        pytest.param(
+            {"TWILIO_AUTH_TOKEN": None}, ["accounts.E001"], [], id="e001-twilio-without-credentials"
+        ),
+    ],
+)
+def test_it_fails_check_deploy_on_a_production_variable_gone_wrong(
+    tmp_path, production_env, changes, reported, not_reported
+):
+    """``changes`` maps a variable to its new value, or to None to leave it out."""
+    env = without({**production_env, **changes}, *[k for k, v in changes.items() if v is None])
 
     result = check_deploy(tmp_path, env)
 
     assert result.returncode != 0
-    assert "accounts.E001" in result.stderr
+    for text in reported:
+        assert text in result.stderr
+    for text in not_reported:
+        assert text not in result.stderr
 
 
 def test_it_refuses_captcha_test_mode_without_debug(tmp_path, production_env):
@@ -131,7 +133,7 @@ def test_it_allows_captcha_test_mode_with_debug(tmp_path, production_env):
 
 
 def test_it_refuses_to_start_without_a_secret_key_when_debug_is_off(tmp_path, production_env):
-    env = {k: v for k, v in production_env.items() if k != "SECRET_KEY"}
+    env = without(production_env, "SECRET_KEY")
 
     result = manage(tmp_path, env, "check")
 
@@ -157,7 +159,7 @@ def test_it_reads_the_secret_key_from_secret_key_file(tmp_path, production_env):
     key = secrets.token_urlsafe(64)
     key_file = tmp_path / "secret_key"
     key_file.write_text(key + "\n", encoding="utf-8")
-    env = {k: v for k, v in production_env.items() if k != "SECRET_KEY"}
+    env = without(production_env, "SECRET_KEY")
     env["SECRET_KEY_FILE"] = str(key_file)
 
     printed = show(tmp_path, env, "SECRET_KEY")
@@ -182,7 +184,7 @@ def test_it_prefers_secret_key_file_over_secret_key(tmp_path, production_env):
 def test_it_reads_the_twilio_auth_token_from_a_file(tmp_path, production_env):
     token_file = tmp_path / "twilio_token"
     token_file.write_text("token-from-file\n", encoding="utf-8")
-    env = {k: v for k, v in production_env.items() if k != "TWILIO_AUTH_TOKEN"}
+    env = without(production_env, "TWILIO_AUTH_TOKEN")
     env["TWILIO_AUTH_TOKEN_FILE"] = str(token_file)
 
     result = show(tmp_path, env, "TWILIO_AUTH_TOKEN")

@@ -28,6 +28,13 @@ class Command(BaseCommand):
             out.write(
                 f"  {c.identifier:<12} {c.full_name:<22} Güvenlik Sözcüğü: {c.word:<18} {c.phone}"
             )
+        if result.certificates:
+            out.write(self.style.MIGRATE_HEADING("Demo sertifikalar (yeni verilenler):"))
+            for cert in result.certificates:
+                out.write(
+                    f"  {cert.serial_number:<40} {cert.subject_name:<22} {cert.display_status}"
+                )
+            out.write(f"  Özel anahtarlar yalnızca burada: {settings.NES_PKI_DIR}/demo-keys/")
         out.write(self.style.MIGRATE_HEADING("Yönetim paneli (/admin/):"))
         for s in result.staff:
             out.write(f"  {s.username:<12} parola: {s.password:<22} {s.role}")
