@@ -222,6 +222,7 @@ def verify_code(
     purpose: str,
     code: str,
     *,
+    subject: str = "",
     request: HttpRequest | None = None,
     now: datetime | None = None,
 ) -> Verification:
@@ -232,6 +233,7 @@ def verify_code(
         if (
             challenge is None
             or challenge.purpose != purpose
+            or challenge.subject != subject
             or not hmac.compare_digest(challenge.binding_hash, _binding_hash(token))
         ):
             return Verification(Outcome.INVALID)

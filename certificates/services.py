@@ -211,6 +211,7 @@ def issue_certificate(
             subject_name=citizen.greeting_name,
             not_before=not_before,
             not_after=not_after,
+            issued_at=min(timezone.now(), not_before),
             fingerprint_sha256=pki.fingerprint_sha256(cert),
         )
         CertificateAuthority.objects.filter(pk=ca_row.pk).update(crl_stale=True)

@@ -1,0 +1,547 @@
+"""Sertifika işlemleri: Sertifika Listele and details, PEM, Sertifikamı Kullanıma Aç, Askıya Al /
+Askıdan İndir and Sertifikamı İptal Et.
+
+* Every certificate is looked up together with the logged-in citizen (``_own``): another
+  citizen's serial is a 404 on every method, before anything else happens.
+* Every change is a POST (CSRF) and goes through ``certificates.services``, which runs the model
+  transition under a row lock and writes the audit entry, the holder's SMS and the CRL. A
+  refused transition shows its ``CertificateError`` message with status 409; nothing changed.
+* Revocation is stepped up: after the citizen picked the certificate and the reason and read the
+  confirmation page, a fresh SMS Onay Kodu (purpose REVOKE, subject = the serial, bound to this
+  session) must be typed in. The pending revocation lives in the session under its own key and
+  is time-boxed; it is only valid on the URLs of the serial it was started for.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+from cryptography import x509
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format, number_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.forms import CodeForm
+from accounts.models import SmsChallenge
+from accounts.otp import Outcome, SmsRateLimited, issue_challenge, verify_code
+from accounts.views import _rate_limit_message, citizen_required
+
+from . import pki
+from .forms import RevokeForm
+from .models import Certificate, CertificateError, CertificateStatusChange
+from .services import (
+    open_certificate,
+    reinstate_certificate,
+    revoke_certificate,
+    suspend_certificate,
+)
+
+SESSION_REVOKE = "nes_pending_revoke"
+# Choosing, confirming and typing the code must happen within this time (the session itself
+# ends after 10 idle minutes anyway).
+REVOKE_MAX_AGE = 10 * 60
+
+Status = Certificate.Status
+
+# Plain-language names for what the detail page shows; unknown values are shown as they are.
+SUBJECT_LABELS = {
+    "givenName": gettext_lazy("Ad"),
+    "surname": gettext_lazy("Soyad"),
+    "commonName": gettext_lazy("Ad Soyad"),
+    "serialNumber": gettext_lazy("Kimlik numarası"),
+    "countryName": gettext_lazy("Ülke"),
+    "organizationName": gettext_lazy("Kuruluş"),
+    "organizationalUnitName": gettext_lazy("Birim"),
+    "organizationIdentifier": gettext_lazy("Kuruluş tanımlayıcısı"),
+    "localityName": gettext_lazy("İl / ilçe"),
+    "emailAddress": gettext_lazy("E-posta"),
+}
+ISSUER_LABELS = {**SUBJECT_LABELS, "commonName": gettext_lazy("Adı")}
+KEY_USAGE_LABELS = {
+    "nonRepudiation": gettext_lazy("İnkâr edilemezlik: nitelikli elektronik imza"),
+    "digitalSignature": gettext_lazy("Sayısal imza"),
+    "keyEncipherment": gettext_lazy("Anahtar şifreleme"),
+    "dataEncipherment": gettext_lazy("Veri şifreleme"),
+    "keyAgreement": gettext_lazy("Anahtar anlaşması"),
+}
+QC_LABELS = {
+    "QcCompliance": gettext_lazy("Nitelikli sertifika (AB eIDAS uyumlu)"),
+    "QcSSCD": gettext_lazy("İmza anahtarı güvenli imza oluşturma aracında (AKİS kart)"),
+    "QcType: esign": gettext_lazy("Elektronik imza için"),
+}
+
+
+def _policy_labels() -> dict[str, Any]:
+    return {
+        pki.QCP_N_QSCD: gettext_lazy(
+            "QCP-n-qscd: gerçek kişiye, güvenli imza aracında nitelikli sertifika"
+        ),
+        settings.NES_POLICY_OID: gettext_lazy("NES Portal sertifika politikası"),
+    }
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _own(request: HttpRequest, serial: str) -> Certificate:
+    """The logged-in citizen's certificate with this serial, or 404 (also for other citizens')."""
+    return get_object_or_404(
+        Certificate.objects.select_related("ca"),
+        citizen=request.citizen,  # type: ignore[attr-defined]
+        serial_number=serial.lower(),
+    )
+
+
+def _date(value: datetime) -> str:
+    return date_format(timezone.localtime(value), "d.m.Y")
+
+
+def expiry_sentence(cert: Certificate, now: datetime | None = None) -> str:
+    """The answer to "Sertifikam ne zaman sona eriyor?" in plain words."""
+    now = now or timezone.now()
+    date = _date(cert.not_after)
+    if cert.is_expired(now):
+        return _("Sertifikanızın geçerliliği %(date)s tarihinde sona erdi.") % {"date": date}
+    days = cert.days_left(now)
+    if days == 0:
+        return _("Sertifikanızın geçerliliği bugün, %(date)s tarihinde sona eriyor.") % {
+            "date": date
+        }
+    return ngettext(
+        "Sertifikanızın geçerliliği %(date)s tarihinde sona erecek (%(days)s gün kaldı).",
+        "Sertifikanızın geçerliliği %(date)s tarihinde sona erecek (%(days)s gün kaldı).",
+        days,
+    ) % {"date": date, "days": number_format(days, force_grouping=True)}
+
+
+def _actions(cert: Certificate) -> dict[str, bool]:
+    """The buttons the detail page offers for the certificate's state."""
+    live = not cert.is_expired()
+    return {
+        "can_open": live and cert.status == Status.PENDING,
+        "can_suspend": live and cert.status == Status.ACTIVE,
+        "can_reinstate": live
+        and cert.status == Status.SUSPENDED
+        and cert.suspended_by == Certificate.SuspendedBy.HOLDER,
+        "can_revoke": live and cert.status != Status.REVOKED,
+    }
+
+
+def _history(cert: Certificate) -> list[dict[str, Any]]:
+    rows = []
+    change: CertificateStatusChange
+    for change in cert.status_changes.all():
+        if change.by_citizen_id == cert.citizen_id:
+            actor = _("Siz")
+        elif change.by_citizen_id is None:
+            actor = _("Sertifika hizmet sağlayıcı")
+        else:  # pragma: no cover - another citizen never acts on a certificate
+            actor = _("Başka bir kullanıcı")
+        reason = change.reason
+        if reason in Certificate.RevocationReason.values:
+            reason = Certificate.RevocationReason(reason).label
+        rows.append(
+            {
+                "at": change.at,
+                "from": Status(change.from_status).label,
+                "to": Status(change.to_status).label,
+                "actor": actor,
+                "reason": reason,
+            }
+        )
+    return rows
+
+
+def _refused(request: HttpRequest, cert: Certificate, exc: CertificateError) -> HttpResponse:
+    return render(
+        request,
+        "certificates/refused.html",
+        {"certificate": cert, "error": exc.message},
+        status=409,
+    )
+
+
+# --- Sertifika Listele and details -----------------------------------------------------------
+
+
+@never_cache
+@citizen_required
+@require_GET
+def certificate_list(request: HttpRequest) -> HttpResponse:
+    certificates = Certificate.objects.filter(citizen=request.citizen).order_by(  # type: ignore[attr-defined]
+        "-not_before", "-id"
+    )
+    return render(request, "certificates/list.html", {"certificates": certificates})
+
+
+@never_cache
+@citizen_required
+@require_GET
+def certificate_detail(request: HttpRequest, serial: str) -> HttpResponse:
+    cert = _own(request, serial)
+    info = pki.describe(x509.load_der_x509_certificate(bytes(cert.der)))
+    policy_labels = _policy_labels()
+    context = {
+        "certificate": cert,
+        "info": info,
+        "subject": [(SUBJECT_LABELS.get(k, k), v) for k, v in info["subject"]],
+        "issuer": [(ISSUER_LABELS.get(k, k), v) for k, v in info["issuer"]],
+        "key_usage": [(name, KEY_USAGE_LABELS.get(name, "")) for name in info["key_usage"]],
+        "policies": [(oid, policy_labels.get(oid, "")) for oid in info["policies"]],
+        "qc_statements": [(name, QC_LABELS.get(name, "")) for name in info["qc_statements"]],
+        "expiry": expiry_sentence(cert),
+        "history": _history(cert),
+        **_actions(cert),
+    }
+    return render(request, "certificates/detail.html", context)
+
+
+@never_cache
+@citizen_required
+@require_GET
+def certificate_pem(request: HttpRequest, serial: str) -> HttpResponse:
+    cert = _own(request, serial)
+    pem = pki.certificate_to_pem(x509.load_der_x509_certificate(bytes(cert.der)))
+    response = HttpResponse(pem, content_type="application/x-pem-file")
+    response["Content-Disposition"] = f'attachment; filename="{cert.serial_number}.pem"'
+    return response
+
+
+# --- Sertifikamı Kullanıma Aç ----------------------------------------------------------------
+
+
+def _open_list_page(request: HttpRequest, *, error: Any = None, status: int = 200) -> HttpResponse:
+    pending = Certificate.objects.filter(
+        citizen=request.citizen,  # type: ignore[attr-defined]
+        status=Status.PENDING,
+        not_after__gt=timezone.now(),
+    ).order_by("-not_before", "-id")
+    return render(
+        request,
+        "certificates/open_list.html",
+        {"certificates": pending, "error": error},
+        status=status,
+    )
+
+
+@never_cache
+@citizen_required
+@require_GET
+def open_list(request: HttpRequest) -> HttpResponse:
+    return _open_list_page(request)
+
+
+@never_cache
+@citizen_required
+@require_POST
+def open_for_use(request: HttpRequest, serial: str) -> HttpResponse:
+    cert = _own(request, serial)
+    try:
+        open_certificate(cert, citizen=request.citizen, request=request)  # type: ignore[attr-defined]
+    except CertificateError as exc:
+        return _open_list_page(request, error=exc.message, status=409)
+    messages.success(
+        request,
+        _("%(serial)s seri numaralı sertifikanız kullanıma açıldı. Artık imza atabilirsiniz.")
+        % {"serial": cert.serial_number},
+    )
+    return redirect(cert)
+
+
+# --- Askıya Al / Askıdan İndir ---------------------------------------------------------------
+
+
+@never_cache
+@citizen_required
+@require_http_methods(["GET", "POST"])
+def suspend(request: HttpRequest, serial: str) -> HttpResponse:
+    cert = _own(request, serial)
+    if request.method == "POST":
+        try:
+            suspend_certificate(cert, citizen=request.citizen, request=request)  # type: ignore[attr-defined]
+        except CertificateError as exc:
+            return _refused(request, cert, exc)
+        messages.success(
+            request,
+            _(
+                "%(serial)s seri numaralı sertifikanız askıya alındı. Askıdan indirene kadar bu "
+                "sertifikayla imza atılamaz."
+            )
+            % {"serial": cert.serial_number},
+        )
+        return redirect(cert)
+    return render(
+        request,
+        "certificates/suspend.html",
+        {"certificate": cert, "can_suspend": _actions(cert)["can_suspend"]},
+    )
+
+
+@never_cache
+@citizen_required
+@require_GET
+def reinstate_list(request: HttpRequest) -> HttpResponse:
+    suspended = Certificate.objects.filter(
+        citizen=request.citizen,  # type: ignore[attr-defined]
+        status=Status.SUSPENDED,
+        not_after__gt=timezone.now(),
+    ).order_by("-not_before", "-id")
+    by_holder = [c for c in suspended if c.suspended_by == Certificate.SuspendedBy.HOLDER]
+    by_ca = [c for c in suspended if c.suspended_by != Certificate.SuspendedBy.HOLDER]
+    return render(
+        request, "certificates/reinstate_list.html", {"certificates": by_holder, "by_ca": by_ca}
+    )
+
+
+@never_cache
+@citizen_required
+@require_POST
+def reinstate(request: HttpRequest, serial: str) -> HttpResponse:
+    cert = _own(request, serial)
+    try:
+        reinstate_certificate(cert, citizen=request.citizen, request=request)  # type: ignore[attr-defined]
+    except CertificateError as exc:
+        return _refused(request, cert, exc)
+    messages.success(
+        request,
+        _("%(serial)s seri numaralı sertifikanız askıdan indirildi ve yeniden kullanılabilir.")
+        % {"serial": cert.serial_number},
+    )
+    return redirect(cert)
+
+
+# --- Sertifikamı İptal Et --------------------------------------------------------------------
+
+
+def _pending_revoke(request: HttpRequest, serial: str) -> dict[str, Any] | None:
+    """This session's pending revocation, if it is fresh and for ``serial``."""
+    pending = request.session.get(SESSION_REVOKE)
+    if not pending or time.time() - pending.get("since", 0) > REVOKE_MAX_AGE:
+        request.session.pop(SESSION_REVOKE, None)
+        return None
+    if pending.get("serial") != serial:
+        return None
+    return pending
+
+
+def _restart(request: HttpRequest, serial: str) -> HttpResponse:
+    messages.warning(
+        request, _("İptal işleminin süresi doldu ya da başlatılmadı. Lütfen baştan başlayınız.")
+    )
+    return redirect(f"{reverse('certificates:revoke_start')}?seri={serial}")
+
+
+def _revocable(request: HttpRequest) -> list[Certificate]:
+    return list(
+        Certificate.objects.filter(
+            citizen=request.citizen,  # type: ignore[attr-defined]
+            not_after__gt=timezone.now(),
+        )
+        .exclude(status=Status.REVOKED)
+        .order_by("-not_before", "-id")
+    )
+
+
+@never_cache
+@citizen_required
+@require_http_methods(["GET", "POST"])
+def revoke_start(request: HttpRequest) -> HttpResponse:
+    status = 200
+    if request.method == "POST":
+        posted = request.POST.get("certificate", "").strip()
+        if posted:
+            _own(request, posted)  # another citizen's serial: 404, as everywhere
+        form = RevokeForm(request.POST, certificates=_revocable(request))
+        if form.is_valid():
+            cert = form.cleaned_data["certificate"]
+            request.session[SESSION_REVOKE] = {
+                "serial": cert.serial_number,
+                "reason": form.cleaned_data["reason"],
+                "since": int(time.time()),
+            }
+            return redirect("certificates:revoke_confirm", serial=cert.serial_number)
+        status = 400
+    else:
+        form = RevokeForm(
+            certificates=_revocable(request),
+            initial={"certificate": request.GET.get("seri", "").lower()},
+        )
+    return render(request, "certificates/revoke_start.html", {"form": form}, status=status)
+
+
+@never_cache
+@citizen_required
+@require_http_methods(["GET", "POST"])
+def revoke_confirm(request: HttpRequest, serial: str) -> HttpResponse:
+    cert = _own(request, serial)
+    pending = _pending_revoke(request, cert.serial_number)
+    if pending is None:
+        return _restart(request, cert.serial_number)
+    status = 200
+    error = None
+    if request.method == "POST":
+        challenge = (
+            SmsChallenge.objects.filter(pk=pending["challenge"]).first()
+            if pending.get("challenge")
+            else None
+        )
+        if challenge is not None and challenge.is_open():
+            # The code already sent is still valid: no second SMS for a double click.
+            return redirect("certificates:revoke_code", serial=cert.serial_number)
+        try:
+            challenge, token = issue_challenge(
+                request.citizen,  # type: ignore[attr-defined]
+                SmsChallenge.Purpose.REVOKE,
+                subject=cert.serial_number,
+                request=request,
+            )
+        except SmsRateLimited as exc:
+            error, status = _rate_limit_message(exc), 429
+        else:
+            pending.update(challenge=str(challenge.pk), binding=token, since=int(time.time()))
+            request.session[SESSION_REVOKE] = pending
+            return redirect("certificates:revoke_code", serial=cert.serial_number)
+    context = {
+        "certificate": cert,
+        "reason": Certificate.RevocationReason(pending["reason"]).label,
+        "error": error,
+    }
+    return render(request, "certificates/revoke_confirm.html", context, status=status)
+
+
+CODE_ERRORS = {
+    Outcome.EXPIRED: gettext_lazy("SMS Onay Kodunun süresi doldu. Yeni kod isteyiniz."),
+    Outcome.USED: gettext_lazy("Bu SMS Onay Kodu artık geçerli değil. Yeni kod isteyiniz."),
+    Outcome.INVALID: gettext_lazy(
+        "Bu SMS Onay Kodu bu iptal işlemi için geçerli değil. Yeni kod isteyiniz."
+    ),
+}
+
+
+@sensitive_post_parameters("code")
+@sensitive_variables()
+@never_cache
+@citizen_required
+@require_http_methods(["GET", "POST"])
+def revoke_code(request: HttpRequest, serial: str) -> HttpResponse:
+    cert = _own(request, serial)
+    pending = _pending_revoke(request, cert.serial_number)
+    if pending is None:
+        return _restart(request, cert.serial_number)
+    if not pending.get("challenge"):
+        return redirect("certificates:revoke_confirm", serial=cert.serial_number)
+    challenge = SmsChallenge.objects.filter(pk=pending["challenge"]).first()
+
+    form = CodeForm(request.POST or None)
+    status = 200
+    offer_new_code = False
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            # The code is bound to this certificate: a code for another one is INVALID.
+            result = verify_code(
+                pending["challenge"],
+                pending["binding"],
+                SmsChallenge.Purpose.REVOKE,
+                form.cleaned_data["code"],
+                subject=cert.serial_number,
+                request=request,
+            )
+            outcome = result.outcome
+            if outcome is Outcome.OK:
+                request.session.pop(SESSION_REVOKE, None)
+                try:
+                    revoke_certificate(
+                        cert,
+                        reason=pending["reason"],
+                        citizen=request.citizen,  # type: ignore[attr-defined]
+                        request=request,
+                    )
+                except CertificateError as exc:
+                    return _refused(request, cert, exc)
+                return redirect("certificates:revoke_done", serial=cert.serial_number)
+            if outcome is Outcome.LOCKED:
+                # The middleware ends the session of a locked citizen on the next request.
+                request.session.pop(SESSION_REVOKE, None)
+                return redirect("accounts:locked")
+            if outcome is Outcome.WRONG:
+                form.add_error(
+                    "code",
+                    _("SMS Onay Kodu hatalı. Kalan deneme hakkınız: %(left)d.")
+                    % {"left": result.attempts_left},
+                )
+            else:
+                form.add_error("code", CODE_ERRORS[outcome])
+                offer_new_code = True
+                if outcome is Outcome.INVALID:
+                    pending.pop("challenge", None)
+                    pending.pop("binding", None)
+                    request.session[SESSION_REVOKE] = pending
+        form.data = {}
+        if challenge is not None:
+            challenge.refresh_from_db()
+
+    now = timezone.now()
+    is_open = challenge is not None and challenge.is_open(now)
+    seconds_left = int((challenge.expires_at - now).total_seconds()) if is_open else 0
+    resend_in = (
+        max(0, int((challenge.created_at + SmsChallenge.RESEND_AFTER - now).total_seconds()))
+        if is_open and not offer_new_code
+        else 0
+    )
+    context = {
+        "certificate": cert,
+        "reason": Certificate.RevocationReason(pending["reason"]).label,
+        "form": form,
+        "masked_phone": request.citizen.masked_phone,  # type: ignore[attr-defined]
+        "seconds_left": max(0, seconds_left),
+        "countdown_text": "{:02d}:{:02d}".format(*divmod(max(0, seconds_left), 60)),
+        "resend_in": resend_in,
+        "offer_new_code": offer_new_code or not is_open,
+    }
+    return render(request, "certificates/revoke_code.html", context, status=status)
+
+
+@never_cache
+@citizen_required
+@require_POST
+def revoke_code_resend(request: HttpRequest, serial: str) -> HttpResponse:
+    cert = _own(request, serial)
+    pending = _pending_revoke(request, cert.serial_number)
+    if pending is None:
+        return _restart(request, cert.serial_number)
+    try:
+        challenge, token = issue_challenge(
+            request.citizen,  # type: ignore[attr-defined]
+            SmsChallenge.Purpose.REVOKE,
+            subject=cert.serial_number,
+            request=request,
+        )
+    except SmsRateLimited as exc:
+        messages.error(request, _rate_limit_message(exc))
+    else:
+        pending.update(challenge=str(challenge.pk), binding=token, since=int(time.time()))
+        request.session[SESSION_REVOKE] = pending
+        messages.success(request, _("Yeni SMS Onay Kodu gönderildi."))
+    return redirect("certificates:revoke_code", serial=cert.serial_number)
+
+
+@never_cache
+@citizen_required
+@require_GET
+def revoke_done(request: HttpRequest, serial: str) -> HttpResponse:
+    cert = _own(request, serial)
+    if cert.status != Status.REVOKED:
+        return redirect(cert)
+    return render(request, "certificates/revoke_done.html", {"certificate": cert})
