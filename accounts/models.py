@@ -159,8 +159,9 @@ class Citizen(models.Model):
 
     @property
     def greeting_name(self) -> str:
-        """'AD SOYAD' with Turkish capitals, as on the İşlemler Menüsü."""
-        return turkish_upper(self.full_name)
+        """'AD SOYAD' as on the İşlemler Menüsü: Turkish capitals (i → İ) for T.C. citizens,
+        ordinary ones for foreigners' names (Schmidt → SCHMIDT, not SCHMİDT)."""
+        return turkish_upper(self.full_name) if self.tckn else self.full_name.upper()
 
     @property
     def masked_phone(self) -> str:

@@ -119,6 +119,14 @@ def test_it_capitalises_dotless_i_as_i(client):
     assert "Sayın IŞIL YILDIRIM;" in response.content.decode()
 
 
+def test_it_capitalises_a_foreigners_name_without_turkish_rules(client):
+    login_as(client, CitizenFactory(passport=True, first_name="Anna", last_name="Schmidt"))
+
+    response = client.get(MENU)
+
+    assert "Sayın ANNA SCHMIDT;" in response.content.decode()
+
+
 def test_it_sends_anonymous_visitors_to_the_login_page(client):
     response = client.get(MENU)
 
