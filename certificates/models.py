@@ -81,10 +81,16 @@ class Certificate(models.Model):
         UNSPECIFIED = "unspecified", _("Belirtmek istemiyorum")
 
     ca = models.ForeignKey(
-        CertificateAuthority, on_delete=models.PROTECT, related_name="certificates"
+        CertificateAuthority,
+        verbose_name=_("sertifika hizmet sağlayıcı"),
+        on_delete=models.PROTECT,
+        related_name="certificates",
     )
     citizen = models.ForeignKey(
-        "accounts.Citizen", on_delete=models.PROTECT, related_name="certificates"
+        "accounts.Citizen",
+        verbose_name=_("sertifika sahibi"),
+        on_delete=models.PROTECT,
+        related_name="certificates",
     )
     serial_number = models.CharField(
         _("seri numarası"), max_length=40, help_text=_("Onaltılık, küçük harf.")
@@ -335,18 +341,33 @@ class CertificateStatusChange(models.Model):
     """One transition of one certificate (like healthchecks' Flip)."""
 
     certificate = models.ForeignKey(
-        Certificate, on_delete=models.PROTECT, related_name="status_changes"
+        Certificate,
+        verbose_name=_("sertifika"),
+        on_delete=models.PROTECT,
+        related_name="status_changes",
     )
-    from_status = models.CharField(max_length=16, choices=Certificate.Status.choices)
-    to_status = models.CharField(max_length=16, choices=Certificate.Status.choices)
-    at = models.DateTimeField(default=timezone.now)
+    from_status = models.CharField(
+        _("önceki durum"), max_length=16, choices=Certificate.Status.choices
+    )
+    to_status = models.CharField(_("yeni durum"), max_length=16, choices=Certificate.Status.choices)
+    at = models.DateTimeField(_("zaman"), default=timezone.now)
     by_citizen = models.ForeignKey(
-        "accounts.Citizen", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "accounts.Citizen",
+        verbose_name=_("yapan vatandaş"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     by_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("yapan personel"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
-    reason = models.CharField(max_length=64, blank=True)
+    reason = models.CharField(_("neden"), max_length=64, blank=True)
 
     class Meta:
         verbose_name = _("durum değişikliği")

@@ -15,11 +15,17 @@ import gettext
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import timedelta
+from html import escape
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
-from django.utils import translation
+from django.http import HttpResponse
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone, translation
 
 LC_MESSAGES = Path(settings.BASE_DIR) / "locale" / "en" / "LC_MESSAGES"
 PO_PATH = LC_MESSAGES / "django.po"
@@ -418,9 +424,10 @@ def test_switching_back_to_turkish(client) -> None:
     assert "Güvenlik Sözcüğü" in html
 
 
-def _turkish_left(html: str) -> list[str]:
+def _turkish_left(html: str, also_allowed: tuple[str, ...] = ()) -> list[str]:
+    """Words with Turkish letters on a page, apart from the allowed names and data."""
     text = " ".join([_text(html), *_attribute_texts(html)])
-    for allowed in ALLOWED_TURKISH_ON_ENGLISH_PAGES:
+    for allowed in (*also_allowed, *ALLOWED_TURKISH_ON_ENGLISH_PAGES):
         text = text.replace(allowed, " ")
     return sorted({w for w in text.split() if any(ch in TURKISH_LETTERS for ch in w)})
 
@@ -459,3 +466,146 @@ def test_menu_in_english(client, citizen_factory) -> None:
     assert "Dear ADA LOVELACE" in html
     assert "Log out" in html
     assert not _turkish_left(html)
+
+
+# --- (e) the certificate pages in English --------------------------------------------------
+
+
+@dataclass
+class CertificatePages:
+    """A citizen with a Turkish name and a certificate in every state, browsing in English."""
+
+    client: Client
+    citizen: Any
+    certificates: dict[str, Any]
+    outbox: list[dict[str, Any]]
+    # Data the pages show as it is, not UI text: the holder's name and the subject and issuer
+    # attribute values written in the certificates (the CA's name is Turkish).
+    data: tuple[str, ...]
+
+    def url(self, name: str, state: str | None = None) -> str:
+        args = [self.certificates[state].serial_number] if state else []
+        return reverse(f"certificates:{name}", args=args)
+
+    def check(self, response: HttpResponse, status: int = 200) -> str:
+        """The page's HTML, after checking it is in English with no Turkish UI text left."""
+        path = response.request["PATH_INFO"]
+        assert response.status_code == status, path
+        assert response["Content-Language"] == "en", path
+        html = response.content.decode("utf-8")
+        left = _turkish_left(html, also_allowed=self.data)
+        assert not left, f"untranslated text on {path} in English (run `make messages`): {left}"
+        return html
+
+
+def _certificate_data(certificate: Any) -> set[str]:
+    from cryptography import x509
+
+    from certificates import pki
+
+    info = pki.describe(x509.load_der_x509_certificate(bytes(certificate.der)))
+    return {value for _, value in [*info["subject"], *info["issuer"]]}
+
+
+@pytest.fixture
+def certificate_pages(
+    client: Client, citizen_factory: Any, certificate_factory: Any, sms_outbox: list
+) -> CertificatePages:
+    from certificates.models import Certificate
+    from nesportal.testing import login_as
+
+    citizen = citizen_factory(first_name="Şule", last_name="Güneş")
+    now = timezone.now()
+    mobile = Certificate.Kind.MOBILE
+
+    def issue(state: str, days_ago: int = 0, **kwargs: Any) -> Any:
+        return certificate_factory(citizen, state, now=now - timedelta(days=days_ago), **kwargs)[0]
+
+    certificates = {
+        "expired": issue("expired", 60),
+        "revoked": issue("revoked", 25),
+        "active": issue("active", 20),
+        # Opened below, once the newer one is: an older live one would block that.
+        "suspended_by_ca": issue("pending", 10, kind=mobile),
+        "suspended": issue("suspended", 5, kind=mobile),
+        # Cannot be opened yet: the active certificate of the same kind is still valid.
+        "pending": issue("pending"),
+    }
+    by_ca = certificates["suspended_by_ca"]
+    by_ca.open_for_use(by_citizen=citizen)
+    by_ca.suspend(by=Certificate.SuspendedBy.CA)
+    by_ca.refresh_from_db()
+
+    data = {citizen.first_name, citizen.last_name, citizen.full_name, citizen.greeting_name}
+    for certificate in certificates.values():
+        data |= _certificate_data(certificate)
+    data |= {escape(value) for value in data}
+    _switch_to_english(client)
+    login_as(client, citizen)
+    return CertificatePages(
+        client, citizen, certificates, sms_outbox, tuple(sorted(data, key=len, reverse=True))
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("name", "state", "expected"),
+    [
+        ("list", None, "List my certificates"),
+        ("open_list", None, "Open my certificate for use"),
+        ("reinstate_list", None, "One of your certificates was suspended by the certificate"),
+        ("revoke_start", None, "Reason for revocation"),
+        ("detail", "pending", "Open for use"),
+        ("detail", "active", "Suspend"),
+        ("detail", "suspended", "Unsuspend a certificate"),
+        ("detail", "suspended_by_ca", "call our Call centre"),
+        ("detail", "revoked", "Revoked"),
+        ("detail", "expired", "Your certificate expired on"),
+        ("suspend", "active", "Suspend my certificate"),
+        ("suspend", "pending", "cannot be suspended now"),
+    ],
+)
+def test_certificate_pages_have_no_turkish_left_in_english(
+    certificate_pages: CertificatePages, name: str, state: str | None, expected: str
+) -> None:
+    html = certificate_pages.check(certificate_pages.client.get(certificate_pages.url(name, state)))
+    assert expected in html
+
+
+@pytest.mark.django_db
+def test_certificate_actions_answer_in_english(
+    certificate_pages: CertificatePages, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Refusals, flash messages, form errors and every step of a revocation."""
+    from nesportal.testing import sms_code
+
+    pages, client = certificate_pages, certificate_pages.client
+
+    # An older certificate of the same kind is still valid: refused with the model's message.
+    html = pages.check(client.post(pages.url("open", "pending")), status=409)
+    assert "until your old certificate" in html
+    html = pages.check(client.post(pages.url("suspend", "active"), follow=True))
+    assert "has been suspended" in html
+    html = pages.check(client.post(pages.url("reinstate", "active"), follow=True))
+    assert "The suspension of your certificate" in html
+    # Only the call centre lifts the certificate service provider's suspension.
+    html = pages.check(client.post(pages.url("reinstate", "suspended_by_ca")), status=409)
+    assert "This could not be done" in html
+
+    html = pages.check(client.post(pages.url("revoke_start"), {}), status=400)
+    assert "Please choose a reason for revocation." in html
+    choice = {"certificate": pages.certificates["active"].serial_number, "reason": "superseded"}
+    html = pages.check(client.post(pages.url("revoke_start"), choice, follow=True))
+    assert "This CANNOT be undone." in html
+    with django_capture_on_commit_callbacks(execute=True):  # the SMS task
+        response = client.post(pages.url("revoke_confirm", "active"), follow=True)
+    html = pages.check(response)
+    assert "SMS confirmation code for revocation" in html
+    code = sms_code(pages.outbox)
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    html = pages.check(client.post(pages.url("revoke_code", "active"), {"code": wrong}), 400)
+    assert "Attempts left: 2" in html
+    response = client.post(pages.url("revoke_code", "active"), {"code": code}, follow=True)
+    html = pages.check(response)
+    assert "Your certificate has been revoked" in html
+    assert "Reason for revocation: I have received a new certificate" in html
