@@ -145,6 +145,9 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # Transport security: on by default outside DEBUG.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# CRLs, CA certificates and OCSP are signed objects fetched over plain HTTP by relying parties
+# (RFC 5280 §4.2.1.13, RFC 6960): openssl and most validators do not follow a redirect.
+SECURE_REDIRECT_EXEMPT = [r"^crl/", r"^ca/[^/]+\.crt$", r"^ca/[^/]+-chain\.pem$", r"^ocsp"]
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)

@@ -591,3 +591,16 @@ def test_it_answers_a_get_without_a_request_with_malformed_request(
 def test_it_refuses_other_methods(client: Client, demo_pki: Path) -> None:
     assert client.put("/ocsp", data=b"x").status_code == 405
     assert client.delete("/ocsp/AAAA").status_code == 405
+
+
+def test_it_serves_the_repository_over_plain_http_while_pages_go_to_https(
+    client: Client, settings: Any, demo_pki: Any
+) -> None:
+    # Relying parties fetch CRLs, CA certificates and OCSP over http and do not follow
+    # redirects; everything else is redirected to https outside DEBUG.
+    settings.SECURE_SSL_REDIRECT = True
+    slug = settings.NES_CA_SLUG
+    for path in (f"/crl/{slug}.crl", f"/ca/{slug}.crt", f"/ca/{slug}-chain.pem", "/ocsp"):
+        assert client.get(path).status_code == 200, path
+    assert client.get("/giris/")["Location"] == "https://testserver/giris/"
+    assert client.get("/ca/pds/").status_code == 301
