@@ -76,9 +76,11 @@ KEY_USAGE_LABELS = {
     "keyAgreement": gettext_lazy("Anahtar anlaşması"),
 }
 QC_LABELS = {
-    "QcCompliance": gettext_lazy("Nitelikli sertifika (AB eIDAS uyumlu)"),
+    # With QcCClegislation the qualification is under that country's law (Turkey: 5070).
+    "QcCompliance": gettext_lazy("Nitelikli elektronik sertifika beyanı"),
     "QcSSCD": gettext_lazy("İmza anahtarı güvenli imza oluşturma aracında (AKİS kart)"),
     "QcType: esign": gettext_lazy("Elektronik imza için"),
+    "QcCClegislation: TR": gettext_lazy("Türk mevzuatına göre nitelikli (5070 sayılı Kanun)"),
 }
 
 
