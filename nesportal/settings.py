@@ -232,3 +232,19 @@ PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
 # sets its own certificate policy OID and PDS address.
 NES_POLICY_OID = env.str("NES_POLICY_OID", default="1.3.6.1.4.1.32473.1.1")
 NES_PDS_URL = env.str("NES_PDS_URL", default=PORTAL_BASE_URL.rstrip("/") + "/ca/pds/")
+
+# PIN/PUK vault (pinvault/crypto.py): master keys as "key-id:base64-of-32-bytes", comma-separated,
+# the newest LAST (it encrypts; all decrypt). Required outside DEBUG; the demo keeps a generated
+# key under var/. Rotate with `manage.py rotate_vault_keys` after appending a new key.
+VAULT_KEYS = env_secret("VAULT_KEYS")
+if not VAULT_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured("VAULT_KEYS (or VAULT_KEYS_FILE) must be set when DEBUG is off.")
+    import base64 as _b64
+
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    _dev_vault = VAR_DIR / "dev-vault-keys"
+    if not _dev_vault.exists():
+        _dev_vault.write_text("dev-1:" + _b64.b64encode(secrets.token_bytes(32)).decode(), "utf-8")
+        _dev_vault.chmod(0o600)
+    VAULT_KEYS = _dev_vault.read_text(encoding="utf-8").strip()

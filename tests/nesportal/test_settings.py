@@ -6,6 +6,7 @@ once per process, so this is the only honest way to test startup refusals).
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import subprocess
@@ -31,6 +32,7 @@ def production_env(tmp_path: Path) -> dict[str, str]:
         "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
         "TWILIO_AUTH_TOKEN": secrets.token_hex(16),
         "TWILIO_FROM": "+15005550006",
+        "VAULT_KEYS": "prod-1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
     }
 
 
@@ -207,3 +209,12 @@ def test_it_turns_transport_security_on_without_debug(tmp_path, production_env):
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "True True True 31536000 ['nes.example.gov.tr'] False"
+
+
+def test_it_refuses_to_start_without_vault_keys_when_debug_is_off(
+    tmp_path: Path, production_env: dict[str, str]
+) -> None:
+    result = manage(tmp_path, without(production_env, "VAULT_KEYS"), "check")
+
+    assert result.returncode != 0
+    assert "VAULT_KEYS (or VAULT_KEYS_FILE) must be set when DEBUG is off." in result.stderr
