@@ -186,6 +186,8 @@ class SmsChallenge(models.Model):
     class Purpose(models.TextChoices):
         LOGIN = "login", _("Giriş")
         REVOKE = "revoke", _("Sertifika iptali")
+        PINPUK = "pinpuk", _("PIN/PUK işlemi")
+        UNLOCK = "unlock", _("Kilit çözme")
 
     LIFETIME = timedelta(seconds=180)
     RESEND_AFTER = timedelta(seconds=60)
@@ -241,6 +243,13 @@ class SmsMessage(models.Model):
         CERT_SUSPENDED = "cert_suspended", _("Sertifika askıya alındı bildirimi")
         CERT_REINSTATED = "cert_reinstated", _("Sertifika askıdan indirildi bildirimi")
         CERT_REVOKED = "cert_revoked", _("Sertifika iptal edildi bildirimi")
+        PINPUK_CODE = "pinpuk_code", _("PIN/PUK işlemi onay kodu")
+        UNLOCK_CODE = "unlock_code", _("Kilit çözme onay kodu")
+        PINPUK_VIEWED = "pinpuk_viewed", _("PIN/PUK görüntülendi bildirimi")
+        PINPUK_SAVED = "pinpuk_saved", _("PIN/PUK kaydedildi (PDF) bildirimi")
+        PINPUK_DELETED = "pinpuk_deleted", _("PIN/PUK silindi bildirimi")
+        CARD_UNLOCKED = "card_unlocked", _("Kart kilidi çözüldü bildirimi")
+        CARD_UNUSABLE = "card_unusable", _("Kart kullanım dışı kaldı bildirimi")
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Kuyrukta")
@@ -248,7 +257,7 @@ class SmsMessage(models.Model):
         SENT = "sent", _("Gönderildi")
         FAILED = "failed", _("Başarısız")
 
-    CODE_KINDS = (Kind.LOGIN_CODE, Kind.REVOKE_CODE)
+    CODE_KINDS = (Kind.LOGIN_CODE, Kind.REVOKE_CODE, Kind.PINPUK_CODE, Kind.UNLOCK_CODE)
     HOURLY_CODE_LIMIT = 5
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)

@@ -46,6 +46,8 @@ CODE_DIGITS = 6
 CODE_KIND = {
     SmsChallenge.Purpose.LOGIN: SmsMessage.Kind.LOGIN_CODE,
     SmsChallenge.Purpose.REVOKE: SmsMessage.Kind.REVOKE_CODE,
+    SmsChallenge.Purpose.PINPUK: SmsMessage.Kind.PINPUK_CODE,
+    SmsChallenge.Purpose.UNLOCK: SmsMessage.Kind.UNLOCK_CODE,
 }
 
 

@@ -80,6 +80,18 @@ def render_body(message: SmsMessage) -> str | None:
                     "Kodunuz: %(code)s. İptal geri alınamaz. İşlemi siz yapmıyorsanız kodu "
                     "kimseyle paylaşmayınız ve %(phone)s numarasını arayınız."
                 ) % {"serial": challenge.subject, "code": code, "phone": CALL_CENTRE}
+            if message.kind == kinds.PINPUK_CODE:
+                return _(
+                    "NES Portal: %(card)s seri numaralı kartınızın PIN/PUK işlemi için SMS Onay "
+                    "Kodunuz: %(code)s. Kimseyle paylaşmayınız. İşlemi siz yapmıyorsanız "
+                    "%(phone)s numarasını arayınız."
+                ) % {"card": challenge.subject, "code": code, "phone": CALL_CENTRE}
+            if message.kind == kinds.UNLOCK_CODE:
+                return _(
+                    "NES Portal: %(card)s seri numaralı kartınızın KİLİT ÇÖZME işlemi için SMS "
+                    "Onay Kodunuz: %(code)s. Kimseyle paylaşmayınız. İşlemi siz yapmıyorsanız "
+                    "%(phone)s numarasını arayınız."
+                ) % {"card": challenge.subject, "code": code, "phone": CALL_CENTRE}
             return _(
                 "NES Portal giriş için SMS Onay Kodunuz: %(code)s. Kod 3 dakika geçerlidir; "
                 "kimseyle paylaşmayınız. Giriş yapan siz değilseniz %(phone)s numarasını arayınız."
@@ -103,6 +115,35 @@ def render_body(message: SmsMessage) -> str | None:
         }
         if message.kind in notices:
             return notices[message.kind] % {"serial": serial, "phone": CALL_CENTRE}
+        # AKİS card notices: they name the card, never carry a PIN or PUK.
+        card_notices = {
+            kinds.PINPUK_VIEWED: _(
+                "NES Portal: %(card)s seri numaralı kartınızın PIN/PUK bilgisi görüntülendi. "
+                "İşlemi siz yapmadıysanız %(phone)s numarasını arayınız."
+            ),
+            kinds.PINPUK_SAVED: _(
+                "NES Portal: %(card)s seri numaralı kartınızın PIN/PUK bilgisi PDF dosyası "
+                "olarak kaydedildi. İşlemi siz yapmadıysanız %(phone)s numarasını arayınız."
+            ),
+            kinds.PINPUK_DELETED: _(
+                "NES Portal: %(card)s seri numaralı kartınızın PIN/PUK bilgisi sistemden "
+                "kalıcı olarak silindi ve bir daha görüntülenemez. İşlemi siz yapmadıysanız "
+                "%(phone)s numarasını arayınız."
+            ),
+            kinds.CARD_UNLOCKED: _(
+                "NES Portal: %(card)s seri numaralı kartınız için yeni PIN oluşturuldu. Kart, "
+                "AKİS Kart İzleme Aracı'na bir sonraki takılışında yeni PIN ile açılır. İşlemi "
+                "siz yapmadıysanız %(phone)s numarasını arayınız."
+            ),
+            kinds.CARD_UNUSABLE: _(
+                "NES Portal: %(card)s seri numaralı kartınız 3 hatalı PUK girişi nedeniyle "
+                "kullanım dışı kaldı ve bir daha kullanılamaz. Kart ücret karşılığında "
+                "yenilenir; bilgi için %(phone)s numarasını arayınız."
+            ),
+        }
+        if message.kind in card_notices:
+            card = message.context.get("card", "")
+            return card_notices[message.kind] % {"card": card, "phone": CALL_CENTRE}
         if message.kind == SmsMessage.Kind.ACCOUNT_LOCKED:
             return _(
                 "NES Portal: Hesabınız 3 hatalı giriş nedeniyle güvenlik amacıyla bloke edildi. "

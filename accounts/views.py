@@ -50,9 +50,9 @@ def menu_items() -> list[MenuItem]:
         MenuItem(_("Sertifikamı İptal Et"), "certificates:revoke_start"),
         MenuItem(_("Bilgi Güncelle"), None),
         MenuItem(_("Sertifika Listele"), "certificates:list"),
-        MenuItem(_("PIN/PUK Bilgisi"), None),
+        MenuItem(_("PIN/PUK Bilgisi"), "pinvault:pinpuk"),
         MenuItem(_("E-Onay İşlemleri"), None),
-        MenuItem(_("Kilit Çözme"), None),
+        MenuItem(_("Kilit Çözme"), "pinvault:unlock_list"),
         MenuItem(_("Askıdan İndir"), "certificates:reinstate_list"),
     ]
 

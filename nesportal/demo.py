@@ -3,11 +3,16 @@
 The values are public on purpose (README, console): for the demo and integrators' tests only.
 Running it again updates the same rows and resets their security words and passwords; it does
 not touch lock state, so a citizen locked in the demo stays locked until an agent unlocks them.
+Each demo citizen also gets two PIN-locked AKİS cards, one made before 01.01.2011 (unlocked
+with the PUK) and one after (unlocked on the portal); their random PIN and PUK go only into
+the vault and are never printed: the citizen sees them after login and an SMS code.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,6 +28,8 @@ from django.utils import timezone
 from accounts.callcentre import ensure_call_centre_group
 from accounts.models import Citizen
 from certificates.models import Certificate
+from pinvault import pins, vault
+from pinvault.models import AkisCard
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,7 @@ class DemoResult:
     citizens: list[DemoCitizen] = field(default_factory=list)
     staff: list[DemoStaff] = field(default_factory=list)
     certificates: list[Certificate] = field(default_factory=list)
+    cards: list[AkisCard] = field(default_factory=list)
 
 
 STATES = ("pending", "active", "suspended", "revoked", "expired")
@@ -149,6 +157,35 @@ def issue_demo_certificates(citizen: Citizen, *, now: datetime | None = None) ->
     return rows
 
 
+# One card unlocked with the PUK in the card tool (before 01.01.2011), one on the portal.
+DEMO_CARD_DATES = (dt.date(2010, 6, 15), dt.date(2024, 3, 1))
+
+
+def demo_card_serial(citizen: Citizen, produced_on: dt.date) -> str:
+    """The serial ("AKIS-" and 10 digits), the same for a citizen and date on every run."""
+    digest = hashlib.sha256(f"{citizen.identifier}:{produced_on.isoformat()}".encode()).digest()
+    return f"AKIS-{int.from_bytes(digest[:8], 'big') % 10**10:010d}"
+
+
+def issue_demo_cards(citizen: Citizen) -> list[AkisCard]:
+    """A PIN-locked card made before 01.01.2011 and one made after, PIN and PUK in the vault.
+
+    The PIN and PUK are random and never printed: the holder sees them on the PIN/PUK page.
+    """
+    cards = []
+    for produced_on in DEMO_CARD_DATES:
+        card = AkisCard.objects.create(
+            citizen=citizen,
+            serial_number=demo_card_serial(citizen, produced_on),
+            produced_on=produced_on,
+            state=AkisCard.State.PIN_LOCKED,
+        )
+        vault.store(card, "pin", pins.new_pin())
+        vault.store(card, "puk", f"{secrets.randbelow(10**8):08d}")
+        cards.append(card)
+    return cards
+
+
 DEMO_CITIZENS = [
     DemoCitizen(
         "10000000146",
@@ -224,6 +261,8 @@ def seed_demo() -> DemoResult:
         citizen = Citizen.objects.by_identifier(demo.identifier).get()
         if not citizen.certificates.exists():
             result.certificates += issue_demo_certificates(citizen)
+        if not citizen.cards.exists():
+            result.cards += issue_demo_cards(citizen)
 
     user_model = get_user_model()
     group = ensure_call_centre_group()

@@ -248,3 +248,17 @@ if not VAULT_KEYS:
         _dev_vault.write_text("dev-1:" + _b64.b64encode(secrets.token_bytes(32)).decode(), "utf-8")
         _dev_vault.chmod(0o600)
     VAULT_KEYS = _dev_vault.read_text(encoding="utf-8").strip()
+
+# The AKİS card tool's API (pinvault/api.py): "name:secret" pairs, comma-separated, one per tool
+# installation; the name goes into the audit log. Empty (the default) switches the API off.
+# Secrets: at least 32 characters without commas, e.g. from
+# python -c "import secrets; print(secrets.token_urlsafe(32))".
+CARD_TOOL_API_KEYS = env_secret("CARD_TOOL_API_KEYS")
+for _entry in filter(None, (e.strip() for e in CARD_TOOL_API_KEYS.split(","))):
+    _name, _sep, _secret = _entry.partition(":")
+    if not (_sep and _name.strip() and len(_secret.strip()) >= 32):
+        # Never echo the entry: it holds a secret.
+        raise ImproperlyConfigured(
+            "CARD_TOOL_API_KEYS entries must be 'name:secret' with a secret of at least 32 "
+            "characters."
+        )

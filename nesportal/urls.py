@@ -14,4 +14,6 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("certificates.urls")),
     path("", include("certificates.public_urls")),
+    path("", include("pinvault.urls")),
+    path("", include("pinvault.api_urls")),
 ]

@@ -7,3 +7,6 @@ class PinvaultConfig(AppConfig):
 
     name = "pinvault"
     verbose_name = _("PIN/PUK kasası")
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the system checks)

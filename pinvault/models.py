@@ -34,9 +34,7 @@ class AkisCard(models.Model):
     )
     serial_number = models.CharField(_("kart seri numarası"), max_length=32, unique=True)
     produced_on = models.DateField(_("üretim tarihi"))
-    state = models.CharField(
-        _("durum"), max_length=16, choices=State.choices, default=State.ACTIVE
-    )
+    state = models.CharField(_("durum"), max_length=16, choices=State.choices, default=State.ACTIVE)
     wrong_puk_count = models.PositiveSmallIntegerField(_("hatalı PUK girişi"), default=0)
     secrets_deleted_at = models.DateTimeField(
         _("PIN/PUK silinme zamanı"),

@@ -26,12 +26,11 @@ LOGIN = reverse("accounts:login")
 LOGOUT = reverse("accounts:logout")
 DEV_SMS = reverse("accounts:dev_sms")
 
-# Operations not built yet (the certificate ones are links: tests/certificates/test_views.py).
+# Operations not built yet (the certificate ones are links: tests/certificates/test_views.py;
+# PIN/PUK Bilgisi and Kilit Çözme: tests/pinvault/test_pinpuk_pages.py).
 OPERATIONS = [
     "Bilgi Güncelle",
-    "PIN/PUK Bilgisi",
     "E-Onay İşlemleri",
-    "Kilit Çözme",
 ]
 NOT_OPEN_YET = "Henüz hizmete açılmadı"
 

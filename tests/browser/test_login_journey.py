@@ -160,7 +160,8 @@ def test_it_logs_in_through_the_real_pages(
     expect(page).to_have_url(re.compile(r"/islemler/$"))
     expect(page.get_by_text(GREETING)).to_be_visible()
     expect(page.get_by_role("link", name="Sertifikamı İptal Et")).to_be_visible()
-    expect(page.get_by_role("button", name="PIN/PUK Bilgisi")).to_be_disabled()
+    expect(page.get_by_role("link", name="PIN/PUK Bilgisi")).to_be_visible()
+    expect(page.get_by_role("button", name="E-Onay İşlemleri")).to_be_disabled()
     shot(page, "03-menu")
 
     page.locator("main").get_by_role("button", name="Çıkış").click()

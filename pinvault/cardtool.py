@@ -1,0 +1,222 @@
+"""What the AKİS card tool (AKİS Kart İzleme Aracı) does to portal data, for the API and CLI.
+
+``pinvault/api.py`` (HTTP, for the tool) and ``manage.py card_tool`` (for operators) are thin
+wrappers around these functions. Each writes one ``nes.cardtool.*`` audit entry naming the tool
+(the API key's name, or the operator command), never a PIN or PUK.
+
+Races are settled by the database, never by a read followed by a write: marking an unlock
+applied is ``UPDATE … WHERE applied_at IS NULL``, and counting a wrong PUK is
+``UPDATE … WHERE wrong_puk_count < 3 AND state <> 'unusable'`` whose third increment sets the
+state to unusable in the same statement (the ``card_three_wrong_puk_unusable`` constraint
+demands both together).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Case, F, Value, When
+from django.http import HttpRequest
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
+
+from accounts.models import SmsMessage
+from accounts.tasks import queue_sms
+from audit.log import record
+
+from .models import MAX_WRONG_PUK, AkisCard, CardUnlock, VaultEntry
+
+State = AkisCard.State
+
+
+class CardToolError(Exception):
+    """The request cannot be done in the card's current state. ``code`` is stable for clients."""
+
+    def __init__(self, code: str, message: str, *, status: int = 409, **data: object) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+        self.data = data
+
+
+@dataclass(frozen=True)
+class PendingUnlock:
+    unlock: CardUnlock
+    new_pin_available: bool
+
+
+@dataclass(frozen=True)
+class AppliedUnlock:
+    unlock: CardUnlock
+    already_applied: bool
+
+
+@dataclass(frozen=True)
+class WrongPukResult:
+    wrong_puk_count: int
+    state: str
+
+    @property
+    def attempts_left(self) -> int:
+        return max(MAX_WRONG_PUK - self.wrong_puk_count, 0)
+
+
+def find_card(serial: str) -> AkisCard | None:
+    """The card with this serial number, or None (also for text no serial can be: too long,
+    or with a NUL, which PostgreSQL refuses in a query)."""
+    max_length = AkisCard._meta.get_field("serial_number").max_length
+    if not serial or len(serial) > max_length or "\x00" in serial:
+        return None
+    return AkisCard.objects.select_related("citizen").filter(serial_number=serial).first()
+
+
+def pending_unlock(card: AkisCard) -> CardUnlock | None:
+    """The card's one unapplied unlock (a database constraint allows at most one)."""
+    return CardUnlock.objects.filter(card=card, applied_at__isnull=True).first()
+
+
+def has_unlock_pin(card: AkisCard) -> bool:
+    return VaultEntry.objects.filter(card=card, field=VaultEntry.Field.UNLOCK_PIN).exists()
+
+
+@sensitive_variables("new_pin")
+def reveal_unlock_pin(
+    card: AkisCard, unlock: CardUnlock, *, tool: str, request: HttpRequest | None = None
+) -> str | None:
+    """The new PIN of ``unlock`` for the tool to write to the card (None if no longer stored).
+
+    The caller returns it to the tool and nowhere else: not to logs, messages or exceptions.
+    """
+    from . import vault
+
+    new_pin = vault.reveal(card, VaultEntry.Field.UNLOCK_PIN)
+    record(
+        "nes.cardtool.unlock_fetched",
+        citizen=card.citizen,
+        request=request,
+        tool=tool,
+        card=card.serial_number,
+        unlock_id=unlock.pk,
+        new_pin_available=new_pin is not None,
+    )
+    return new_pin
+
+
+def mark_applied(
+    card: AkisCard,
+    unlock_id: int,
+    *,
+    tool: str,
+    request: HttpRequest | None = None,
+    now: datetime | None = None,
+) -> AppliedUnlock:
+    """The tool wrote the unlock's new PIN to the card: record that, forget the unlock PIN.
+
+    The new PIN stays in the card's ``pin`` entry (the holder's PIN/PUK page shows it until
+    they delete it). Idempotent: a second call reports ``already_applied`` and changes nothing.
+    Raises ``CardToolError("unknown_unlock", status=404)`` for an unlock of another card.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        # The card's row lock first, in the same order as vault.store() and vault.destroy().
+        AkisCard.objects.select_for_update().filter(pk=card.pk).first()
+        updated = CardUnlock.objects.filter(
+            pk=unlock_id, card=card, applied_at__isnull=True
+        ).update(applied_at=now)
+        unlock = CardUnlock.objects.filter(pk=unlock_id, card=card).first()
+        if unlock is None:
+            raise CardToolError("unknown_unlock", "no such unlock for this card", status=404)
+        if not updated:
+            return AppliedUnlock(unlock, already_applied=True)
+        VaultEntry.objects.filter(card=card, field=VaultEntry.Field.UNLOCK_PIN).delete()
+        # A card the tool reports as unusable meanwhile stays unusable.
+        AkisCard.objects.filter(pk=card.pk).exclude(state=State.UNUSABLE).update(
+            state=State.ACTIVE, updated_at=now
+        )
+        record(
+            "nes.cardtool.unlock_applied",
+            citizen=card.citizen,
+            request=request,
+            tool=tool,
+            card=card.serial_number,
+            unlock_id=unlock.pk,
+        )
+    return AppliedUnlock(unlock, already_applied=False)
+
+
+def report_wrong_puk(
+    card: AkisCard,
+    *,
+    tool: str,
+    request: HttpRequest | None = None,
+    now: datetime | None = None,
+) -> WrongPukResult:
+    """Count one wrong PUK entered for a pre-2011 card; the third makes it unusable.
+
+    Raises ``CardToolError`` with code ``no_puk`` for cards from 2011 on (they are unlocked on
+    the portal without a PUK) and ``unusable`` once the card is unusable (nothing is counted).
+    """
+    if not card.unlocks_with_puk:
+        record(
+            "nes.cardtool.wrong_puk_refused",
+            citizen=card.citizen,
+            request=request,
+            tool=tool,
+            card=card.serial_number,
+            reason="no_puk",
+        )
+        raise CardToolError(
+            "no_puk", "cards produced from 01.01.2011 on are unlocked on the portal without PUK"
+        )
+    now = now or timezone.now()
+    with transaction.atomic():
+        # One statement: the WHERE clause reserves the increment, and SET sees the old count,
+        # so the increment from 2 to 3 is the one that also sets the state. The UPDATE holds
+        # the row lock until commit, so the read below sees this call's own result.
+        updated = (
+            AkisCard.objects.filter(pk=card.pk, wrong_puk_count__lt=MAX_WRONG_PUK)
+            .exclude(state=State.UNUSABLE)
+            .update(
+                wrong_puk_count=F("wrong_puk_count") + 1,
+                state=Case(
+                    When(
+                        wrong_puk_count__gte=MAX_WRONG_PUK - 1,
+                        then=Value(State.UNUSABLE.value),
+                    ),
+                    default=F("state"),
+                ),
+                updated_at=now,
+            )
+        )
+        card.refresh_from_db(fields=["wrong_puk_count", "state", "updated_at"])
+        result = WrongPukResult(card.wrong_puk_count, card.state)
+        if updated and result.state == State.UNUSABLE:
+            # The holder learns at once that the card must be renewed (no secret in the SMS).
+            queue_sms(
+                card.citizen,
+                SmsMessage.Kind.CARD_UNUSABLE,
+                request=request,
+                context={"card": card.serial_number},
+            )
+        record(
+            "nes.cardtool.wrong_puk" if updated else "nes.cardtool.wrong_puk_refused",
+            citizen=card.citizen,
+            request=request,
+            tool=tool,
+            card=card.serial_number,
+            wrong_puk_count=result.wrong_puk_count,
+            state=result.state,
+            **({} if updated else {"reason": "unusable"}),
+        )
+    if not updated:
+        raise CardToolError(
+            "unusable",
+            "the card is unusable; it must be renewed",
+            wrong_puk_count=result.wrong_puk_count,
+            state=result.state,
+            attempts_left=result.attempts_left,
+        )
+    return result

@@ -1,0 +1,571 @@
+"""PIN/PUK Bilgisi (view, Parolalarımı Kaydet, Parolalarımı Sil) and Kilit Çözme.
+
+* Every card is looked up together with the logged-in citizen (``_card``): another citizen's
+  serial is a 404 on every method, before anything else happens.
+* Secrets are shown only after a fresh SMS Onay Kodu for that card (purpose PINPUK or UNLOCK,
+  subject = the card serial, bound to this session). A right code gives this session a
+  *grant* for the card: its expiry time (5 minutes), stored in the session under the card
+  serial. The session never holds a PIN or PUK, only serials and timestamps. The grant covers
+  viewing, the PDF and deleting; after it expires a new code is needed.
+* Pages that show a secret render it into the HTML only, with ``Cache-Control: no-store``
+  (``never_cache``); nothing is cached server-side, and a secret never goes into a URL, the
+  messages framework, the session, a log line or the audit log.
+* Every change is a POST (CSRF) through ``pinvault.services``, which writes the audit entry and
+  queues the holder's SMS notice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.forms import CodeForm
+from accounts.models import SmsChallenge
+from accounts.otp import Outcome, SmsRateLimited, issue_challenge, verify_code
+from accounts.views import _rate_limit_message, citizen_required
+
+from . import services
+from .forms import PdfPasswordForm
+from .models import MAX_WRONG_PUK, AkisCard, CardUnlock, VaultEntry
+
+State = AkisCard.State
+Purpose = SmsChallenge.Purpose
+
+SESSION_GRANTS = "nes_pinpuk_grants"  # {card serial: grant expiry (epoch seconds)}
+SESSION_FRESH = "nes_pinpuk_fresh"  # [card serial]: granted, secrets not shown yet (SMS due)
+SESSION_STEPUP = "nes_pinpuk_stepup"  # the pending SMS code of a PIN/PUK or unlock step-up
+GRANT_SECONDS = 5 * 60
+# Asking for the code and typing it in must happen within this time (the session itself ends
+# after 10 idle minutes anyway).
+STEPUP_MAX_AGE = 10 * 60
+
+# Where a right code leads: a fixed set of URL names, never a URL taken from the request.
+THEN = {
+    "view": "pinvault:pinpuk_card",
+    "delete": "pinvault:pinpuk_delete",
+    "unlock": "pinvault:unlock_card",
+}
+CODE_URLS = {
+    Purpose.PINPUK: ("pinvault:pinpuk_code", "pinvault:pinpuk_code_resend", "pinvault:pinpuk_card"),
+    Purpose.UNLOCK: ("pinvault:unlock_code", "pinvault:unlock_code_resend", "pinvault:unlock_card"),
+}
+CODE_ERRORS = {
+    Outcome.EXPIRED: gettext_lazy("SMS Onay Kodunun süresi doldu. Yeni kod isteyiniz."),
+    Outcome.USED: gettext_lazy("Bu SMS Onay Kodu artık geçerli değil. Yeni kod isteyiniz."),
+    Outcome.INVALID: gettext_lazy(
+        "Bu SMS Onay Kodu bu işlem için geçerli değil. Yeni kod isteyiniz."
+    ),
+}
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _card(request: HttpRequest, serial: str) -> AkisCard:
+    """The logged-in citizen's card with this serial, or 404 (also for other citizens')."""
+    return get_object_or_404(
+        AkisCard.objects.select_related("citizen"),
+        citizen=request.citizen,  # type: ignore[attr-defined]
+        serial_number=serial,
+    )
+
+
+def grant_seconds_left(request: HttpRequest, serial: str) -> int:
+    """Seconds left of this session's step-up grant for the card (0: none or expired)."""
+    expires = request.session.get(SESSION_GRANTS, {}).get(serial)
+    if not expires:
+        return 0
+    return max(0, int(expires - time.time()))
+
+
+def _give_grant(request: HttpRequest, serial: str) -> None:
+    now = time.time()
+    grants = {s: exp for s, exp in request.session.get(SESSION_GRANTS, {}).items() if exp > now}
+    grants[serial] = now + GRANT_SECONDS
+    request.session[SESSION_GRANTS] = grants
+    fresh = [s for s in request.session.get(SESSION_FRESH, []) if s in grants and s != serial]
+    request.session[SESSION_FRESH] = [*fresh, serial]
+
+
+def _drop_grant(request: HttpRequest, serial: str) -> None:
+    grants = dict(request.session.get(SESSION_GRANTS, {}))
+    grants.pop(serial, None)
+    request.session[SESSION_GRANTS] = grants
+    request.session[SESSION_FRESH] = [
+        s for s in request.session.get(SESSION_FRESH, []) if s != serial
+    ]
+
+
+def _take_fresh(request: HttpRequest, serial: str) -> bool:
+    """True once per grant: the first display of secrets, which gets the SMS notice."""
+    fresh = request.session.get(SESSION_FRESH, [])
+    if serial not in fresh:
+        return False
+    request.session[SESSION_FRESH] = [s for s in fresh if s != serial]
+    return True
+
+
+def _pending(request: HttpRequest, serial: str, purpose: str) -> dict[str, Any] | None:
+    """This session's pending step-up code, if it is fresh and for this card and purpose."""
+    pending = request.session.get(SESSION_STEPUP)
+    if not pending or time.time() - pending.get("since", 0) > STEPUP_MAX_AGE:
+        request.session.pop(SESSION_STEPUP, None)
+        return None
+    if pending.get("serial") != serial or pending.get("purpose") != purpose:
+        return None
+    return pending
+
+
+def _countdown(seconds: int) -> str:
+    return "{:02d}:{:02d}".format(*divmod(max(0, seconds), 60))
+
+
+def _send_code(
+    request: HttpRequest, card: AkisCard, purpose: str, then: str, *, force: bool = False
+) -> HttpResponse | str:
+    """Send (or reuse) a step-up code and go to the code page; a rate-limit message otherwise."""
+    code_url = CODE_URLS[purpose][0]
+    pending = _pending(request, card.serial_number, purpose)
+    if not force and pending and pending.get("challenge"):
+        challenge = SmsChallenge.objects.filter(pk=pending["challenge"]).first()
+        if challenge is not None and challenge.is_open():
+            # The code already sent is still valid: no second SMS for a double click.
+            pending["then"] = then
+            request.session[SESSION_STEPUP] = pending
+            return redirect(code_url, card=card.serial_number)
+    try:
+        challenge, token = issue_challenge(
+            request.citizen,  # type: ignore[attr-defined]
+            purpose,
+            subject=card.serial_number,
+            request=request,
+        )
+    except SmsRateLimited as exc:
+        return _rate_limit_message(exc)
+    request.session[SESSION_STEPUP] = {
+        "serial": card.serial_number,
+        "purpose": purpose,
+        "challenge": str(challenge.pk),
+        "binding": token,
+        "since": int(time.time()),
+        "then": then,
+    }
+    return redirect(code_url, card=card.serial_number)
+
+
+def _resend(request: HttpRequest, card: AkisCard, purpose: str) -> HttpResponse:
+    code_url, _resend_url, start_url = CODE_URLS[purpose]
+    pending = _pending(request, card.serial_number, purpose)
+    if pending is None:
+        return redirect(start_url, card=card.serial_number)
+    result = _send_code(request, card, purpose, pending.get("then", "view"), force=True)
+    if isinstance(result, str):
+        messages.error(request, result)
+        return redirect(code_url, card=card.serial_number)
+    messages.success(request, _("Yeni SMS Onay Kodu gönderildi."))
+    return result
+
+
+@sensitive_variables()
+def _code_step(
+    request: HttpRequest,
+    card: AkisCard,
+    purpose: str,
+    on_ok: Callable[[dict[str, Any]], HttpResponse],
+    context: dict[str, Any],
+) -> HttpResponse:
+    """The SMS Onay Kodu page of a step-up (the same machinery as login and revoke)."""
+    code_url, resend_url, start_url = CODE_URLS[purpose]
+    pending = _pending(request, card.serial_number, purpose)
+    if pending is None or not pending.get("challenge"):
+        messages.warning(
+            request, _("Onay işleminin süresi doldu ya da başlatılmadı. Lütfen yeniden deneyiniz.")
+        )
+        return redirect(start_url, card=card.serial_number)
+    challenge = SmsChallenge.objects.filter(pk=pending["challenge"]).first()
+
+    form = CodeForm(request.POST or None)
+    status = 200
+    offer_new_code = False
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            # The code is bound to this card: a code for another card is INVALID.
+            result = verify_code(
+                pending["challenge"],
+                pending["binding"],
+                purpose,
+                form.cleaned_data["code"],
+                subject=card.serial_number,
+                request=request,
+            )
+            outcome = result.outcome
+            if outcome is Outcome.OK:
+                request.session.pop(SESSION_STEPUP, None)
+                _give_grant(request, card.serial_number)
+                return on_ok(pending)
+            if outcome is Outcome.LOCKED:
+                # The middleware ends the session of a locked citizen on the next request.
+                request.session.pop(SESSION_STEPUP, None)
+                return redirect("accounts:locked")
+            if outcome is Outcome.WRONG:
+                form.add_error(
+                    "code",
+                    _("SMS Onay Kodu hatalı. Kalan deneme hakkınız: %(left)d.")
+                    % {"left": result.attempts_left},
+                )
+            else:
+                form.add_error("code", CODE_ERRORS[outcome])
+                offer_new_code = True
+                if outcome is Outcome.INVALID:
+                    pending.pop("challenge", None)
+                    pending.pop("binding", None)
+                    request.session[SESSION_STEPUP] = pending
+        form.data = {}
+        if challenge is not None:
+            challenge.refresh_from_db()
+
+    now = timezone.now()
+    is_open = challenge is not None and challenge.is_open(now)
+    seconds_left = int((challenge.expires_at - now).total_seconds()) if is_open else 0
+    resend_in = (
+        max(0, int((challenge.created_at + SmsChallenge.RESEND_AFTER - now).total_seconds()))
+        if is_open and not offer_new_code
+        else 0
+    )
+    context = {
+        **context,
+        "card": card,
+        "form": form,
+        "masked_phone": request.citizen.masked_phone,  # type: ignore[attr-defined]
+        "seconds_left": max(0, seconds_left),
+        "countdown_text": _countdown(seconds_left),
+        "resend_in": resend_in,
+        "offer_new_code": offer_new_code or not is_open,
+        "code_url": reverse(code_url, kwargs={"card": card.serial_number}),
+        "resend_url": reverse(resend_url, kwargs={"card": card.serial_number}),
+        "cancel_url": reverse(start_url, kwargs={"card": card.serial_number}),
+    }
+    return render(request, "pinvault/code.html", context, status=status)
+
+
+def _vault_status(card: AkisCard) -> dict[str, Any]:
+    stored = services.stored_fields(card)
+    return {
+        "has_pin": VaultEntry.Field.PIN in stored,
+        "has_puk": VaultEntry.Field.PUK in stored,
+        "has_any": bool(stored & {VaultEntry.Field.PIN, VaultEntry.Field.PUK}),
+        "deleted_at": card.secrets_deleted_at,
+    }
+
+
+def _pending_unlock(card: AkisCard) -> CardUnlock | None:
+    return CardUnlock.objects.filter(card=card, applied_at__isnull=True).first()
+
+
+# --- PIN/PUK Bilgisi ------------------------------------------------------------------------
+
+
+@never_cache
+@citizen_required
+@require_GET
+def pinpuk(request: HttpRequest) -> HttpResponse:
+    cards = AkisCard.objects.filter(citizen=request.citizen)  # type: ignore[attr-defined]
+    rows = [{"card": card, **_vault_status(card)} for card in cards]
+    return render(request, "pinvault/pinpuk_list.html", {"rows": rows})
+
+
+@sensitive_variables()
+def _show_secrets(
+    request: HttpRequest, card: AkisCard, *, form: PdfPasswordForm | None = None, status: int = 200
+) -> HttpResponse:
+    revealed = services.reveal_secrets(card)
+    fields = [name for name in ("pin", "puk") if getattr(revealed, name) is not None]
+    if fields:
+        services.record_viewed(
+            card,
+            request=request,
+            fields=fields,
+            via="pinpuk",
+            notify=_take_fresh(request, card.serial_number),
+        )
+    seconds = grant_seconds_left(request, card.serial_number)
+    context = {
+        "card": card,
+        "revealed": revealed,
+        "form": form or PdfPasswordForm(),
+        "warnings_title": services.WARNINGS_TITLE,
+        "warnings": services.warnings_for(card),
+        "grant_seconds": seconds,
+        "grant_countdown": _countdown(seconds),
+        "pending_unlock": _pending_unlock(card),
+        **_vault_status(card),
+    }
+    return render(request, "pinvault/pinpuk_show.html", context, status=status)
+
+
+@never_cache
+@citizen_required
+@require_http_methods(["GET", "POST"])
+def pinpuk_card(request: HttpRequest, card: str) -> HttpResponse:
+    """GET: the PIN/PUK after a step-up, the step-up otherwise. POST: send the SMS code."""
+    obj = _card(request, card)
+    status_ = _vault_status(obj)
+    error = None
+    status = 200
+    if request.method == "POST":
+        if not status_["has_any"]:
+            return redirect("pinvault:pinpuk_card", card=obj.serial_number)
+        then = request.POST.get("then", "view")
+        then = then if then in ("view", "delete") else "view"
+        result = _send_code(request, obj, Purpose.PINPUK, then)
+        if not isinstance(result, str):
+            return result
+        error, status = result, 429
+    elif status_["has_any"] and grant_seconds_left(request, obj.serial_number):
+        return _show_secrets(request, obj)
+    context = {
+        "card": obj,
+        "error": error,
+        "warnings_title": services.WARNINGS_TITLE,
+        "warnings": services.warnings_for(obj),
+        **status_,
+    }
+    return render(request, "pinvault/pinpuk_start.html", context, status=status)
+
+
+def _after_pinpuk_code(card: AkisCard) -> Callable[[dict[str, Any]], HttpResponse]:
+    def on_ok(pending: dict[str, Any]) -> HttpResponse:
+        then = pending.get("then", "view")
+        return redirect(THEN.get(then, THEN["view"]), card=card.serial_number)
+
+    return on_ok
+
+
+@sensitive_post_parameters("code")
+@sensitive_variables()
+@never_cache
+@citizen_required
+@require_http_methods(["GET", "POST"])
+def pinpuk_code(request: HttpRequest, card: str) -> HttpResponse:
+    obj = _card(request, card)
+    context = {
+        "heading": _("PIN/PUK Bilgisi için SMS Onay Kodu"),
+        "submit_label": _("Onayla"),
+    }
+    return _code_step(request, obj, Purpose.PINPUK, _after_pinpuk_code(obj), context)
+
+
+@never_cache
+@citizen_required
+@require_POST
+def pinpuk_code_resend(request: HttpRequest, card: str) -> HttpResponse:
+    return _resend(request, _card(request, card), Purpose.PINPUK)
+
+
+def _grant_expired(request: HttpRequest, card: AkisCard) -> HttpResponse:
+    messages.warning(
+        request,
+        _(
+            "Güvenliğiniz için PIN/PUK bilgisine erişim süresi (5 dakika) doldu. Devam etmek için "
+            "yeni bir SMS Onay Kodu isteyiniz."
+        ),
+    )
+    return redirect("pinvault:pinpuk_card", card=card.serial_number)
+
+
+@sensitive_post_parameters("password", "password2")
+@sensitive_variables()
+@never_cache
+@citizen_required
+@require_POST
+def pinpuk_pdf(request: HttpRequest, card: str) -> HttpResponse:
+    """Parolalarımı Kaydet: the one-page PDF, optionally encrypted with the holder's password."""
+    obj = _card(request, card)
+    if not grant_seconds_left(request, obj.serial_number):
+        return _grant_expired(request, obj)
+    form = PdfPasswordForm(request.POST)
+    if not form.is_valid():
+        # The typed passwords are never echoed back.
+        form.data = {}
+        return _show_secrets(request, obj, form=form, status=400)
+    try:
+        data = services.save_pdf(obj, request=request, password=form.cleaned_data["password"])
+    except services.PinVaultError as exc:
+        messages.error(request, exc.message)
+        return redirect("pinvault:pinpuk_card", card=obj.serial_number)
+    response = HttpResponse(data, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{services.pdf_filename(obj)}"'
+    response["Pragma"] = "no-cache"
+    return response
+
+
+@never_cache
+@citizen_required
+@require_http_methods(["GET", "POST"])
+def pinpuk_delete(request: HttpRequest, card: str) -> HttpResponse:
+    """Parolalarımı Sil: a confirmation that says it is final; the POST needs a fresh grant."""
+    obj = _card(request, card)
+    status_ = _vault_status(obj)
+    if not status_["has_any"]:
+        if obj.secrets_deleted_at:
+            return redirect("pinvault:pinpuk_deleted", card=obj.serial_number)
+        return redirect("pinvault:pinpuk_card", card=obj.serial_number)
+    error = None
+    status = 200
+    if request.method == "POST":
+        if not grant_seconds_left(request, obj.serial_number):
+            messages.warning(
+                request,
+                _("PIN/PUK bilginizi silmek için önce SMS Onay Kodu ile onay vermeniz gerekir."),
+            )
+            return redirect("pinvault:pinpuk_delete", card=obj.serial_number)
+        try:
+            services.delete_secrets(obj, request=request)
+        except services.PinVaultError as exc:
+            error, status = exc.message, 409
+        else:
+            _drop_grant(request, obj.serial_number)
+            return redirect("pinvault:pinpuk_deleted", card=obj.serial_number)
+    seconds = grant_seconds_left(request, obj.serial_number)
+    context = {
+        "card": obj,
+        "error": error,
+        "granted": bool(seconds),
+        "pending_unlock": _pending_unlock(obj),
+        **status_,
+    }
+    return render(request, "pinvault/delete_confirm.html", context, status=status)
+
+
+@never_cache
+@citizen_required
+@require_GET
+def pinpuk_deleted(request: HttpRequest, card: str) -> HttpResponse:
+    obj = _card(request, card)
+    if obj.secrets_deleted_at is None:
+        return redirect("pinvault:pinpuk_card", card=obj.serial_number)
+    return render(request, "pinvault/delete_done.html", {"card": obj, **_vault_status(obj)})
+
+
+# --- Kilit Çözme ----------------------------------------------------------------------------
+
+
+def _unlock_context(card: AkisCard) -> dict[str, Any]:
+    status_ = _vault_status(card)
+    if card.unlocks_with_puk:
+        can_start = card.state != State.UNUSABLE and status_["has_puk"]
+    else:
+        can_start = services.unlock_refusal(card) is None
+    return {
+        "card": card,
+        "rule": services.unlock_rule(card),
+        "refusal": None if card.unlocks_with_puk else services.unlock_refusal(card),
+        "can_start": can_start,
+        "pending_unlock": _pending_unlock(card),
+        "max_wrong_puk": MAX_WRONG_PUK,
+        "puk_attempts_left": max(MAX_WRONG_PUK - card.wrong_puk_count, 0),
+        **status_,
+    }
+
+
+@never_cache
+@citizen_required
+@require_GET
+def unlock_list(request: HttpRequest) -> HttpResponse:
+    cards = AkisCard.objects.filter(citizen=request.citizen)  # type: ignore[attr-defined]
+    rows = [_unlock_context(card) for card in cards]
+    return render(request, "pinvault/unlock_list.html", {"rows": rows})
+
+
+@sensitive_variables()
+@never_cache
+@citizen_required
+@require_http_methods(["GET", "POST"])
+def unlock_card(request: HttpRequest, card: str) -> HttpResponse:
+    """GET: the card's unlock rule (and its PUK after a step-up, for cards before 2011).
+    POST: send the SMS code that confirms the unlock (or the PUK display)."""
+    obj = _card(request, card)
+    context = _unlock_context(obj)
+    status = 200
+    if request.method == "POST":
+        if not context["can_start"]:
+            context["error"] = context["refusal"] or _("Bu kart için bu işlem yapılamaz.")
+            return render(request, "pinvault/unlock_card.html", context, status=409)
+        result = _send_code(request, obj, Purpose.UNLOCK, "unlock")
+        if not isinstance(result, str):
+            return result
+        context["error"], status = result, 429
+    elif obj.unlocks_with_puk and grant_seconds_left(request, obj.serial_number):
+        puk = services.reveal_secrets(obj).puk
+        if puk is not None:
+            services.record_viewed(
+                obj,
+                request=request,
+                fields=["puk"],
+                via="unlock",
+                notify=_take_fresh(request, obj.serial_number),
+            )
+        seconds = grant_seconds_left(request, obj.serial_number)
+        context.update(
+            puk=puk, show_puk=True, grant_seconds=seconds, grant_countdown=_countdown(seconds)
+        )
+    return render(request, "pinvault/unlock_card.html", context, status=status)
+
+
+@sensitive_post_parameters("code")
+@sensitive_variables()
+@never_cache
+@citizen_required
+@require_http_methods(["GET", "POST"])
+def unlock_code(request: HttpRequest, card: str) -> HttpResponse:
+    obj = _card(request, card)
+
+    @sensitive_variables()
+    def on_ok(pending: dict[str, Any]) -> HttpResponse:
+        if obj.unlocks_with_puk:
+            return redirect("pinvault:unlock_card", card=obj.serial_number)
+        try:
+            result = services.unlock_card(obj, request=request)
+        except services.PinVaultError as exc:
+            context = {**_unlock_context(obj), "error": exc.message}
+            return render(request, "pinvault/unlock_card.html", context, status=409)
+        # The new PIN goes into this response only; the grant lets the PDF button work.
+        seconds = grant_seconds_left(request, obj.serial_number)
+        context = {
+            "card": obj,
+            "new_pin": result.pin,
+            "unlock": result.unlock,
+            "form": PdfPasswordForm(),
+            "grant_seconds": seconds,
+            "grant_countdown": _countdown(seconds),
+        }
+        return render(request, "pinvault/unlock_done.html", context)
+
+    if obj.unlocks_with_puk:
+        heading = _("PUK bilgisini görmek için SMS Onay Kodu")
+        submit = _("Onayla")
+    else:
+        heading = _("Kilit Çözme için SMS Onay Kodu")
+        submit = _("Onayla ve Yeni PIN Oluştur")
+    context = {"heading": heading, "submit_label": submit}
+    return _code_step(request, obj, Purpose.UNLOCK, on_ok, context)
+
+
+@never_cache
+@citizen_required
+@require_POST
+def unlock_code_resend(request: HttpRequest, card: str) -> HttpResponse:
+    return _resend(request, _card(request, card), Purpose.UNLOCK)
