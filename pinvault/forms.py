@@ -5,11 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
 PDF_PASSWORD_MIN = 8
 # AES-256 PDF passwords (revision 6) use at most 127 UTF-8 bytes.
 PDF_PASSWORD_MAX_BYTES = 127
+
+
+def _password_help_text() -> str:
+    # Formatted when the form is shown, in the page's language: "%" on a lazy string at import
+    # time would translate it once, into the default language (Turkish), for every page.
+    return _(
+        "Parola verirseniz PDF dosyası bu parolayla şifrelenir (AES-256) ve yalnızca parolayla "
+        "açılır. Parolayı unutursanız dosya açılamaz; en az %(min)d karakter."
+    ) % {"min": PDF_PASSWORD_MIN}
 
 
 class PdfPasswordForm(forms.Form):
@@ -18,11 +28,7 @@ class PdfPasswordForm(forms.Form):
         required=False,
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}, render_value=False),
-        help_text=_(
-            "Parola verirseniz PDF dosyası bu parolayla şifrelenir (AES-256) ve yalnızca parolayla "
-            "açılır. Parolayı unutursanız dosya açılamaz; en az %(min)d karakter."
-        )
-        % {"min": PDF_PASSWORD_MIN},
+        help_text=lazy(_password_help_text, str)(),
     )
     password2 = forms.CharField(
         label=_("PDF parolası (tekrar)"),

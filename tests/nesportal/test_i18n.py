@@ -15,7 +15,7 @@ import gettext
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -609,3 +609,214 @@ def test_certificate_actions_answer_in_english(
     html = pages.check(response)
     assert "Your certificate has been revoked" in html
     assert "Reason for revocation: I have received a new certificate" in html
+
+
+# --- (f) the PIN/PUK Bilgisi and Kilit Çözme pages in English ------------------------------
+
+# The AKİS card tool shows this warning in Turkish; the English pages quote it as the tool shows
+# it (followed by an English translation), so it is data here, like a name.
+CARD_TOOL_WARNING = "“PIN kilitlendi. PUK ile kilit çözebilirsiniz.”"
+AFTER_2011 = date(2019, 5, 14)
+BEFORE_2011 = date(2009, 9, 1)
+PIN = "604829"
+PUK = "27360418"
+
+
+@dataclass
+class CardPages:
+    """A citizen with a Turkish name and an AKİS card in every state, browsing in English."""
+
+    client: Client
+    citizen: Any
+    cards: dict[str, Any]
+    outbox: list[dict[str, Any]]
+    # Data the pages show as it is: the holder's name, the card serials, the card tool's warning.
+    data: tuple[str, ...]
+
+    def url(self, name: str, card: str | None = None) -> str:
+        kwargs = {"card": self.cards[card].serial_number} if card else {}
+        return reverse(f"pinvault:{name}", kwargs=kwargs)
+
+    def check(self, response: HttpResponse, status: int = 200) -> str:
+        """The page's HTML, after checking it is in English with no Turkish UI text left."""
+        path = response.request["PATH_INFO"]
+        assert response.status_code == status, path
+        assert response["Content-Language"] == "en", path
+        html = response.content.decode("utf-8")
+        left = _turkish_left(html, also_allowed=self.data)
+        assert not left, f"untranslated text on {path} in English (run `make messages`): {left}"
+        return html
+
+
+@pytest.fixture
+def card_pages(client: Client, citizen_factory: Any, sms_outbox: list) -> CardPages:
+    from nesportal.testing import login_as
+    from pinvault import vault
+    from pinvault.models import AkisCard
+
+    citizen = citizen_factory(first_name="Gülşen", last_name="Öztürkoğlu")
+    state = AkisCard.State
+
+    def card(
+        number: int,
+        produced_on: date,
+        card_state: str,
+        secrets: tuple[str, ...] = ("pin", "puk"),
+        wrong_puk_count: int = 0,
+    ) -> Any:
+        created = AkisCard.objects.create(
+            citizen=citizen,
+            serial_number=f"AKIS-{7_100_000_000 + number:010d}",
+            produced_on=produced_on,
+            state=card_state,
+            wrong_puk_count=wrong_puk_count,
+        )
+        for name in secrets:
+            vault.store(created, name, {"pin": PIN, "puk": PUK}[name])
+        return created
+
+    cards = {
+        "active": card(1, AFTER_2011, state.ACTIVE),
+        "pin_locked": card(2, AFTER_2011, state.PIN_LOCKED),
+        "puk_unlock": card(3, BEFORE_2011, state.PIN_LOCKED, wrong_puk_count=1),
+        "unusable": card(4, BEFORE_2011, state.UNUSABLE, wrong_puk_count=3),
+        "pin_only": card(5, AFTER_2011, state.ACTIVE, secrets=("pin",)),
+        "deleted": card(6, AFTER_2011, state.ACTIVE),
+        "puk_deleted": card(7, BEFORE_2011, state.PIN_LOCKED),
+    }
+    vault.destroy(cards["deleted"])
+    vault.destroy(cards["puk_deleted"])
+
+    data = {citizen.first_name, citizen.last_name, citizen.full_name, citizen.greeting_name}
+    data |= {c.serial_number for c in cards.values()} | {CARD_TOOL_WARNING}
+    data |= {escape(value) for value in data}
+    _switch_to_english(client)
+    login_as(client, citizen)
+    return CardPages(client, citizen, cards, sms_outbox, tuple(sorted(data, key=len, reverse=True)))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("name", "card", "expected"),
+    [
+        ("pinpuk", None, "The PIN and PUK are stored encrypted in the system."),
+        ("pinpuk", None, "Deleted on"),
+        ("unlock_list", None, "On this site, without the PUK"),
+        ("unlock_list", None, "With the PUK, in the AKİS Card Monitor"),
+        # The code-request pages: before the SMS step-up.
+        ("pinpuk_card", "active", "Send SMS confirmation code"),
+        ("pinpuk_card", "puk_unlock", "Smart cards produced before 01.01.2011"),
+        ("pinpuk_card", "deleted", "deleted from the system at your request"),
+        ("pinpuk_delete", "active", "Delete my PINs"),
+        ("unlock_card", "pin_locked", "This card is unlocked on this site, without the PUK"),
+        ("unlock_card", "active", "PIN is not locked."),
+        ("unlock_card", "puk_unlock", "1 wrong PUK entry has been reported"),
+        ("unlock_card", "unusable", "This card is unusable and can never be used again."),
+        ("unlock_card", "puk_deleted", "You can find your PUK in the PDF file"),
+    ],
+)
+def test_pinpuk_pages_have_no_turkish_left_in_english(
+    card_pages: CardPages, name: str, card: str | None, expected: str
+) -> None:
+    html = card_pages.check(card_pages.client.get(card_pages.url(name, card)))
+    assert expected in html
+
+
+@pytest.mark.django_db
+def test_pinpuk_pages_with_no_card_in_english(client: Client, citizen_factory: Any) -> None:
+    from nesportal.testing import login_as
+
+    citizen = citizen_factory(first_name="Gülşen", last_name="Öztürkoğlu")
+    _switch_to_english(client)
+    login_as(client, citizen)
+    data = (citizen.full_name, citizen.greeting_name, citizen.first_name, citizen.last_name)
+    for url in ("/pin-puk/", "/kilit-cozme/"):
+        response = client.get(url)
+        assert response.status_code == 200
+        html = response.content.decode("utf-8")
+        assert "There is no AKİS card registered in your name." in html
+        assert not _turkish_left(html, also_allowed=data), url
+
+
+def _pdf_turkish_words(data: bytes, allowed: tuple[str, ...]) -> list[str]:
+    """Words with Turkish letters in a PDF's text, apart from the words of ``allowed``."""
+    import io
+
+    from pypdf import PdfReader
+
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+    allowed_words = {word for value in allowed for word in value.split()}
+    return sorted(
+        {
+            w
+            for w in text.split()
+            if any(ch in TURKISH_LETTERS for ch in w)
+            and w not in allowed_words
+            and not any(name in w for name in ALLOWED_TURKISH_ON_ENGLISH_PAGES)
+        }
+    )
+
+
+@pytest.mark.django_db
+def test_pinpuk_actions_answer_in_english(
+    card_pages: CardPages, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The SMS step-up, the PIN/PUK page, the PDF, Parolalarımı Sil, both kinds of unlock."""
+    from nesportal.testing import sms_code
+
+    pages, client = card_pages, card_pages.client
+
+    def post(path: str, data: dict[str, str] | None = None, **kwargs: Any) -> HttpResponse:
+        with django_capture_on_commit_callbacks(execute=True):  # the SMS tasks
+            return client.post(path, data or {}, **kwargs)
+
+    # PIN/PUK Bilgisi: the code page, a wrong code, the right one.
+    html = pages.check(post(pages.url("pinpuk_card", "active"), {"then": "view"}, follow=True))
+    assert "SMS confirmation code for PIN/PUK information" in html
+    assert "Confirmation code for your card with serial number" in html
+    code = sms_code(pages.outbox)
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    html = pages.check(post(pages.url("pinpuk_code", "active"), {"code": wrong}), status=400)
+    assert "Attempts left: 2" in html
+    html = pages.check(post(pages.url("pinpuk_code", "active"), {"code": code}, follow=True))
+    assert PIN in html and PUK in html
+    for text in ("Viewing time left", "Please read ALL of these warnings", "Save my PINs"):
+        assert text in html, text
+
+    # Parolalarımı Kaydet: a form error, then the PDF itself.
+    mismatch = {"password": "uzun-parola-1", "password2": "uzun-parola-2"}
+    html = pages.check(post(pages.url("pinpuk_pdf", "active"), mismatch), status=400)
+    assert "The two passwords are not the same." in html
+    response = post(pages.url("pinpuk_pdf", "active"))
+    assert response["Content-Type"] == "application/pdf"
+    pdf = response.content
+    assert not _pdf_turkish_words(pdf, pages.data)
+
+    # Parolalarımı Sil, within the same grant.
+    html = pages.check(client.get(pages.url("pinpuk_delete", "active")))
+    assert "Yes, delete my PINs" in html
+    html = pages.check(post(pages.url("pinpuk_delete", "active"), follow=True))
+    assert "Your PIN/PUK information has been deleted" in html
+
+    # Kilit Çözme on the portal (from 2011): a new PIN, then the unlock waiting for the card tool.
+    html = pages.check(post(pages.url("unlock_card", "pin_locked"), follow=True))
+    assert "SMS confirmation code to unlock your card" in html
+    assert "Confirm and create a new PIN" in html
+    code = sms_code(pages.outbox)
+    html = pages.check(post(pages.url("unlock_code", "pin_locked"), {"code": code}))
+    assert "Your card has been unlocked: your new PIN" in html
+    assert "Time left to save the PDF" in html
+    html = pages.check(client.get(pages.url("unlock_card", "pin_locked")))
+    assert "will be written to your card the next time" in html
+    html = pages.check(client.get(pages.url("pinpuk_card", "pin_locked")))
+    assert "The new PIN created when you unlocked your card" in html
+    html = pages.check(post(pages.url("pinpuk_delete", "pin_locked")), status=409)
+    assert "An unlock of your card is still waiting" in html
+
+    # Kilit Çözme with the PUK (before 2011): the PUK, after its own step-up.
+    html = pages.check(post(pages.url("unlock_card", "puk_unlock"), follow=True))
+    assert "SMS confirmation code to see the PUK" in html
+    code = sms_code(pages.outbox)
+    html = pages.check(post(pages.url("unlock_code", "puk_unlock"), {"code": code}, follow=True))
+    assert PUK in html
+    assert "you have 2 attempts left" in html
