@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import phonenumbers
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -188,6 +189,9 @@ class SmsChallenge(models.Model):
         REVOKE = "revoke", _("Sertifika iptali")
         PINPUK = "pinpuk", _("PIN/PUK işlemi")
         UNLOCK = "unlock", _("Kilit çözme")
+        RECOVERY = "recovery", _("Güvenlik Sözcüğü yenileme")
+        PHONE_CHANGE = "phone_change", _("Cep telefonu değişikliği")
+        EONAY = "eonay", _("E-Onay işlemi")
 
     LIFETIME = timedelta(seconds=180)
     RESEND_AFTER = timedelta(seconds=60)
@@ -250,6 +254,16 @@ class SmsMessage(models.Model):
         PINPUK_DELETED = "pinpuk_deleted", _("PIN/PUK silindi bildirimi")
         CARD_UNLOCKED = "card_unlocked", _("Kart kilidi çözüldü bildirimi")
         CARD_UNUSABLE = "card_unusable", _("Kart kullanım dışı kaldı bildirimi")
+        RECOVERY_CODE = "recovery_code", _("Güvenlik Sözcüğü yenileme onay kodu")
+        PHONE_CHANGE_CODE = "phone_change_code", _("Yeni cep telefonu onay kodu")
+        EONAY_CODE = "eonay_code", _("E-Onay onay kodu")
+        WORD_CHANGED = "word_changed", _("Güvenlik Sözcüğü değişti bildirimi")
+        WORD_RESET_LINK = "word_reset_link", _("Güvenlik Sözcüğü yenileme bağlantısı")
+        PHONE_CHANGED = "phone_changed", _("Cep telefonu değişti bildirimi (eski numaraya)")
+        CONTACT_UPDATED = "contact_updated", _("İletişim bilgisi güncellendi bildirimi")
+        EONAY_WAITING = "eonay_waiting", _("E-Onay bekleyen başvuru bildirimi")
+        EONAY_DECIDED = "eonay_decided", _("E-Onay kararı bildirimi")
+        EONAY_CONSENT = "eonay_consent", _("E-Onay sürekli onay bildirimi")
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Kuyrukta")
@@ -257,7 +271,15 @@ class SmsMessage(models.Model):
         SENT = "sent", _("Gönderildi")
         FAILED = "failed", _("Başarısız")
 
-    CODE_KINDS = (Kind.LOGIN_CODE, Kind.REVOKE_CODE, Kind.PINPUK_CODE, Kind.UNLOCK_CODE)
+    CODE_KINDS = (
+        Kind.LOGIN_CODE,
+        Kind.REVOKE_CODE,
+        Kind.PINPUK_CODE,
+        Kind.UNLOCK_CODE,
+        Kind.RECOVERY_CODE,
+        Kind.PHONE_CHANGE_CODE,
+        Kind.EONAY_CODE,
+    )
     HOURLY_CODE_LIMIT = 5
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -292,3 +314,66 @@ class SmsMessage(models.Model):
     def __str__(self) -> str:
         to = mask_phone(self.to_number)
         return f"{self.get_kind_display()} → {to} ({self.get_status_display()})"
+
+
+class ContactChange(models.Model):
+    """A requested change of mobile phone or e-mail, effective only once confirmed.
+
+    A new mobile number is confirmed with an SMS code sent to that number (``challenge``); a new
+    e-mail address with a link whose token is stored only as a SHA-256 hash.
+    """
+
+    class Field(models.TextChoices):
+        PHONE = "phone", _("cep telefonu")
+        EMAIL = "email", _("e-posta")
+
+    citizen = models.ForeignKey(Citizen, on_delete=models.CASCADE, related_name="contact_changes")
+    field = models.CharField(_("alan"), max_length=8, choices=Field.choices)
+    old_value = models.CharField(_("eski değer"), max_length=254, blank=True)
+    new_value = models.CharField(_("yeni değer"), max_length=254)
+    challenge = models.ForeignKey(
+        SmsChallenge, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    token_hash = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(_("istenme"), default=timezone.now)
+    expires_at = models.DateTimeField(_("geçerlilik sonu"))
+    confirmed_at = models.DateTimeField(_("onaylanma"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("vazgeçilme"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("iletişim bilgisi değişikliği")
+        verbose_name_plural = _("iletişim bilgisi değişiklikleri")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.citizen} {self.field}"
+
+
+class WordResetLink(models.Model):
+    """A single-use security-word reset link an agent sent by SMS (valid 30 minutes).
+
+    Only the SHA-256 of the token is stored; the token travels once, in the SMS.
+    """
+
+    LIFETIME = timedelta(minutes=30)
+
+    citizen = models.ForeignKey(Citizen, on_delete=models.CASCADE, related_name="reset_links")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("gönderen personel"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    reason = models.CharField(_("gerekçe"), max_length=500)
+    created_at = models.DateTimeField(_("oluşturulma"), default=timezone.now)
+    expires_at = models.DateTimeField(_("geçerlilik sonu"))
+    used_at = models.DateTimeField(_("kullanılma"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("Güvenlik Sözcüğü yenileme bağlantısı")
+        verbose_name_plural = _("Güvenlik Sözcüğü yenileme bağlantıları")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.citizen} {self.created_at:%Y-%m-%d %H:%M}"

@@ -48,6 +48,9 @@ CODE_KIND = {
     SmsChallenge.Purpose.REVOKE: SmsMessage.Kind.REVOKE_CODE,
     SmsChallenge.Purpose.PINPUK: SmsMessage.Kind.PINPUK_CODE,
     SmsChallenge.Purpose.UNLOCK: SmsMessage.Kind.UNLOCK_CODE,
+    SmsChallenge.Purpose.RECOVERY: SmsMessage.Kind.RECOVERY_CODE,
+    SmsChallenge.Purpose.PHONE_CHANGE: SmsMessage.Kind.PHONE_CHANGE_CODE,
+    SmsChallenge.Purpose.EONAY: SmsMessage.Kind.EONAY_CODE,
 }
 
 
@@ -97,6 +100,7 @@ def issue_challenge(
     purpose: str,
     *,
     subject: str = "",
+    to: str | None = None,
     request: HttpRequest | None = None,
     now: datetime | None = None,
 ) -> tuple[SmsChallenge, str]:
@@ -155,6 +159,7 @@ def issue_challenge(
             challenge=challenge,
             request=request,
             expires=challenge.expires_at,
+            to=to,
         )
     return challenge, token
 

@@ -48,12 +48,15 @@ def queue_sms(
     request: HttpRequest | None = None,
     expires: datetime | None = None,
     context: dict[str, str] | None = None,
+    to: str | None = None,
 ) -> SmsMessage:
+    """Queue one SMS to the citizen's registered mobile, or to ``to`` (e.g. a new number being
+    confirmed, or the old number being told of a change)."""
     message = SmsMessage.objects.create(
         citizen=citizen,
         challenge=challenge,
         kind=kind,
-        to_number=citizen.mobile_phone,
+        to_number=to or citizen.mobile_phone,
         context=context or {},
     )
     record("nes.sms.queued", citizen=citizen, request=request, sms=str(message.pk), kind=kind)

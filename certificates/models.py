@@ -13,7 +13,8 @@ and the holder's key lives on the AKİS card.
 
 from __future__ import annotations
 
-from datetime import datetime
+import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -376,3 +377,24 @@ class CertificateStatusChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.certificate.serial_number}: {self.from_status} → {self.to_status}"
+
+
+class LoginChallenge(models.Model):
+    """A random challenge for E-İmzalı Giriş: single use, valid 2 minutes, bound to the browser
+    session that asked for it (the row keeps only the SHA-256 of the session's token)."""
+
+    LIFETIME = timedelta(minutes=2)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    nonce = models.BinaryField(_("rastgele değer"))
+    binding_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(_("oluşturulma"), default=timezone.now)
+    expires_at = models.DateTimeField(_("geçerlilik sonu"))
+    used_at = models.DateTimeField(_("kullanılma"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("e-imzalı giriş sorusu")
+        verbose_name_plural = _("e-imzalı giriş soruları")
+
+    def __str__(self) -> str:
+        return str(self.id)

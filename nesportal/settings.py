@@ -262,3 +262,9 @@ for _entry in filter(None, (e.strip() for e in CARD_TOOL_API_KEYS.split(","))):
             "CARD_TOOL_API_KEYS entries must be 'name:secret' with a secret of at least 32 "
             "characters."
         )
+
+# E-mail (Bilgi Güncelle's confirmation links). The embedded default prints mails to the console;
+# production: EMAIL_URL=smtp+tls://user:password@host:587 (django-environ's email URL).
+EMAIL_URL = env_secret("EMAIL_URL", default="consolemail://")
+globals().update(env.email_url_config(EMAIL_URL))  # EMAIL_BACKEND, EMAIL_HOST, …
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="NES Portal <nes-portal@localhost>")
