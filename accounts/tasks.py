@@ -95,10 +95,71 @@ def render_body(message: SmsMessage) -> str | None:
                     "Onay Kodunuz: %(code)s. Kimseyle paylaşmayınız. İşlemi siz yapmıyorsanız "
                     "%(phone)s numarasını arayınız."
                 ) % {"card": challenge.subject, "code": code, "phone": CALL_CENTRE}
+            other_codes = {
+                kinds.RECOVERY_CODE: _(
+                    "NES Portal: Güvenlik Sözcüğü YENİLEME için SMS Onay Kodunuz: %(code)s. "
+                    "Kimseyle paylaşmayınız. İşlemi siz yapmıyorsanız %(phone)s numarasını "
+                    "arayınız."
+                ),
+                kinds.PHONE_CHANGE_CODE: _(
+                    "NES Portal: bu numarayı cep telefonu olarak kaydetmek için SMS Onay "
+                    "Kodunuz: %(code)s. İşlemi siz yapmıyorsanız bu mesajı dikkate almayınız."
+                ),
+                kinds.EONAY_CODE: _(
+                    "NES Portal: E-Onay işlemi için SMS Onay Kodunuz: %(code)s. Kimseyle "
+                    "paylaşmayınız. İşlemi siz yapmıyorsanız %(phone)s numarasını arayınız."
+                ),
+            }
+            if message.kind in other_codes:
+                return other_codes[message.kind] % {"code": code, "phone": CALL_CENTRE}
             return _(
                 "NES Portal giriş için SMS Onay Kodunuz: %(code)s. Kod 3 dakika geçerlidir; "
                 "kimseyle paylaşmayınız. Giriş yapan siz değilseniz %(phone)s numarasını arayınız."
             ) % {"code": code, "phone": CALL_CENTRE}
+        if message.kind == kinds.WORD_RESET_LINK:
+            # The link's token is derived from the link row at send time, never stored.
+            from .recovery import reset_link_sms_url
+
+            url = reset_link_sms_url(message.context.get("reset_link", ""))
+            if url is None:
+                return None
+            return _(
+                "NES Portal: Güvenlik Sözcüğünüzü yenilemek için tek kullanımlık bağlantınız "
+                "(30 dakika geçerli): %(url)s Siz istemediyseniz %(phone)s numarasını arayınız."
+            ) % {"url": url, "phone": CALL_CENTRE}
+        account_notices = {
+            kinds.WORD_CHANGED: _(
+                "NES Portal: Güvenlik Sözcüğünüz değiştirildi ve tüm oturumlarınız kapatıldı. "
+                "İşlemi siz yapmadıysanız hemen %(phone)s numarasını arayınız."
+            ),
+            kinds.PHONE_CHANGED: _(
+                "NES Portal: hesabınızın cep telefonu numarası değiştirildi; bu numaraya artık "
+                "SMS gönderilmeyecek. İşlemi siz yapmadıysanız %(phone)s numarasını arayınız."
+            ),
+            kinds.CONTACT_UPDATED: _(
+                "NES Portal: iletişim bilgileriniz (%(field)s) güncellendi. İşlemi siz "
+                "yapmadıysanız %(phone)s numarasını arayınız."
+            ),
+            kinds.EONAY_WAITING: _(
+                "NES Portal: %(application)s numaralı başvurunuz E-Onay'ınızı bekliyor. "
+                "E-Onay İşlemleri sayfasından onaylayabilir ya da reddedebilirsiniz."
+            ),
+            kinds.EONAY_DECIDED: _(
+                "NES Portal: %(application)s numaralı başvuru için E-Onay kararınız: %(decision)s."
+            ),
+            kinds.EONAY_CONSENT: _(
+                "NES Portal: sürekli E-Onay tercihiniz kaydedildi: %(state)s. İşlemi siz "
+                "yapmadıysanız %(phone)s numarasını arayınız."
+            ),
+        }
+        if message.kind in account_notices:
+            return account_notices[message.kind] % {
+                "phone": CALL_CENTRE,
+                "field": message.context.get("field", ""),
+                "application": message.context.get("application", ""),
+                "decision": message.context.get("decision", ""),
+                "state": message.context.get("state", ""),
+            }
         notices = {
             kinds.CERT_OPENED: _(
                 "NES Portal: %(serial)s seri numaralı sertifikanız kullanıma açıldı."
