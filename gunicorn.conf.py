@@ -66,4 +66,6 @@ errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # Path without the query string (nothing secret goes in URLs, but there is no need to log them),
 # status, bytes, duration in ms, user agent. %(h)s is the proxy's address behind a proxy.
+# Tokens in link paths (reset and e-mail confirmation links) are masked in the access log.
+logger_class = "nesportal.gunicorn_logging.RedactingLogger"
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s"'

@@ -14,6 +14,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -21,7 +22,8 @@ from django.utils.translation import ngettext
 from audit.models import AuditEvent
 
 from .identity import mask_phone
-from .models import Citizen, SmsMessage
+from .models import Citizen, ContactChange, SmsMessage
+from .recovery import ResetLinkForm, create_reset_link
 from .services import unlock_citizen
 
 RECENT = 20
@@ -35,6 +37,12 @@ LOGIN_ACTIONS = (
     "nes.account.locked",
     "nes.account.unlocked",
     "nes.logout",
+    "nes.recovery.fact_passed",
+    "nes.recovery.fact_failed",
+    "nes.recovery.locked_attempt",
+    "nes.recovery.code_passed",
+    "nes.recovery.word_changed",
+    "nes.recovery.link_sent",
 )
 
 
@@ -113,7 +121,7 @@ class CitizenAdmin(admin.ModelAdmin):
     ]
     list_filter = [LockedFilter, "lock_reason"]
     search_fields = ["=tckn", "=passport_no", "first_name", "last_name"]
-    actions = ["unlock"]
+    actions = ["unlock", "send_reset_link"]
     readonly_fields = [
         "failure_count",
         "code_failure_count",
@@ -123,10 +131,12 @@ class CitizenAdmin(admin.ModelAdmin):
         "updated_at",
         "recent_login_attempts",
         "recent_sms",
+        "recent_contact_changes",
     ]
     fieldsets = [
         (_("Kimlik"), {"fields": ["tckn", "passport_no", "first_name", "last_name", "birth_date"]}),
         (_("İletişim"), {"fields": ["mobile_phone", "email", "address"]}),
+        (_("Son bilgi değişiklikleri"), {"fields": ["recent_contact_changes"]}),
         (_("Güvenlik Sözcüğü"), {"fields": ["new_security_word"]}),
         (
             _("Kilit durumu"),
@@ -219,6 +229,39 @@ class CitizenAdmin(admin.ModelAdmin):
             rows,
         )
 
+    @admin.display(description=_("son bilgi değişiklikleri"))
+    def recent_contact_changes(self, obj: Citizen) -> str:
+        """Bilgi Güncelle history with before/after: phone and e-mail requests (confirmed or
+        not) from ContactChange, address changes (saved at once) from the audit log."""
+        rows = [
+            (c.created_at, c.get_field_display(), c.old_value, c.new_value, _contact_state(c))
+            for c in ContactChange.objects.filter(citizen=obj)[:RECENT]
+        ]
+        rows += [
+            (e.at, _("adres"), e.data.get("before", ""), e.data.get("after", ""), _("Kaydedildi"))
+            for e in AuditEvent.objects.filter(
+                citizen=obj, action="nes.profile.address_changed"
+            ).order_by("-at")[:RECENT]
+        ]
+        if not rows:
+            return _("Kayıt yok.")
+        rows.sort(key=lambda r: r[0], reverse=True)
+        body = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            ((f"{at:%d.%m.%Y %H:%M:%S}", *rest) for at, *rest in rows[:RECENT]),
+        )
+        return format_html(
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>"
+            "</thead><tbody>{}</tbody></table>",
+            _("zaman"),
+            _("alan"),
+            _("eski değer"),
+            _("yeni değer"),
+            _("durum"),
+            body,
+        )
+
     def has_unlock_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("accounts.unlock_citizen")
 
@@ -260,6 +303,109 @@ class CitizenAdmin(admin.ModelAdmin):
             "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
         }
         return TemplateResponse(request, "admin/accounts/citizen/unlock.html", context)
+
+    def has_send_reset_link_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("accounts.send_reset_link")
+
+    @admin.action(
+        description=_("Güvenlik Sözcüğü yenileme bağlantısı gönder"),
+        permissions=["send_reset_link"],
+    )
+    def send_reset_link(
+        self, request: HttpRequest, queryset: QuerySet[Citizen]
+    ) -> HttpResponse | None:
+        # A locked account is unlocked first (its own action and audit entry); the link would
+        # not work for it.
+        open_ = queryset.filter(locked_at__isnull=True)
+        if "apply" in request.POST:
+            form = ResetLinkForm(request.POST)
+            if form.is_valid():
+                count = 0
+                for citizen in open_:
+                    create_reset_link(
+                        citizen, agent=request.user, reason=form.cleaned_data["reason"]
+                    )
+                    count += 1
+                self.message_user(
+                    request,
+                    ngettext(
+                        "%(count)d vatandaşa Güvenlik Sözcüğü yenileme bağlantısı gönderildi.",
+                        "%(count)d vatandaşa Güvenlik Sözcüğü yenileme bağlantısı gönderildi.",
+                        count,
+                    )
+                    % {"count": count},
+                    messages.SUCCESS,
+                )
+                return None
+        else:
+            if not open_.exists():
+                self.message_user(
+                    request,
+                    _("Seçilen vatandaşların hesabı kilitli: önce kilidi açınız."),
+                    messages.WARNING,
+                )
+                return None
+            form = ResetLinkForm()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Güvenlik Sözcüğü yenileme bağlantısı gönder"),
+            "opts": self.model._meta,
+            "citizens": open_,
+            "skipped": queryset.filter(locked_at__isnull=False),
+            "form": form,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+        }
+        return TemplateResponse(request, "admin/accounts/citizen/send_reset_link.html", context)
+
+
+def _contact_state(change: ContactChange) -> str:
+    if change.confirmed_at:
+        return _("Onaylandı %(at)s") % {"at": f"{change.confirmed_at:%d.%m.%Y %H:%M}"}
+    if change.cancelled_at:
+        return _("Vazgeçildi / yenisi istendi")
+    if change.expires_at <= timezone.now():
+        return _("Süresi doldu")
+    return _("Onay bekliyor")
+
+
+@admin.register(ContactChange)
+class ContactChangeAdmin(admin.ModelAdmin):
+    """Read-only: changes happen only through Bilgi Güncelle (token hashes are not shown)."""
+
+    list_display = [
+        "created_at",
+        "citizen",
+        "field",
+        "old_value",
+        "new_value",
+        "confirmed_at",
+        "cancelled_at",
+        "expires_at",
+    ]
+    list_filter = ["field"]
+    search_fields = ["=citizen__tckn", "=citizen__passport_no"]
+    list_select_related = ["citizen"]
+    fields = readonly_fields = [
+        "citizen",
+        "field",
+        "old_value",
+        "new_value",
+        "created_at",
+        "expires_at",
+        "confirmed_at",
+        "cancelled_at",
+    ]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(SmsMessage)

@@ -15,6 +15,7 @@ from .models import CALL_CENTRE_GROUP
 PERMISSIONS = [
     ("accounts", "citizen", "view_citizen"),
     ("accounts", "citizen", "unlock_citizen"),
+    ("accounts", "citizen", "send_reset_link"),
     ("accounts", "smsmessage", "view_smsmessage"),
     ("audit", "auditevent", "view_auditevent"),
 ]

@@ -115,7 +115,10 @@ class Citizen(models.Model):
         verbose_name = _("vatandaş")
         verbose_name_plural = _("vatandaşlar")
         ordering = ["last_name", "first_name"]
-        permissions = [("unlock_citizen", _("Vatandaş hesabının kilidini açabilir"))]
+        permissions = [
+            ("unlock_citizen", _("Vatandaş hesabının kilidini açabilir")),
+            ("send_reset_link", _("Güvenlik Sözcüğü yenileme bağlantısı gönderebilir")),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=(Q(tckn__isnull=False) & Q(passport_no__isnull=True))

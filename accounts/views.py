@@ -48,10 +48,10 @@ def menu_items() -> list[MenuItem]:
     return [
         MenuItem(_("Sertifikamı Kullanıma Aç"), "certificates:open_list"),
         MenuItem(_("Sertifikamı İptal Et"), "certificates:revoke_start"),
-        MenuItem(_("Bilgi Güncelle"), None),
+        MenuItem(_("Bilgi Güncelle"), "accounts:profile"),
         MenuItem(_("Sertifika Listele"), "certificates:list"),
         MenuItem(_("PIN/PUK Bilgisi"), "pinvault:pinpuk"),
-        MenuItem(_("E-Onay İşlemleri"), None),
+        MenuItem(_("E-Onay İşlemleri"), "eonay:index"),
         MenuItem(_("Kilit Çözme"), "pinvault:unlock_list"),
         MenuItem(_("Askıdan İndir"), "certificates:reinstate_list"),
     ]
@@ -243,11 +243,6 @@ def login_code_resend(request: HttpRequest) -> HttpResponse:
 @require_GET
 def locked(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/locked.html", status=403)
-
-
-@require_GET
-def forgot_word(request: HttpRequest) -> HttpResponse:
-    return render(request, "accounts/forgot_word.html")
 
 
 @never_cache

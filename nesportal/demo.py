@@ -6,6 +6,8 @@ not touch lock state, so a citizen locked in the demo stays locked until an agen
 Each demo citizen also gets two PIN-locked AKİS cards, one made before 01.01.2011 (unlocked
 with the PUK) and one after (unlocked on the portal); their random PIN and PUK go only into
 the vault and are never printed: the citizen sees them after login and an SMS code.
+A demo citizen without E-Onay applications gets one waiting institution-paid first application,
+entered by the demo superuser, to approve or reject on E-Onay İşlemleri.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -28,6 +31,7 @@ from django.utils import timezone
 from accounts.callcentre import ensure_call_centre_group
 from accounts.models import Citizen
 from certificates.models import Certificate
+from eonay.models import Application
 from pinvault import pins, vault
 from pinvault.models import AkisCard
 
@@ -62,6 +66,7 @@ class DemoResult:
     staff: list[DemoStaff] = field(default_factory=list)
     certificates: list[Certificate] = field(default_factory=list)
     cards: list[AkisCard] = field(default_factory=list)
+    applications: list[Application] = field(default_factory=list)
 
 
 STATES = ("pending", "active", "suspended", "revoked", "expired")
@@ -186,6 +191,22 @@ def issue_demo_cards(citizen: Citizen) -> list[AkisCard]:
     return cards
 
 
+def issue_demo_application(citizen: Citizen, entered_by: Any) -> Application:
+    """A waiting institution-paid first application (no SMS: it is demo data)."""
+    from eonay.services import enter_application
+
+    application = Application(
+        citizen=citizen,
+        kind=Application.Kind.FIRST,
+        institution_name="Örnek Belediyesi Bilgi İşlem Müdürlüğü",
+        institution_tax_number="1234567890",
+        contact_name="Deniz Kaya",
+        contact_phone="+903121234567",
+        contact_email="bilgiislem@ornek.bel.tr",
+    )
+    return enter_application(application, entered_by=entered_by, notify=False)
+
+
 DEMO_CITIZENS = [
     DemoCitizen(
         "10000000146",
@@ -275,4 +296,11 @@ def seed_demo() -> DemoResult:
         if not staff.superuser:
             user.groups.set([group])
         result.staff.append(staff)
+
+    # E-Onay: something to approve (staff exist only now, and enter the applications).
+    entered_by = user_model.objects.get(username="yonetici")
+    for demo in DEMO_CITIZENS:
+        citizen = Citizen.objects.by_identifier(demo.identifier).get()
+        if not citizen.eonay_applications.exists():
+            result.applications.append(issue_demo_application(citizen, entered_by))
     return result

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "accounts",
     "certificates",
     "pinvault",
+    "eonay",
 ]
 
 MIDDLEWARE = [
@@ -158,6 +159,10 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# E-İmzalı Giriş with a TLS client certificate verified by the reverse proxy: the name of the
+# header carrying it URL-encoded (nginx: $ssl_client_escaped_cert), e.g. "X-SSL-Client-Cert".
+# Empty = off. The proxy must strip this header from every client request.
+ESIGN_TRUST_PROXY_CERT_HEADER = env.str("ESIGN_TRUST_PROXY_CERT_HEADER", default="")
 
 # Celery. No broker configured = the embedded default: tasks run in-process.
 REDIS_URL = env.str("REDIS_URL", default="")

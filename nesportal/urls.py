@@ -16,4 +16,5 @@ urlpatterns = [
     path("", include("certificates.public_urls")),
     path("", include("pinvault.urls")),
     path("", include("pinvault.api_urls")),
+    path("", include("eonay.urls")),
 ]

@@ -47,6 +47,7 @@ def test_it_gives_the_agent_only_the_call_centre_group(call_centre_agent):
     assert call_centre_agent.get_all_permissions() == {
         "accounts.view_citizen",
         "accounts.unlock_citizen",
+        "accounts.send_reset_link",
         "accounts.view_smsmessage",
         "audit.view_auditevent",
     }

@@ -28,10 +28,7 @@ DEV_SMS = reverse("accounts:dev_sms")
 
 # Operations not built yet (the certificate ones are links: tests/certificates/test_views.py;
 # PIN/PUK Bilgisi and Kilit Çözme: tests/pinvault/test_pinpuk_pages.py).
-OPERATIONS = [
-    "Bilgi Güncelle",
-    "E-Onay İşlemleri",
-]
+OPERATIONS: list[str] = []
 NOT_OPEN_YET = "Henüz hizmete açılmadı"
 
 

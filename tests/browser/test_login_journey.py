@@ -161,7 +161,7 @@ def test_it_logs_in_through_the_real_pages(
     expect(page.get_by_text(GREETING)).to_be_visible()
     expect(page.get_by_role("link", name="Sertifikamı İptal Et")).to_be_visible()
     expect(page.get_by_role("link", name="PIN/PUK Bilgisi")).to_be_visible()
-    expect(page.get_by_role("button", name="E-Onay İşlemleri")).to_be_disabled()
+    expect(page.get_by_role("link", name="E-Onay İşlemleri")).to_be_visible()
     shot(page, "03-menu")
 
     page.locator("main").get_by_role("button", name="Çıkış").click()

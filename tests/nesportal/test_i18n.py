@@ -439,6 +439,7 @@ def _turkish_left(html: str, also_allowed: tuple[str, ...] = ()) -> list[str]:
         "/",
         LOGIN_URL,
         "/guvenlik-sozcugu/unuttum/",
+        "/e-imzali-giris/",
         "/giris/kilitli/",
         "/bu-sayfa-yok/",  # the 404 page
     ],

@@ -1,0 +1,678 @@
+"""Bilgi Güncelle: the citizen updates mobile phone, e-mail and postal address.
+
+* Name, surname, T.C. Kimlik No / passport number and birth date come from the certificate
+  application and are only shown here; the forms below have no field for them, so a crafted
+  POST cannot change them. The page says how to have them corrected.
+* Address: saved at once; audited with before/after; an SMS notice goes to the registered mobile.
+* Mobile phone: the new number takes effect only after the SMS Onay Kodu sent *to the new number*
+  is typed in (purpose PHONE_CHANGE, subject = the new E.164 number, bound to this session), so
+  whoever asks for the change must hold the new phone, and a code sent to the old number (a
+  login code, say) can never confirm it. Wrong codes are strikes like any SMS code (3 → lock).
+  The change (a ``ContactChange`` row) expires after 10 minutes. On success the citizen row is
+  locked, the number set, the old number told (PHONE_CHANGED) and the new one greeted
+  (CONTACT_UPDATED), all in one transaction.
+* E-mail: a link with a random token (only its SHA-256 is stored) is mailed to the *new* address
+  and is valid for 24 hours. Opening it (GET) only shows a confirmation button, so mail scanners
+  that fetch links do not confirm anything; the POST confirms with a conditional UPDATE, so a link
+  works once. The link works only for the same citizen, logged in: a link that leaks from a
+  mailbox is useless without the security word and the SMS code. Someone who opens it logged out
+  is sent to the login page with a message asking them to open the link again afterwards.
+* Every change is a POST (CSRF), scoped to ``request.citizen``, and written to the audit log with
+  before/after values (agents see them in admin, "Son bilgi değişiklikleri").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import smtplib
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.core.mail import send_mail
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from audit.log import record
+
+from .forms import CodeForm
+from .identity import mask_phone
+from .models import (
+    Citizen,
+    ContactChange,
+    SmsChallenge,
+    SmsMessage,
+    normalize_phone,
+    validate_turkish_mobile,
+)
+from .otp import Outcome, SmsRateLimited, issue_challenge, verify_code
+from .tasks import CALL_CENTRE, queue_sms
+from .views import _rate_limit_message, citizen_required
+
+SESSION_PHONE = "nes_pending_phone"
+PHONE_LIFETIME = timedelta(minutes=10)
+EMAIL_LIFETIME = timedelta(hours=24)
+ADDRESS_MAX_LENGTH = 500
+
+# What the CONTACT_UPDATED SMS names; the SMS is always Turkish, so these are not translated.
+SMS_FIELD = {"phone": "cep telefonu", "email": "e-posta", "address": "adres"}
+
+
+# --- forms -----------------------------------------------------------------------------------
+
+
+class PhoneForm(forms.Form):
+    mobile_phone = forms.CharField(
+        label=gettext_lazy("Yeni cep telefonu numarası"),
+        max_length=32,
+        help_text=gettext_lazy("Türkiye'de kayıtlı bir cep telefonu, ör. 0532 123 45 67."),
+        error_messages={
+            "required": gettext_lazy("Yeni cep telefonu numaranızı giriniz."),
+            "max_length": gettext_lazy("Geçerli bir cep telefonu numarası giriniz."),
+        },
+        widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
+    )
+
+    def __init__(self, *args: Any, citizen: Citizen, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.citizen = citizen
+
+    def clean_mobile_phone(self) -> str:
+        value = self.cleaned_data["mobile_phone"]
+        validate_turkish_mobile(value)
+        number = normalize_phone(value)
+        if number == self.citizen.mobile_phone:
+            raise forms.ValidationError(
+                _("Bu numara zaten kayıtlı cep telefonunuz. Farklı bir numara giriniz."),
+                code="same",
+            )
+        return number
+
+
+class EmailForm(forms.Form):
+    email = forms.EmailField(
+        label=gettext_lazy("Yeni e-posta adresi"),
+        max_length=254,
+        error_messages={
+            "required": gettext_lazy("Yeni e-posta adresinizi giriniz."),
+            "invalid": gettext_lazy("Geçerli bir e-posta adresi giriniz (ör. ad@ornek.com.tr)."),
+            "max_length": gettext_lazy("E-posta adresi en fazla 254 karakter olabilir."),
+        },
+        widget=forms.TextInput(attrs={"autocomplete": "email", "inputmode": "email"}),
+    )
+
+    def __init__(self, *args: Any, citizen: Citizen, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.citizen = citizen
+
+    def clean_email(self) -> str:
+        local, _at, domain = self.cleaned_data["email"].rpartition("@")
+        value = f"{local}@{domain.lower()}"
+        if value.lower() == self.citizen.email.lower():
+            raise forms.ValidationError(
+                _("Bu adres zaten kayıtlı e-posta adresiniz. Farklı bir adres giriniz."),
+                code="same",
+            )
+        return value
+
+
+class AddressForm(forms.Form):
+    address = forms.CharField(
+        label=gettext_lazy("Yeni posta adresi"),
+        max_length=ADDRESS_MAX_LENGTH,
+        help_text=gettext_lazy("Mahalle, cadde/sokak, bina ve daire no, posta kodu, ilçe / il."),
+        error_messages={
+            "required": gettext_lazy("Yeni adresinizi giriniz."),
+            "max_length": gettext_lazy("Adres en fazla %(limit_value)d karakter olabilir."),
+        },
+        widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "street-address"}),
+    )
+
+    def __init__(self, *args: Any, citizen: Citizen, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.citizen = citizen
+
+    def clean_address(self) -> str:
+        value = "\n".join(line.strip() for line in self.cleaned_data["address"].splitlines())
+        value = value.strip()
+        if len(value) < 10:
+            raise forms.ValidationError(
+                _("Adresinizi eksiksiz yazınız (mahalle, cadde/sokak, no, ilçe / il)."),
+                code="short",
+            )
+        if " ".join(value.split()) == " ".join(self.citizen.address.split()):
+            raise forms.ValidationError(
+                _("Bu adres zaten kayıtlı adresiniz."),
+                code="same",
+            )
+        return value
+
+
+# --- services --------------------------------------------------------------------------------
+
+
+class ContactChangeError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def open_changes(citizen: Citizen, field: str, now: datetime | None = None) -> Any:
+    now = now or timezone.now()
+    return ContactChange.objects.filter(
+        citizen=citizen, field=field, confirmed_at=None, cancelled_at=None, expires_at__gt=now
+    )
+
+
+def change_address(citizen: Citizen, address: str, *, request: HttpRequest) -> None:
+    with transaction.atomic():
+        locked = Citizen.objects.select_for_update().get(pk=citizen.pk)
+        before = locked.address
+        locked.address = address
+        locked.save(update_fields=["address", "updated_at"])
+        record(
+            "nes.profile.address_changed",
+            citizen=locked,
+            request=request,
+            before=before,
+            after=address,
+        )
+        queue_sms(
+            locked,
+            SmsMessage.Kind.CONTACT_UPDATED,
+            request=request,
+            context={"field": SMS_FIELD["address"]},
+        )
+    citizen.address = address
+
+
+def start_phone_change(
+    citizen: Citizen, number: str, *, request: HttpRequest
+) -> tuple[ContactChange, SmsChallenge, str]:
+    """Record the requested number and send its code to it. Raises ``SmsRateLimited``."""
+    now = timezone.now()
+    with transaction.atomic():
+        open_changes(citizen, ContactChange.Field.PHONE, now).update(cancelled_at=now)
+        challenge, binding = issue_challenge(
+            citizen,
+            SmsChallenge.Purpose.PHONE_CHANGE,
+            subject=number,
+            to=number,
+            request=request,
+            now=now,
+        )
+        change = ContactChange.objects.create(
+            citizen=citizen,
+            field=ContactChange.Field.PHONE,
+            old_value=citizen.mobile_phone,
+            new_value=number,
+            challenge=challenge,
+            created_at=now,
+            expires_at=now + PHONE_LIFETIME,
+        )
+        record(
+            "nes.profile.phone_change_requested",
+            citizen=citizen,
+            request=request,
+            change=change.pk,
+            before=citizen.mobile_phone,
+            after=number,
+        )
+    return change, challenge, binding
+
+
+def confirm_phone_change(change_id: int, citizen: Citizen, *, request: HttpRequest) -> Citizen:
+    """Make the new number the registered one (the caller has verified its code)."""
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Citizen.objects.select_for_update().get(pk=citizen.pk)
+        change = (
+            ContactChange.objects.select_for_update()
+            .filter(pk=change_id, citizen=locked, field=ContactChange.Field.PHONE)
+            .first()
+        )
+        if change is None or change.confirmed_at or change.cancelled_at:
+            raise ContactChangeError(_("Bu numara değişikliği artık geçerli değil."))
+        if change.expires_at <= now:
+            raise ContactChangeError(
+                _("Numara değişikliğinin süresi doldu. Lütfen yeniden başlatınız.")
+            )
+        before = locked.mobile_phone
+        locked.mobile_phone = change.new_value
+        locked.save(update_fields=["mobile_phone", "updated_at"])
+        change.confirmed_at = now
+        change.save(update_fields=["confirmed_at"])
+        record(
+            "nes.profile.phone_changed",
+            citizen=locked,
+            request=request,
+            change=change.pk,
+            before=before,
+            after=locked.mobile_phone,
+        )
+        queue_sms(locked, SmsMessage.Kind.PHONE_CHANGED, request=request, to=before)
+        queue_sms(
+            locked,
+            SmsMessage.Kind.CONTACT_UPDATED,
+            request=request,
+            to=locked.mobile_phone,
+            context={"field": SMS_FIELD["phone"]},
+        )
+    return locked
+
+
+def email_confirm_url(token: str) -> str:
+    path = reverse("accounts:profile_email_confirm", args=[token])
+    return settings.PORTAL_BASE_URL.rstrip("/") + path
+
+
+@sensitive_variables("token", "body")
+def start_email_change(citizen: Citizen, email: str, *, request: HttpRequest) -> ContactChange:
+    """Record the requested address and mail it a confirmation link (valid 24 hours)."""
+    now = timezone.now()
+    token = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        open_changes(citizen, ContactChange.Field.EMAIL, now).update(cancelled_at=now)
+        change = ContactChange.objects.create(
+            citizen=citizen,
+            field=ContactChange.Field.EMAIL,
+            old_value=citizen.email,
+            new_value=email,
+            token_hash=token_hash(token),
+            created_at=now,
+            expires_at=now + EMAIL_LIFETIME,
+        )
+    with translation.override("tr"):
+        subject = _("NES Portal: e-posta adresinizi onaylayınız")
+        body = _(
+            "Sayın %(name)s,\n\n"
+            "NES Portal hesabınız için bu e-posta adresi kayıt edilmek istendi. Onaylamak için "
+            "aşağıdaki bağlantıyı açınız, NES Portal'a giriş yapmış olarak «Onayla» düğmesine "
+            "basınız:\n\n%(url)s\n\n"
+            "Bağlantı 24 saat geçerlidir ve yalnızca bir kez kullanılabilir.\n\n"
+            "Bu isteği siz yapmadıysanız bu e-postayı dikkate almayınız; adresiniz "
+            "değiştirilmeyecektir. Sorularınız için Çağrı Merkezi: %(phone)s\n\n"
+            "NES Portal"
+        ) % {"name": citizen.full_name, "url": email_confirm_url(token), "phone": CALL_CENTRE}
+    try:
+        send_mail(subject, body, None, [email])
+    except (smtplib.SMTPException, OSError):
+        ContactChange.objects.filter(pk=change.pk).update(cancelled_at=timezone.now())
+        raise
+    record(
+        "nes.profile.email_change_requested",
+        citizen=citizen,
+        request=request,
+        change=change.pk,
+        before=citizen.email,
+        after=email,
+    )
+    return change
+
+
+def confirm_email_change(change: ContactChange, *, request: HttpRequest) -> Citizen:
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Citizen.objects.select_for_update().get(pk=change.citizen_id)
+        # Conditional: a link works once, and not after it expired or was superseded.
+        claimed = ContactChange.objects.filter(
+            pk=change.pk, confirmed_at=None, cancelled_at=None, expires_at__gt=now
+        ).update(confirmed_at=now)
+        if not claimed:
+            change.refresh_from_db()
+            raise ContactChangeError(_email_link_state(change, now))
+        before = locked.email
+        locked.email = change.new_value
+        locked.save(update_fields=["email", "updated_at"])
+        record(
+            "nes.profile.email_changed",
+            citizen=locked,
+            request=request,
+            change=change.pk,
+            before=before,
+            after=locked.email,
+        )
+        queue_sms(
+            locked,
+            SmsMessage.Kind.CONTACT_UPDATED,
+            request=request,
+            context={"field": SMS_FIELD["email"]},
+        )
+    return locked
+
+
+# --- views -----------------------------------------------------------------------------------
+
+
+def _citizen(request: HttpRequest) -> Citizen:
+    return request.citizen  # type: ignore[attr-defined,no-any-return]
+
+
+def _profile_page(
+    request: HttpRequest, *, status: int = 200, error: str | None = None, **forms_: Any
+) -> HttpResponse:
+    citizen = _citizen(request)
+    now = timezone.now()
+    context = {
+        "phone_form": forms_.get("phone_form") or PhoneForm(citizen=citizen),
+        "email_form": forms_.get("email_form") or EmailForm(citizen=citizen),
+        "address_form": forms_.get("address_form") or AddressForm(citizen=citizen),
+        "pending_email": open_changes(citizen, ContactChange.Field.EMAIL, now).first(),
+        "pending_phone": _pending_phone(request),
+        "error": error,
+    }
+    return render(request, "accounts/profile.html", context, status=status)
+
+
+@never_cache
+@citizen_required
+@require_GET
+def profile(request: HttpRequest) -> HttpResponse:
+    return _profile_page(request)
+
+
+@never_cache
+@citizen_required
+@require_POST
+def profile_address(request: HttpRequest) -> HttpResponse:
+    citizen = _citizen(request)
+    form = AddressForm(request.POST, citizen=citizen)
+    if not form.is_valid():
+        return _profile_page(request, status=400, address_form=form)
+    change_address(citizen, form.cleaned_data["address"], request=request)
+    messages.success(request, _("Adresiniz güncellendi."))
+    return redirect("accounts:profile")
+
+
+# Mobile phone ---------------------------------------------------------------------------------
+
+
+def _pending_phone(request: HttpRequest) -> ContactChange | None:
+    """This session's open phone change, if any."""
+    pending = request.session.get(SESSION_PHONE)
+    if not pending:
+        return None
+    change = (
+        open_changes(_citizen(request), ContactChange.Field.PHONE)
+        .filter(pk=pending.get("change"))
+        .first()
+    )
+    if change is None:
+        request.session.pop(SESSION_PHONE, None)
+    return change
+
+
+def _send_phone_code(request: HttpRequest, number: str) -> ContactChange:
+    change, challenge, binding = start_phone_change(_citizen(request), number, request=request)
+    request.session[SESSION_PHONE] = {
+        "change": change.pk,
+        "challenge": str(challenge.pk),
+        "binding": binding,
+        "since": int(time.time()),
+    }
+    return change
+
+
+@never_cache
+@citizen_required
+@require_POST
+def profile_phone(request: HttpRequest) -> HttpResponse:
+    citizen = _citizen(request)
+    form = PhoneForm(request.POST, citizen=citizen)
+    if not form.is_valid():
+        return _profile_page(request, status=400, phone_form=form)
+    try:
+        _send_phone_code(request, form.cleaned_data["mobile_phone"])
+    except SmsRateLimited as exc:
+        form.add_error(None, _rate_limit_message(exc))
+        return _profile_page(request, status=429, phone_form=form)
+    return redirect("accounts:profile_phone_code")
+
+
+PHONE_CODE_ERRORS = {
+    Outcome.EXPIRED: gettext_lazy("SMS Onay Kodunun süresi doldu. Yeni kod isteyiniz."),
+    Outcome.USED: gettext_lazy("Bu SMS Onay Kodu artık geçerli değil. Yeni kod isteyiniz."),
+    Outcome.INVALID: gettext_lazy(
+        "Bu SMS Onay Kodu bu numara değişikliği için geçerli değil. Yeni kod isteyiniz."
+    ),
+}
+
+
+def _restart_phone(request: HttpRequest) -> HttpResponse:
+    messages.warning(
+        request,
+        _("Numara değişikliğinin süresi doldu ya da başlatılmadı. Lütfen yeniden başlatınız."),
+    )
+    return redirect("accounts:profile")
+
+
+@sensitive_post_parameters("code")
+@sensitive_variables()
+@never_cache
+@citizen_required
+@require_http_methods(["GET", "POST"])
+def profile_phone_code(request: HttpRequest) -> HttpResponse:
+    change = _pending_phone(request)
+    if change is None:
+        return _restart_phone(request)
+    pending = request.session[SESSION_PHONE]
+    challenge = SmsChallenge.objects.filter(
+        pk=pending.get("challenge"), citizen=_citizen(request)
+    ).first()
+
+    form = CodeForm(request.POST or None)
+    status = 200
+    offer_new_code = False
+    if request.method == "POST":
+        status = 400
+        if form.is_valid() and challenge is not None:
+            # Bound to the new number: only the code sent to it confirms the change.
+            result = verify_code(
+                pending["challenge"],
+                pending["binding"],
+                SmsChallenge.Purpose.PHONE_CHANGE,
+                form.cleaned_data["code"],
+                subject=change.new_value,
+                request=request,
+            )
+            outcome = result.outcome
+            if outcome is Outcome.OK:
+                request.session.pop(SESSION_PHONE, None)
+                try:
+                    citizen = confirm_phone_change(change.pk, _citizen(request), request=request)
+                except ContactChangeError as exc:
+                    messages.error(request, exc.message)
+                    return redirect("accounts:profile")
+                messages.success(
+                    request,
+                    _(
+                        "Cep telefonu numaranız %(phone)s olarak güncellendi. Eski numaranıza "
+                        "bilgilendirme SMS'i gönderildi."
+                    )
+                    % {"phone": citizen.masked_phone},
+                )
+                return redirect("accounts:profile")
+            if outcome is Outcome.LOCKED:
+                request.session.pop(SESSION_PHONE, None)
+                return redirect("accounts:locked")
+            if outcome is Outcome.WRONG:
+                form.add_error(
+                    "code",
+                    _("SMS Onay Kodu hatalı. Kalan deneme hakkınız: %(left)d.")
+                    % {"left": result.attempts_left},
+                )
+            else:
+                form.add_error("code", PHONE_CODE_ERRORS[outcome])
+                offer_new_code = True
+        form.data = {}
+        if challenge is not None:
+            challenge.refresh_from_db()
+
+    now = timezone.now()
+    is_open = challenge is not None and challenge.is_open(now)
+    seconds_left = int((challenge.expires_at - now).total_seconds()) if is_open else 0
+    resend_in = (
+        max(0, int((challenge.created_at + SmsChallenge.RESEND_AFTER - now).total_seconds()))
+        if challenge is not None and is_open and not offer_new_code
+        else 0
+    )
+    context = {
+        "form": form,
+        "masked_phone": mask_phone(change.new_value),
+        "seconds_left": max(0, seconds_left),
+        "countdown_text": "{:02d}:{:02d}".format(*divmod(max(0, seconds_left), 60)),
+        "resend_in": resend_in,
+        "offer_new_code": offer_new_code or not is_open,
+    }
+    return render(request, "accounts/profile_phone_code.html", context, status=status)
+
+
+@never_cache
+@citizen_required
+@require_POST
+def profile_phone_resend(request: HttpRequest) -> HttpResponse:
+    change = _pending_phone(request)
+    if change is None:
+        return _restart_phone(request)
+    # A new code for the same change: the 10 minutes still count from the request.
+    try:
+        with transaction.atomic():
+            challenge, binding = issue_challenge(
+                _citizen(request),
+                SmsChallenge.Purpose.PHONE_CHANGE,
+                subject=change.new_value,
+                to=change.new_value,
+                request=request,
+            )
+            ContactChange.objects.filter(pk=change.pk).update(challenge=challenge)
+    except SmsRateLimited as exc:
+        messages.error(request, _rate_limit_message(exc))
+    else:
+        pending = request.session[SESSION_PHONE]
+        pending.update(challenge=str(challenge.pk), binding=binding)
+        request.session[SESSION_PHONE] = pending
+        messages.success(request, _("Yeni SMS Onay Kodu gönderildi."))
+    return redirect("accounts:profile_phone_code")
+
+
+@never_cache
+@citizen_required
+@require_POST
+def profile_phone_cancel(request: HttpRequest) -> HttpResponse:
+    change = _pending_phone(request)
+    request.session.pop(SESSION_PHONE, None)
+    if change is not None:
+        now = timezone.now()
+        ContactChange.objects.filter(pk=change.pk, confirmed_at=None).update(cancelled_at=now)
+        SmsChallenge.objects.filter(
+            pk=change.challenge_id, consumed_at=None, invalidated_at=None
+        ).update(invalidated_at=now)
+        messages.info(request, _("Numara değişikliğinden vazgeçtiniz; numaranız değişmedi."))
+    return redirect("accounts:profile")
+
+
+# E-mail ---------------------------------------------------------------------------------------
+
+
+@never_cache
+@citizen_required
+@require_POST
+def profile_email(request: HttpRequest) -> HttpResponse:
+    citizen = _citizen(request)
+    form = EmailForm(request.POST, citizen=citizen)
+    if not form.is_valid():
+        return _profile_page(request, status=400, email_form=form)
+    try:
+        start_email_change(citizen, form.cleaned_data["email"], request=request)
+    except (smtplib.SMTPException, OSError):
+        form.add_error(
+            None,
+            _("Onay e-postası şu anda gönderilemedi. Lütfen biraz sonra yeniden deneyiniz."),
+        )
+        return _profile_page(request, status=503, email_form=form)
+    messages.success(
+        request,
+        _(
+            "%(email)s adresine bir onay bağlantısı gönderdik. Bağlantıyı 24 saat içinde açıp "
+            "onayladığınızda e-posta adresiniz güncellenecek."
+        )
+        % {"email": form.cleaned_data["email"]},
+    )
+    return redirect("accounts:profile")
+
+
+def _email_link_state(change: ContactChange, now: datetime) -> str:
+    if change.confirmed_at:
+        return _("Bu bağlantı daha önce kullanıldı; e-posta adresiniz zaten onaylandı.")
+    if change.cancelled_at:
+        return _(
+            "Bu bağlantının yerine daha yeni bir onay bağlantısı gönderildi. Lütfen en son "
+            "gelen e-postadaki bağlantıyı kullanınız."
+        )
+    return _(
+        "Bu bağlantının süresi doldu (24 saat). Bilgi Güncelle sayfasından yeniden "
+        "isteyebilirsiniz."
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@sensitive_variables("token")
+def profile_email_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    citizen = getattr(request, "citizen", None)
+    if citizen is None:
+        messages.info(
+            request,
+            _(
+                "E-posta adresinizi onaylamak için önce giriş yapınız, ardından e-postadaki "
+                "bağlantıyı yeniden açınız."
+            ),
+        )
+        return redirect("accounts:login")
+    # Another citizen's link looks exactly like an unknown one.
+    change = ContactChange.objects.filter(
+        citizen=citizen, field=ContactChange.Field.EMAIL, token_hash=token_hash(token)
+    ).first()
+    if change is None:
+        return render(request, "accounts/profile_email_invalid.html", status=404)
+    now = timezone.now()
+    usable = change.confirmed_at is None and change.cancelled_at is None and change.expires_at > now
+    if not usable:
+        return render(
+            request,
+            "accounts/profile_email_confirm.html",
+            {"change": change, "refused": _email_link_state(change, now)},
+            status=410,
+        )
+    if request.method == "POST":
+        try:
+            confirm_email_change(change, request=request)
+        except ContactChangeError as exc:
+            return render(
+                request,
+                "accounts/profile_email_confirm.html",
+                {"change": change, "refused": exc.message},
+                status=410,
+            )
+        messages.success(
+            request,
+            _("E-posta adresiniz %(email)s olarak güncellendi.") % {"email": change.new_value},
+        )
+        return redirect("accounts:profile")
+    return render(request, "accounts/profile_email_confirm.html", {"change": change})

@@ -1,0 +1,518 @@
+"""E-İmzalı Giriş (Akıllı Kart Servisi): log in by signing a one-time challenge with the
+private key of a certificate this portal's CA issued. No security word, no SMS.
+
+Protocol
+========
+
+1. ``GET /e-imzali-giris/soru/`` (or the page ``GET /e-imzali-giris/``) makes a challenge:
+   32 random bytes, valid :attr:`LoginChallenge.LIFETIME` (2 minutes), single use, bound to the
+   browser session that asked for it. The JSON answer is
+   ``{"challenge_id", "nonce_b64", "expires_at", "csrf_token", "post_url", "message_prefix_b64"}``.
+2. The signing tool signs the canonical message (:func:`signed_message`)::
+
+       b"NES-PORTAL-LOGIN\\0" + challenge_id.bytes (16 octets, the UUID's binary form) + nonce
+
+   with SHA-256: ECDSA (DER-encoded signature, or raw r‖s as PKCS#11 returns it) or RSA
+   PKCS#1 v1.5. The fixed prefix keeps a login signature from being mistaken for a signature
+   over anything else (a document, an OCSP request); the challenge id ties it to one row.
+3. ``POST /e-imzali-giris/`` in the *same session* (session and CSRF cookies, ``X-CSRFToken``
+   header or ``csrfmiddlewaretoken`` field) with ``challenge_id``, ``signature`` (base64) and
+   ``certificate`` (PEM, or base64 DER). With ``Accept: application/json`` the answer is JSON
+   ``{"ok": true, "redirect": "/islemler/"}`` or ``{"ok": false, "error": "…"}`` (400).
+
+Security contract of :func:`verify_login`
+=========================================
+
+* Checks run in this order and stop at the first failure: the challenge exists, belongs to this
+  session, has not expired, and is consumed by one conditional UPDATE (``used_at IS NULL`` →
+  now), so a replay or a racing second request fails; the certificate parses, is signed by
+  *our* issuing CA, is a ``Certificate`` row of that CA with byte-identical DER, is inside its
+  validity period, is ``active``; the signature verifies with its public key; its subject
+  serialNumber (``TCKTR-…``/``PASTR-…``) is the row's citizen's; the citizen is not locked.
+* Every failure gives the caller the same generic message; the precise reason goes only to the
+  audit log (``nes.login.esign_failed``, ``reason=…``).
+* Once the certificate maps to a citizen, a strike on the same counter as the security word is
+  *reserved* (conditional UPDATE, ``failure_count < 3`` and not locked) before the remaining
+  checks run, exactly as ``accounts.services.check_security_word`` does, so parallel requests
+  get no extra tries; a failure keeps the strike and the third locks the account. A success
+  resets the counter (unless the account was locked meanwhile: the lock wins).
+* A challenge is consumed before the certificate is even parsed: every attempt costs a fresh
+  challenge, i.e. one more round trip in the same session.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import unquote
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.x509.oid import NameOID
+from django import forms
+from django.conf import settings
+from django.db.models import F
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import get_token
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.models import MAX_FAILURES, Citizen
+from accounts.services import login_citizen
+from audit.log import record
+
+from . import ca as ca_module
+from .models import Certificate, LoginChallenge
+
+MESSAGE_PREFIX = b"NES-PORTAL-LOGIN\0"
+NONCE_BYTES = 32
+SESSION_BINDING = "nes_esign_binding"
+# Expired challenges are deleted this long after they expire (on the next challenge issued).
+PURGE_AFTER = timedelta(minutes=10)
+MAX_SIGNATURE_CHARS = 2048  # base64 of an RSA-8192 signature is ~1.4k
+MAX_CERTIFICATE_CHARS = 16384
+
+ESIGN_FAILED = _(
+    "E-imzalı giriş yapılamadı. Sertifikanızın geçerli ve kullanıma açılmış olduğundan emin "
+    "olup yeni giriş sorusunu imzalayarak yeniden deneyiniz. 3 kez hatalı giriş yapılan hesaplar "
+    "güvenlik nedeniyle bloke olur; bu durumda 444 5 576 numaralı Çağrı Merkezimizi arayınız."
+)
+
+
+# --- the protocol (pure functions) -----------------------------------------------------------
+
+
+def _as_uuid(challenge_id: uuid.UUID | str) -> uuid.UUID:
+    return challenge_id if isinstance(challenge_id, uuid.UUID) else uuid.UUID(str(challenge_id))
+
+
+def signed_message(challenge_id: uuid.UUID | str, nonce: bytes) -> bytes:
+    """The exact bytes a signing tool signs for a challenge (see the module docstring)."""
+    return MESSAGE_PREFIX + _as_uuid(challenge_id).bytes + bytes(nonce)
+
+
+def sign_challenge(
+    nonce: bytes, challenge_id: uuid.UUID | str, private_key: ec.EllipticCurvePrivateKey | Any
+) -> bytes:
+    """Sign a challenge as a card's signing tool would: ECDSA-SHA256 (DER) or RSA PKCS#1 v1.5."""
+    message = signed_message(challenge_id, nonce)
+    if isinstance(private_key, ec.EllipticCurvePrivateKey):
+        return private_key.sign(message, ec.ECDSA(hashes.SHA256()))
+    if isinstance(private_key, rsa.RSAPrivateKey):
+        return private_key.sign(message, padding.PKCS1v15(), hashes.SHA256())
+    raise TypeError("private_key must be an EC or RSA private key")
+
+
+def verify_signature(public_key: Any, signature: bytes, message: bytes) -> bool:
+    """True if ``signature`` over ``message`` verifies (ECDSA-SHA256 DER or raw r‖s; RSA
+    PKCS#1 v1.5 SHA-256). Any other key type is refused."""
+    try:
+        if isinstance(public_key, ec.EllipticCurvePublicKey):
+            return _verify_ecdsa(public_key, signature, message)
+        if isinstance(public_key, rsa.RSAPublicKey):
+            public_key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+            return True
+    except (InvalidSignature, ValueError, UnsupportedAlgorithm):
+        return False
+    return False
+
+
+def _verify_ecdsa(public_key: ec.EllipticCurvePublicKey, signature: bytes, message: bytes) -> bool:
+    """DER first; then raw r‖s (IEEE P1363, what PKCS#11's CKM_ECDSA returns), which cannot be
+    told apart from DER by its first byte (r may start with 0x30)."""
+    candidates = [signature]
+    size = (public_key.curve.key_size + 7) // 8
+    if len(signature) == 2 * size:
+        r = int.from_bytes(signature[:size], "big")
+        s = int.from_bytes(signature[size:], "big")
+        candidates.append(encode_dss_signature(r, s))
+    for candidate in candidates:
+        try:
+            public_key.verify(candidate, message, ec.ECDSA(hashes.SHA256()))
+        except (InvalidSignature, ValueError):
+            continue
+        return True
+    return False
+
+
+def parse_certificate(text: str | bytes) -> x509.Certificate:
+    """A certificate given as PEM or as base64 DER; ``ValueError`` if it is neither."""
+    data = text.encode("ascii", "replace") if isinstance(text, str) else bytes(text)
+    if b"-----BEGIN CERTIFICATE-----" in data:
+        return x509.load_pem_x509_certificate(data)
+    try:
+        der = base64.b64decode(b"".join(data.split()), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("neither PEM nor base64 DER") from exc
+    return x509.load_der_x509_certificate(der)
+
+
+def decode_signature(text: str) -> bytes:
+    """Standard or URL-safe base64, whitespace ignored; ``ValueError`` if it is not base64."""
+    compact = "".join(text.split()).replace("-", "+").replace("_", "/")
+    compact += "=" * (-len(compact) % 4)
+    try:
+        return base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("signature is not base64") from exc
+
+
+def identity_of(citizen: Citizen) -> str:
+    """The subject serialNumber we write into this citizen's certificates."""
+    return f"TCKTR-{citizen.tckn}" if citizen.tckn else f"PASTR-{citizen.passport_no}"
+
+
+def _binding_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+# --- challenges ------------------------------------------------------------------------------
+
+
+def issue_challenge(request: HttpRequest, *, now: datetime | None = None) -> LoginChallenge:
+    """A fresh challenge bound to this session (the session keeps the token, the row its hash)."""
+    now = now or timezone.now()
+    token = request.session.get(SESSION_BINDING)
+    if not token:
+        token = secrets.token_urlsafe(32)
+        request.session[SESSION_BINDING] = token
+    # Keep the table small: anonymous GETs create rows, so old ones go as new ones come.
+    LoginChallenge.objects.filter(expires_at__lt=now - PURGE_AFTER).delete()
+    return LoginChallenge.objects.create(
+        nonce=secrets.token_bytes(NONCE_BYTES),
+        binding_hash=_binding_hash(token),
+        created_at=now,
+        expires_at=now + LoginChallenge.LIFETIME,
+    )
+
+
+def challenge_payload(request: HttpRequest, challenge: LoginChallenge) -> dict[str, Any]:
+    return {
+        "challenge_id": str(challenge.pk),
+        "nonce_b64": base64.b64encode(bytes(challenge.nonce)).decode("ascii"),
+        "expires_at": challenge.expires_at.isoformat(),
+        "csrf_token": get_token(request),
+        "post_url": reverse("certificates:esign_login"),
+        "message_prefix_b64": base64.b64encode(MESSAGE_PREFIX).decode("ascii"),
+    }
+
+
+# --- verification ----------------------------------------------------------------------------
+
+
+class EsignFailed(Exception):
+    """Verification failed; ``reason`` is for the audit log only, never for the user."""
+
+    def __init__(self, reason: str, citizen: Citizen | None = None, **data: Any) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.citizen = citizen
+        self.data = data
+        self.recorded = False
+
+
+@dataclass(frozen=True)
+class EsignResult:
+    citizen: Citizen | None
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.citizen is not None
+
+
+def _consume_challenge(request: HttpRequest, challenge_id: str, now: datetime) -> LoginChallenge:
+    try:
+        pk = uuid.UUID(str(challenge_id))
+    except ValueError:
+        raise EsignFailed("challenge_malformed") from None
+    challenge = LoginChallenge.objects.filter(pk=pk).first()
+    if challenge is None:
+        raise EsignFailed("challenge_unknown")
+    token = request.session.get(SESSION_BINDING) or ""
+    if not token or not constant_time_compare(challenge.binding_hash, _binding_hash(token)):
+        raise EsignFailed("challenge_other_session")
+    if now >= challenge.expires_at:
+        raise EsignFailed("challenge_expired")
+    # The one place that decides single use: of two racing requests, exactly one updates.
+    if not LoginChallenge.objects.filter(pk=pk, used_at=None, expires_at__gt=now).update(
+        used_at=now
+    ):
+        raise EsignFailed("challenge_used")
+    return challenge
+
+
+def _our_certificate(cert: x509.Certificate) -> Certificate:
+    try:
+        cert.verify_directly_issued_by(ca_module.material().certificate)
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+        raise EsignFailed("certificate_foreign_ca") from None
+    der = cert.public_bytes(serialization.Encoding.DER)
+    row = (
+        Certificate.objects.select_related("citizen")
+        .filter(ca=ca_module.issuing_ca(), serial_number=format(cert.serial_number, "x"))
+        .first()
+    )
+    if row is None or not constant_time_compare(bytes(row.der), der):
+        raise EsignFailed("certificate_unknown")
+    return row
+
+
+def _check_for_citizen(
+    cert: x509.Certificate,
+    row: Certificate,
+    now: datetime,
+    *,
+    signature: bytes | None,
+    message: bytes,
+) -> None:
+    """The checks after the certificate mapped to a citizen (a strike is already reserved).
+
+    ``signature=None`` only for a TLS client certificate, whose key possession the reverse
+    proxy's handshake proved."""
+    if now < cert.not_valid_before_utc or now < row.not_before:
+        raise EsignFailed("certificate_not_yet_valid")
+    if now >= cert.not_valid_after_utc or row.is_expired(now):
+        raise EsignFailed("certificate_expired")
+    if row.status != Certificate.Status.ACTIVE:
+        raise EsignFailed(f"certificate_{row.status}")
+    try:
+        public_key = cert.public_key()
+    except (ValueError, UnsupportedAlgorithm):
+        raise EsignFailed("certificate_key_unsupported") from None
+    if signature is not None and not verify_signature(public_key, signature, message):
+        raise EsignFailed("signature_invalid")
+    names = cert.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)
+    if len(names) != 1 or not constant_time_compare(str(names[0].value), identity_of(row.citizen)):
+        raise EsignFailed("identity_mismatch")
+
+
+def _login_with_certificate(
+    request: HttpRequest,
+    cert_text: str | bytes,
+    now: datetime,
+    *,
+    signature: bytes | None,
+    message: bytes = b"",
+) -> Citizen:
+    """Certificate → our row → strike reserved → remaining checks → counter reset."""
+    from accounts.otp import lock_citizen
+
+    try:
+        cert = parse_certificate(cert_text)
+    except ValueError:
+        raise EsignFailed("certificate_unparsable") from None
+    row = _our_certificate(cert)
+    citizen = row.citizen
+    # Reserved before the checks, like a security word: parallel requests get no extra tries.
+    reserved = Citizen.objects.filter(
+        pk=citizen.pk, locked_at=None, failure_count__lt=MAX_FAILURES
+    ).update(failure_count=F("failure_count") + 1)
+    if not reserved:
+        raise EsignFailed("citizen_locked", citizen, serial=row.serial_number)
+    try:
+        _check_for_citizen(cert, row, now, signature=signature, message=message)
+    except EsignFailed as exc:
+        citizen.refresh_from_db(fields=["failure_count"])
+        _record_failure(
+            request,
+            exc.reason,
+            citizen,
+            serial=row.serial_number,
+            failure_count=citizen.failure_count,
+        )
+        lock_citizen(citizen.pk, Citizen.LockReason.WRONG_WORD, request=request, now=now)
+        exc.recorded = True
+        raise
+    # Conditional: if parallel failures locked the account meanwhile, the lock wins.
+    if not Citizen.objects.filter(pk=citizen.pk, locked_at=None).update(failure_count=0):
+        raise EsignFailed("citizen_locked", citizen, serial=row.serial_number)
+    citizen.refresh_from_db()
+    record(
+        "nes.login.esign_passed",
+        citizen=citizen,
+        request=request,
+        serial=row.serial_number,
+        method="signature" if signature is not None else "tls_client_certificate",
+    )
+    return citizen
+
+
+def _record_failure(
+    request: HttpRequest, reason: str, citizen: Citizen | None, **data: Any
+) -> None:
+    record("nes.login.esign_failed", citizen=citizen, request=request, reason=reason, **data)
+
+
+def _outcome(request: HttpRequest, attempt: Any) -> EsignResult:
+    try:
+        citizen = attempt()
+    except EsignFailed as exc:
+        if not exc.recorded:
+            _record_failure(request, exc.reason, exc.citizen, **exc.data)
+        return EsignResult(None, exc.reason)
+    return EsignResult(citizen)
+
+
+def verify_login(
+    request: HttpRequest,
+    *,
+    challenge_id: str,
+    signature_b64: str,
+    certificate: str,
+    now: datetime | None = None,
+) -> EsignResult:
+    """Check a signed challenge (see the module docstring for the order and the contract).
+
+    Returns the citizen on success (not yet logged in: the caller calls ``login_citizen``);
+    on failure ``citizen`` is None and ``reason`` says why, for tests and logs only.
+    """
+    now = now or timezone.now()
+
+    def attempt() -> Citizen:
+        challenge = _consume_challenge(request, challenge_id, now)
+        try:
+            signature = decode_signature(signature_b64)
+        except ValueError:
+            signature = b""  # fails verification below, after the strike is reserved
+        return _login_with_certificate(
+            request,
+            certificate,
+            now,
+            signature=signature,
+            message=signed_message(challenge.pk, bytes(challenge.nonce)),
+        )
+
+    return _outcome(request, attempt)
+
+
+def verify_tls_login(
+    request: HttpRequest, header_value: str, *, now: datetime | None = None
+) -> EsignResult:
+    """Check a TLS client certificate forwarded by the reverse proxy (URL-encoded PEM, as
+    nginx's ``$ssl_client_escaped_cert``). The handshake proved key possession, so there is
+    no challenge; every other check is the same."""
+    now = now or timezone.now()
+    return _outcome(
+        request,
+        lambda: _login_with_certificate(request, unquote(header_value), now, signature=None),
+    )
+
+
+# --- views -----------------------------------------------------------------------------------
+
+
+class EsignLoginForm(forms.Form):
+    challenge_id = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    signature = forms.CharField(
+        label=_("İmza (base64)"),
+        max_length=MAX_SIGNATURE_CHARS,
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false", "autocomplete": "off"}),
+        help_text=_("İmzalama aracınızın ürettiği imza."),
+    )
+    certificate = forms.CharField(
+        label=_("Sertifika (PEM ya da base64 DER)"),
+        max_length=MAX_CERTIFICATE_CHARS,
+        widget=forms.Textarea(attrs={"rows": 10, "spellcheck": "false", "autocomplete": "off"}),
+        help_text=_("Akıllı kartınızdaki nitelikli elektronik sertifikanız."),
+    )
+
+
+def tls_header() -> str:
+    """The request header holding the proxy's verified client certificate; "" when off."""
+    return getattr(settings, "ESIGN_TRUST_PROXY_CERT_HEADER", "") or ""
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _render_page(request: HttpRequest, *, error: Any = None, status: int = 200) -> HttpResponse:
+    """The page with a fresh challenge (after a failure too: the old one is used up)."""
+    challenge = issue_challenge(request)
+    payload = challenge_payload(request, challenge)
+    form = EsignLoginForm(initial={"challenge_id": payload["challenge_id"]})
+    seconds_left = int(LoginChallenge.LIFETIME.total_seconds())
+    context = {
+        "form": form,
+        "error": error,
+        "challenge": payload,
+        "seconds_left": seconds_left,
+        "countdown_text": "{:02d}:{:02d}".format(*divmod(seconds_left, 60)),
+        "tls_enabled": bool(tls_header()),
+        "message_prefix": "NES-PORTAL-LOGIN\\0",
+    }
+    return render(request, "certificates/esign_login.html", context, status=status)
+
+
+def _finish(request: HttpRequest, result: EsignResult) -> HttpResponse:
+    menu = reverse("accounts:menu")
+    if result.citizen is not None:
+        request.session.pop(SESSION_BINDING, None)
+        login_citizen(request, result.citizen)
+        if _wants_json(request):
+            return JsonResponse({"ok": True, "redirect": menu})
+        return redirect(menu)
+    if _wants_json(request):
+        return JsonResponse({"ok": False, "error": str(ESIGN_FAILED)}, status=400)
+    return _render_page(request, error=ESIGN_FAILED, status=400)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def esign_login(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        if getattr(request, "citizen", None) is not None:
+            return redirect("accounts:menu")
+        return _render_page(request)
+    form = EsignLoginForm(request.POST)
+    if not form.is_valid():
+        _record_failure(request, "form_invalid", None, fields=sorted(form.errors))
+        return _finish(request, EsignResult(None, "form_invalid"))
+    result = verify_login(
+        request,
+        challenge_id=form.cleaned_data["challenge_id"],
+        signature_b64=form.cleaned_data["signature"],
+        certificate=form.cleaned_data["certificate"],
+    )
+    return _finish(request, result)
+
+
+@never_cache
+@require_GET
+def esign_challenge(request: HttpRequest) -> JsonResponse:
+    """The challenge as JSON, for signing tools (plus the CSRF token their POST needs)."""
+    return JsonResponse(challenge_payload(request, issue_challenge(request)))
+
+
+@never_cache
+@require_POST
+def esign_tls_login(request: HttpRequest) -> HttpResponse:
+    """Log in with the TLS client certificate the reverse proxy verified and forwarded.
+
+    Off unless ``ESIGN_TRUST_PROXY_CERT_HEADER`` names the header; then the proxy MUST strip
+    that header from client requests and set it only after a verified handshake, or anyone
+    could claim any certificate (which is public) by sending the header themselves.
+    """
+    header = tls_header()
+    if not header:
+        raise Http404
+    value = request.headers.get(header, "")
+    if not value:
+        _record_failure(request, "tls_no_certificate", None)
+        return _finish(request, EsignResult(None, "tls_no_certificate"))
+    return _finish(request, verify_tls_login(request, value))

@@ -1,0 +1,161 @@
+"""E-Onay in admin: staff enter applications; the citizen alone decides.
+
+* Staff with ``eonay.add_application`` enter an application (citizen by T.C. Kimlik No through
+  the autocomplete, kind, institution, contact details). Saving goes through
+  ``services.enter_application``: approved at once by an active standing consent that covers its
+  kind, otherwise it waits and the citizen gets an SMS.
+* Nothing in admin decides. After entry an application is view-only for everyone (superusers
+  too): no change, no delete, no actions; status and decision fields are never form fields.
+  The decision, its time and how it was made (the citizen's SMS code or a standing consent)
+  are shown on the list and on the page.
+* Standing consents are view-only: only the citizen gives or withdraws them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from .models import Application, Consent
+from .services import enter_application
+
+ENTRY_FIELDS = [
+    "citizen",
+    "kind",
+    "institution_name",
+    "institution_tax_number",
+    "contact_name",
+    "contact_phone",
+    "contact_email",
+]
+DECISION_FIELDS = ["status", "decided_at", "how_decided", "decided_by_consent"]
+
+
+class ApplicationEntryForm(forms.ModelForm):
+    class Meta:
+        model = Application
+        fields = ENTRY_FIELDS
+
+
+def _how_decided(obj: Application) -> str:
+    if obj.status == Application.Status.WAITING:
+        return str(_("Vatandaşın onayını bekliyor"))
+    if obj.decided_by_consent_id is not None:
+        return str(_("Sürekli onayla otomatik onaylandı"))
+    if obj.status == Application.Status.APPROVED:
+        return str(_("Vatandaş SMS Onay Kodu ile onayladı"))
+    return str(_("Vatandaş SMS Onay Kodu ile reddetti"))
+
+
+@admin.register(Application)
+class ApplicationAdmin(admin.ModelAdmin):
+    form = ApplicationEntryForm
+    list_display = [
+        "reference",
+        "citizen",
+        "kind",
+        "institution_name",
+        "status",
+        "entered_at",
+        "entered_by",
+        "decided_at",
+        "how_decided",
+    ]
+    list_filter = ["status", "kind"]
+    search_fields = ["=reference", "=citizen__tckn", "=citizen__passport_no", "institution_name"]
+    autocomplete_fields = ["citizen"]
+    list_select_related = ["citizen", "entered_by"]
+    date_hierarchy = "entered_at"
+    actions = None  # nothing in bulk; above all nothing that decides
+
+    @admin.display(description=_("karar şekli"))
+    def how_decided(self, obj: Application) -> str:
+        return _how_decided(obj)
+
+    @admin.display(description=_("onaylayan sürekli E-Onay"))
+    def decided_by_consent_link(self, obj: Application) -> str:
+        if obj.decided_by_consent_id is None:
+            return "-"
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:eonay_consent_change", args=[obj.decided_by_consent_id]),
+            obj.decided_by_consent,
+        )
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        if obj is None:
+            return ENTRY_FIELDS
+        return [
+            "reference",
+            *ENTRY_FIELDS,
+            "entered_by",
+            "entered_at",
+            "status",
+            "decided_at",
+            "how_decided",
+            "decided_by_consent_link",
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        if obj is None:
+            return []
+        return self.get_fields(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Entered is entered: the citizen decides on exactly what they were shown.
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Application, form: Any, change: bool) -> None:
+        if change:  # pragma: no cover - change permission is never granted
+            raise PermissionError("applications are never changed in admin")
+        enter_application(obj, entered_by=request.user, request=request)
+        if obj.decided_by_consent_id is not None:
+            self.message_user(
+                request,
+                _(
+                    "%(ref)s: vatandaşın sürekli onayı bu başvuruyu kapsıyor; başvuru sürekli "
+                    "onayla otomatik onaylandı."
+                )
+                % {"ref": obj.reference},
+                messages.SUCCESS,
+            )
+        else:
+            self.message_user(
+                request,
+                _("%(ref)s: vatandaşın E-Onay'ı bekleniyor; vatandaşa SMS ile bildirildi.")
+                % {"ref": obj.reference},
+                messages.INFO,
+            )
+
+
+@admin.register(Consent)
+class ConsentAdmin(admin.ModelAdmin):
+    list_display = ["citizen", "scope", "given_at", "withdrawn_at", "active"]
+    list_filter = ["scope", ("withdrawn_at", admin.EmptyFieldListFilter)]
+    search_fields = ["=citizen__tckn", "=citizen__passport_no"]
+    list_select_related = ["citizen"]
+    fields = ["citizen", "scope", "given_at", "withdrawn_at"]
+    readonly_fields = fields
+    actions = None
+
+    @admin.display(description=_("etkin"), boolean=True)
+    def active(self, obj: Consent) -> bool:
+        return obj.is_active
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,214 @@
+"""E-Onay workflows: entering an application, the citizen's decision, standing consent.
+
+Every change writes an audit entry (``nes.eonay.*``) and tells the citizen by SMS. Standing
+consent and entering an application both take the citizen's row lock first, so an application
+entered while the citizen withdraws their consent is either approved by a consent that was
+active or waits; never approved by a consent withdrawn before it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from accounts.models import Citizen, SmsMessage
+from accounts.tasks import queue_sms
+from audit.log import record
+
+from .models import Application, ApplicationError, Consent
+
+DECISION_WORDS = {True: "onaylandı", False: "reddedildi"}
+BY_CONSENT_WORD = "sürekli onayınızla onaylandı"
+
+
+def _state(word: str, scope: str) -> str:
+    """The SMS's state text, in Turkish whatever the page's language (SMS are Turkish)."""
+    with translation.override("tr"):
+        return f"{word} ({Consent.Scope(scope).label})"
+
+
+def _lock_citizen(citizen: Citizen) -> None:
+    Citizen.objects.select_for_update().only("pk").get(pk=citizen.pk)
+
+
+def active_consent(citizen: Citizen, scope: str | None) -> Consent | None:
+    if scope is None:
+        return None
+    return Consent.objects.filter(citizen=citizen, scope=scope, withdrawn_at=None).first()
+
+
+def enter_application(
+    application: Application,
+    *,
+    entered_by: Any,
+    request: HttpRequest | None = None,
+    notify: bool = True,
+    now: datetime | None = None,
+) -> Application:
+    """Save an application a staff member entered (unsaved ``application``, fields filled in).
+
+    If the citizen's standing consent covers its kind it is approved at once by that consent;
+    otherwise it waits and the citizen gets an SMS (``notify=False`` for demo data).
+    """
+    if application.pk is not None:
+        raise ValueError("enter_application saves new applications only")
+    citizen = application.citizen
+    with transaction.atomic():
+        _lock_citizen(citizen)
+        now = now or timezone.now()  # after the lock: times follow the order of changes
+        application.entered_by = entered_by
+        application.entered_at = now
+        application.status = Application.Status.WAITING
+        application.decided_at = None
+        application.decided_by_consent = None
+        application.save()
+        record(
+            "nes.eonay.application_entered",
+            citizen=citizen,
+            actor=entered_by,
+            request=request,
+            subject=application.reference or "",
+            kind=application.kind,
+            institution=application.institution_name,
+            institution_tax_number=application.institution_tax_number,
+        )
+        consent = active_consent(citizen, application.consent_scope)
+        if consent is not None:
+            application.decide(approve=True, consent=consent, now=now)
+            record(
+                "nes.eonay.approved_by_consent",
+                citizen=citizen,
+                actor=entered_by,
+                request=request,
+                subject=application.reference or "",
+                consent=consent.pk,
+                scope=consent.scope,
+                note="approved by standing consent",
+            )
+            if notify:
+                queue_sms(
+                    citizen,
+                    SmsMessage.Kind.EONAY_DECIDED,
+                    request=request,
+                    context={
+                        "application": application.reference or "",
+                        "decision": BY_CONSENT_WORD,
+                    },
+                )
+        elif notify:
+            queue_sms(
+                citizen,
+                SmsMessage.Kind.EONAY_WAITING,
+                request=request,
+                context={"application": application.reference or ""},
+            )
+    return application
+
+
+def decide_application(
+    application: Application,
+    *,
+    citizen: Citizen,
+    approve: bool,
+    request: HttpRequest | None = None,
+    now: datetime | None = None,
+) -> Application:
+    """The citizen's own, final decision. Raises ``ApplicationError`` if it was decided before."""
+    if application.citizen_id != citizen.pk:
+        raise ApplicationError(_("Bu başvuru size ait değil."))
+    with transaction.atomic():
+        decided = application.decide(approve=approve, now=now)
+        if decided:
+            record(
+                "nes.eonay.approved" if approve else "nes.eonay.rejected",
+                citizen=citizen,
+                request=request,
+                subject=application.reference or "",
+                note="decided by the citizen after an SMS code",
+            )
+            queue_sms(
+                citizen,
+                SmsMessage.Kind.EONAY_DECIDED,
+                request=request,
+                context={
+                    "application": application.reference or "",
+                    "decision": DECISION_WORDS[approve],
+                },
+            )
+    if not decided:
+        record(
+            "nes.eonay.refused",
+            citizen=citizen,
+            request=request,
+            subject=application.reference or "",
+            wanted="approve" if approve else "reject",
+            status=application.status,
+        )
+        raise ApplicationError(
+            _(
+                "%(ref)s numaralı başvuru için karar daha önce verilmiş (%(status)s). E-Onay "
+                "kararları kesindir ve değiştirilemez."
+            )
+            % {"ref": application.reference, "status": application.get_status_display()}
+        )
+    return application
+
+
+def give_consent(
+    citizen: Citizen, scope: str, *, request: HttpRequest | None = None, now: datetime | None = None
+) -> tuple[Consent, bool]:
+    """Give a standing consent for ``scope``. Returns (consent, created); idempotent."""
+    with transaction.atomic():
+        _lock_citizen(citizen)
+        now = now or timezone.now()  # after the lock: times follow the order of changes
+        existing = active_consent(citizen, scope)
+        if existing is not None:
+            return existing, False
+        consent = Consent.objects.create(citizen=citizen, scope=scope, given_at=now)
+        record(
+            "nes.eonay.consent_given",
+            citizen=citizen,
+            request=request,
+            subject=scope,
+            consent=consent.pk,
+        )
+        queue_sms(
+            citizen,
+            SmsMessage.Kind.EONAY_CONSENT,
+            request=request,
+            context={"state": _state("verildi", scope)},
+        )
+    return consent, True
+
+
+def withdraw_consent(
+    citizen: Citizen, scope: str, *, request: HttpRequest | None = None, now: datetime | None = None
+) -> Consent | None:
+    """Withdraw the active standing consent for ``scope``; None if there was none."""
+    with transaction.atomic():
+        _lock_citizen(citizen)
+        now = now or timezone.now()  # after the lock: times follow the order of changes
+        consent = active_consent(citizen, scope)
+        if consent is None:
+            return None
+        Consent.objects.filter(pk=consent.pk, withdrawn_at=None).update(withdrawn_at=now)
+        consent.withdrawn_at = now
+        record(
+            "nes.eonay.consent_withdrawn",
+            citizen=citizen,
+            request=request,
+            subject=scope,
+            consent=consent.pk,
+        )
+        queue_sms(
+            citizen,
+            SmsMessage.Kind.EONAY_CONSENT,
+            request=request,
+            context={"state": _state("geri alındı", scope)},
+        )
+    return consent

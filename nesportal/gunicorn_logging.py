@@ -1,0 +1,26 @@
+"""gunicorn access log without secrets: single-use tokens in link paths are masked.
+
+A security-word reset link (``/guvenlik-sozcugu/baglanti/<token>/``) and an e-mail confirmation
+link (``/bilgi-guncelle/e-posta/onay/<token>/``) carry a token in the path; the access log keeps
+the path's shape and drops the token.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from gunicorn.glogging import Logger
+
+TOKEN_PATHS = re.compile(r"(/guvenlik-sozcugu/baglanti/|/bilgi-guncelle/e-posta/onay/)[^/\s?]+")
+
+
+def redact(text: str) -> str:
+    return TOKEN_PATHS.sub(r"\1***", text)
+
+
+class RedactingLogger(Logger):
+    def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict:
+        atoms = super().atoms(resp, req, environ, request_time)
+        # Every atom: the path also appears as "r", "U" and the environ atoms ({raw_uri}e …).
+        return {k: redact(v) if isinstance(v, str) else v for k, v in atoms.items()}
