@@ -58,6 +58,7 @@ from .models import (
     validate_turkish_mobile,
 )
 from .otp import Outcome, SmsRateLimited, issue_challenge, verify_code
+from .stepup import add_outcome_error, code_step_context
 from .tasks import CALL_CENTRE, queue_sms
 from .views import _rate_limit_message, citizen_required
 
@@ -445,13 +446,9 @@ def profile_phone(request: HttpRequest) -> HttpResponse:
     return redirect("accounts:profile_phone_code")
 
 
-PHONE_CODE_ERRORS = {
-    Outcome.EXPIRED: gettext_lazy("SMS Onay Kodunun süresi doldu. Yeni kod isteyiniz."),
-    Outcome.USED: gettext_lazy("Bu SMS Onay Kodu artık geçerli değil. Yeni kod isteyiniz."),
-    Outcome.INVALID: gettext_lazy(
-        "Bu SMS Onay Kodu bu numara değişikliği için geçerli değil. Yeni kod isteyiniz."
-    ),
-}
+PHONE_CODE_INVALID = gettext_lazy(
+    "Bu SMS Onay Kodu bu numara değişikliği için geçerli değil. Yeni kod isteyiniz."
+)
 
 
 def _restart_phone(request: HttpRequest) -> HttpResponse:
@@ -511,34 +508,16 @@ def profile_phone_code(request: HttpRequest) -> HttpResponse:
             if outcome is Outcome.LOCKED:
                 request.session.pop(SESSION_PHONE, None)
                 return redirect("accounts:locked")
-            if outcome is Outcome.WRONG:
-                form.add_error(
-                    "code",
-                    _("SMS Onay Kodu hatalı. Kalan deneme hakkınız: %(left)d.")
-                    % {"left": result.attempts_left},
-                )
-            else:
-                form.add_error("code", PHONE_CODE_ERRORS[outcome])
-                offer_new_code = True
+            offer_new_code = add_outcome_error(form, result, invalid_message=PHONE_CODE_INVALID)
         form.data = {}
         if challenge is not None:
             challenge.refresh_from_db()
 
-    now = timezone.now()
-    is_open = challenge is not None and challenge.is_open(now)
-    seconds_left = int((challenge.expires_at - now).total_seconds()) if is_open else 0
-    resend_in = (
-        max(0, int((challenge.created_at + SmsChallenge.RESEND_AFTER - now).total_seconds()))
-        if challenge is not None and is_open and not offer_new_code
-        else 0
-    )
     context = {
         "form": form,
-        "masked_phone": mask_phone(change.new_value),
-        "seconds_left": max(0, seconds_left),
-        "countdown_text": "{:02d}:{:02d}".format(*divmod(max(0, seconds_left), 60)),
-        "resend_in": resend_in,
-        "offer_new_code": offer_new_code or not is_open,
+        **code_step_context(
+            challenge, masked_phone=mask_phone(change.new_value), offer_new_code=offer_new_code
+        ),
     }
     return render(request, "accounts/profile_phone_code.html", context, status=status)
 

@@ -62,8 +62,9 @@ from .identity import normalize_identifier, validate_identifier
 from .models import MAX_FAILURES, Citizen, SmsChallenge, SmsMessage, WordResetLink
 from .otp import Outcome, SmsRateLimited, issue_challenge, lock_citizen, verify_code
 from .services import dummy_hash, session_hash, subject_digest
+from .stepup import add_outcome_error, countdown_text, resend_wait, seconds_left
 from .tasks import queue_sms
-from .views import CODE_ERRORS, _rate_limit_message
+from .views import _rate_limit_message
 
 SESSION_RECOVERY = "nes_recovery"
 RECOVERY_MAX_AGE = 10 * 60
@@ -481,28 +482,17 @@ def recovery_code(request: HttpRequest) -> HttpResponse:
             if result.outcome is Outcome.INVALID:
                 request.session.pop(SESSION_RECOVERY, None)
                 return redirect("accounts:forgot_word")
-            if result.outcome is Outcome.WRONG:
-                form.add_error(
-                    "code",
-                    _("SMS Onay Kodu hatalı. Kalan deneme hakkınız: %(left)d.")
-                    % {"left": result.attempts_left},
-                )
-            else:
-                form.add_error("code", CODE_ERRORS[result.outcome])
+            add_outcome_error(form, result)
             challenge.refresh_from_db()
         form.data = {}
     now = timezone.now()
-    seconds_left = (
-        max(0, int((challenge.expires_at - now).total_seconds())) if challenge.is_open(now) else 0
-    )
+    left = seconds_left(challenge, now)
     context = {
         "form": form,
         "masked_phone": challenge.citizen.masked_phone,
-        "seconds_left": seconds_left,
-        "countdown_text": "{:02d}:{:02d}".format(*divmod(seconds_left, 60)),
-        "resend_in": max(
-            0, int((challenge.created_at + SmsChallenge.RESEND_AFTER - now).total_seconds())
-        ),
+        "seconds_left": left,
+        "countdown_text": countdown_text(left),
+        "resend_in": resend_wait(challenge, now),
     }
     return render(request, "accounts/recovery_code.html", context, status=status)
 

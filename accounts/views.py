@@ -26,6 +26,7 @@ from .models import Citizen, SmsChallenge
 from .otp import Outcome, SmsRateLimited, issue_challenge, rebind_recent_challenge, verify_code
 from .services import SESSION_PENDING, check_security_word, login_citizen, logout_citizen
 from .sms import backend_class, read_outbox
+from .stepup import add_outcome_error, countdown_text, resend_wait, seconds_left
 
 # The half-authenticated state (security word passed, SMS code not yet) is time-boxed.
 PENDING_MAX_AGE = 10 * 60
@@ -148,12 +149,6 @@ def _rate_limit_message(exc: SmsRateLimited) -> str:
     ) % {"seconds": exc.retry_after}
 
 
-CODE_ERRORS = {
-    Outcome.EXPIRED: gettext_lazy("SMS Onay Kodunun süresi doldu. Yeni kod isteyiniz."),
-    Outcome.USED: gettext_lazy("Bu SMS Onay Kodu artık geçerli değil. Yeni kod isteyiniz."),
-}
-
-
 @sensitive_post_parameters("code")
 @sensitive_variables()
 @never_cache
@@ -192,29 +187,18 @@ def login_code(request: HttpRequest) -> HttpResponse:
             if result.outcome is Outcome.INVALID:
                 request.session.pop(SESSION_PENDING, None)
                 return redirect("accounts:login")
-            if result.outcome is Outcome.WRONG:
-                form.add_error(
-                    "code",
-                    _("SMS Onay Kodu hatalı. Kalan deneme hakkınız: %(left)d.")
-                    % {"left": result.attempts_left},
-                )
-            else:
-                form.add_error("code", CODE_ERRORS[result.outcome])
+            add_outcome_error(form, result)
             challenge.refresh_from_db()
         form.data = {}
     now = timezone.now()
-    seconds_left = (
-        max(0, int((challenge.expires_at - now).total_seconds())) if challenge.is_open(now) else 0
-    )
+    left = seconds_left(challenge, now)
     context = {
         "form": form,
         "masked_phone": challenge.citizen.masked_phone,
         "expires_at": challenge.expires_at,
-        "seconds_left": seconds_left,
-        "countdown_text": "{:02d}:{:02d}".format(*divmod(seconds_left, 60)),
-        "resend_in": max(
-            0, int((challenge.created_at + SmsChallenge.RESEND_AFTER - now).total_seconds())
-        ),
+        "seconds_left": left,
+        "countdown_text": countdown_text(left),
+        "resend_in": resend_wait(challenge, now),
     }
     return render(request, "accounts/login_code.html", context, status=status)
 

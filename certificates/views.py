@@ -35,6 +35,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.forms import CodeForm
 from accounts.models import SmsChallenge
 from accounts.otp import Outcome, SmsRateLimited, issue_challenge, verify_code
+from accounts.stepup import add_outcome_error, code_step_context
 from accounts.views import _rate_limit_message, citizen_required
 
 from . import pki
@@ -422,13 +423,9 @@ def revoke_confirm(request: HttpRequest, serial: str) -> HttpResponse:
     return render(request, "certificates/revoke_confirm.html", context, status=status)
 
 
-CODE_ERRORS = {
-    Outcome.EXPIRED: gettext_lazy("SMS Onay Kodunun süresi doldu. Yeni kod isteyiniz."),
-    Outcome.USED: gettext_lazy("Bu SMS Onay Kodu artık geçerli değil. Yeni kod isteyiniz."),
-    Outcome.INVALID: gettext_lazy(
-        "Bu SMS Onay Kodu bu iptal işlemi için geçerli değil. Yeni kod isteyiniz."
-    ),
-}
+REVOKE_CODE_INVALID = gettext_lazy(
+    "Bu SMS Onay Kodu bu iptal işlemi için geçerli değil. Yeni kod isteyiniz."
+)
 
 
 @sensitive_post_parameters("code")
@@ -477,40 +474,24 @@ def revoke_code(request: HttpRequest, serial: str) -> HttpResponse:
                 # The middleware ends the session of a locked citizen on the next request.
                 request.session.pop(SESSION_REVOKE, None)
                 return redirect("accounts:locked")
-            if outcome is Outcome.WRONG:
-                form.add_error(
-                    "code",
-                    _("SMS Onay Kodu hatalı. Kalan deneme hakkınız: %(left)d.")
-                    % {"left": result.attempts_left},
-                )
-            else:
-                form.add_error("code", CODE_ERRORS[outcome])
-                offer_new_code = True
-                if outcome is Outcome.INVALID:
-                    pending.pop("challenge", None)
-                    pending.pop("binding", None)
-                    request.session[SESSION_REVOKE] = pending
+            offer_new_code = add_outcome_error(form, result, invalid_message=REVOKE_CODE_INVALID)
+            if outcome is Outcome.INVALID:
+                pending.pop("challenge", None)
+                pending.pop("binding", None)
+                request.session[SESSION_REVOKE] = pending
         form.data = {}
         if challenge is not None:
             challenge.refresh_from_db()
 
-    now = timezone.now()
-    is_open = challenge is not None and challenge.is_open(now)
-    seconds_left = int((challenge.expires_at - now).total_seconds()) if is_open else 0
-    resend_in = (
-        max(0, int((challenge.created_at + SmsChallenge.RESEND_AFTER - now).total_seconds()))
-        if is_open and not offer_new_code
-        else 0
-    )
     context = {
         "certificate": cert,
         "reason": Certificate.RevocationReason(pending["reason"]).label,
         "form": form,
-        "masked_phone": request.citizen.masked_phone,  # type: ignore[attr-defined]
-        "seconds_left": max(0, seconds_left),
-        "countdown_text": "{:02d}:{:02d}".format(*divmod(max(0, seconds_left), 60)),
-        "resend_in": resend_in,
-        "offer_new_code": offer_new_code or not is_open,
+        **code_step_context(
+            challenge,
+            masked_phone=request.citizen.masked_phone,  # type: ignore[attr-defined]
+            offer_new_code=offer_new_code,
+        ),
     }
     return render(request, "certificates/revoke_code.html", context, status=status)
 

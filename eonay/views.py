@@ -19,9 +19,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -29,6 +27,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.forms import CodeForm
 from accounts.models import SmsChallenge
 from accounts.otp import Outcome, SmsRateLimited, issue_challenge, verify_code
+from accounts.stepup import add_outcome_error, code_step_context
 from accounts.views import _rate_limit_message, citizen_required
 
 from .models import Application, ApplicationError, Consent
@@ -37,15 +36,6 @@ from .services import active_consent, decide_application, give_consent, withdraw
 SESSION_STEPUP = "nes_eonay_stepup"
 STEPUP_MAX_AGE = 10 * 60
 PURPOSE = SmsChallenge.Purpose.EONAY
-
-CODE_ERRORS = {
-    Outcome.EXPIRED: gettext_lazy("SMS Onay Kodunun süresi doldu. Yeni kod isteyiniz."),
-    Outcome.USED: gettext_lazy("Bu SMS Onay Kodu artık geçerli değil. Yeni kod isteyiniz."),
-    Outcome.INVALID: gettext_lazy(
-        "Bu SMS Onay Kodu bu işlem için geçerli değil. Yeni kod isteyiniz."
-    ),
-}
-
 
 # --- helpers -------------------------------------------------------------------------------
 
@@ -175,39 +165,23 @@ def _code_step(
                 # The middleware ends the session of a locked citizen on the next request.
                 request.session.pop(SESSION_STEPUP, None)
                 return redirect("accounts:locked")
-            if outcome is Outcome.WRONG:
-                form.add_error(
-                    "code",
-                    _("SMS Onay Kodu hatalı. Kalan deneme hakkınız: %(left)d.")
-                    % {"left": result.attempts_left},
-                )
-            else:
-                form.add_error("code", CODE_ERRORS[outcome])
-                offer_new_code = True
-                if outcome is Outcome.INVALID:
-                    pending.pop("challenge", None)
-                    pending.pop("binding", None)
-                    request.session[SESSION_STEPUP] = pending
+            offer_new_code = add_outcome_error(form, result)
+            if outcome is Outcome.INVALID:
+                pending.pop("challenge", None)
+                pending.pop("binding", None)
+                request.session[SESSION_STEPUP] = pending
         form.data = {}
         if challenge is not None:
             challenge.refresh_from_db()
 
-    now = timezone.now()
-    is_open = challenge is not None and challenge.is_open(now)
-    seconds_left = max(0, int((challenge.expires_at - now).total_seconds())) if is_open else 0
-    resend_in = (
-        max(0, int((challenge.created_at + SmsChallenge.RESEND_AFTER - now).total_seconds()))
-        if is_open and not offer_new_code
-        else 0
-    )
     context = {
         **context,
         "form": form,
-        "masked_phone": request.citizen.masked_phone,  # type: ignore[attr-defined]
-        "seconds_left": seconds_left,
-        "countdown_text": "{:02d}:{:02d}".format(*divmod(seconds_left, 60)),
-        "resend_in": resend_in,
-        "offer_new_code": offer_new_code or not is_open,
+        **code_step_context(
+            challenge,
+            masked_phone=request.citizen.masked_phone,  # type: ignore[attr-defined]
+            offer_new_code=offer_new_code,
+        ),
         "code_url": code_url,
         "resend_url": resend_url,
     }

@@ -24,9 +24,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -34,6 +32,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.forms import CodeForm
 from accounts.models import SmsChallenge
 from accounts.otp import Outcome, SmsRateLimited, issue_challenge, verify_code
+from accounts.stepup import add_outcome_error, code_step_context, countdown_text
 from accounts.views import _rate_limit_message, citizen_required
 
 from . import services
@@ -60,13 +59,6 @@ THEN = {
 CODE_URLS = {
     Purpose.PINPUK: ("pinvault:pinpuk_code", "pinvault:pinpuk_code_resend", "pinvault:pinpuk_card"),
     Purpose.UNLOCK: ("pinvault:unlock_code", "pinvault:unlock_code_resend", "pinvault:unlock_card"),
-}
-CODE_ERRORS = {
-    Outcome.EXPIRED: gettext_lazy("SMS Onay Kodunun süresi doldu. Yeni kod isteyiniz."),
-    Outcome.USED: gettext_lazy("Bu SMS Onay Kodu artık geçerli değil. Yeni kod isteyiniz."),
-    Outcome.INVALID: gettext_lazy(
-        "Bu SMS Onay Kodu bu işlem için geçerli değil. Yeni kod isteyiniz."
-    ),
 }
 
 
@@ -126,10 +118,6 @@ def _pending(request: HttpRequest, serial: str, purpose: str) -> dict[str, Any] 
     if pending.get("serial") != serial or pending.get("purpose") != purpose:
         return None
     return pending
-
-
-def _countdown(seconds: int) -> str:
-    return "{:02d}:{:02d}".format(*divmod(max(0, seconds), 60))
 
 
 def _send_code(
@@ -220,40 +208,24 @@ def _code_step(
                 # The middleware ends the session of a locked citizen on the next request.
                 request.session.pop(SESSION_STEPUP, None)
                 return redirect("accounts:locked")
-            if outcome is Outcome.WRONG:
-                form.add_error(
-                    "code",
-                    _("SMS Onay Kodu hatalı. Kalan deneme hakkınız: %(left)d.")
-                    % {"left": result.attempts_left},
-                )
-            else:
-                form.add_error("code", CODE_ERRORS[outcome])
-                offer_new_code = True
-                if outcome is Outcome.INVALID:
-                    pending.pop("challenge", None)
-                    pending.pop("binding", None)
-                    request.session[SESSION_STEPUP] = pending
+            offer_new_code = add_outcome_error(form, result)
+            if outcome is Outcome.INVALID:
+                pending.pop("challenge", None)
+                pending.pop("binding", None)
+                request.session[SESSION_STEPUP] = pending
         form.data = {}
         if challenge is not None:
             challenge.refresh_from_db()
 
-    now = timezone.now()
-    is_open = challenge is not None and challenge.is_open(now)
-    seconds_left = int((challenge.expires_at - now).total_seconds()) if is_open else 0
-    resend_in = (
-        max(0, int((challenge.created_at + SmsChallenge.RESEND_AFTER - now).total_seconds()))
-        if is_open and not offer_new_code
-        else 0
-    )
     context = {
         **context,
         "card": card,
         "form": form,
-        "masked_phone": request.citizen.masked_phone,  # type: ignore[attr-defined]
-        "seconds_left": max(0, seconds_left),
-        "countdown_text": _countdown(seconds_left),
-        "resend_in": resend_in,
-        "offer_new_code": offer_new_code or not is_open,
+        **code_step_context(
+            challenge,
+            masked_phone=request.citizen.masked_phone,  # type: ignore[attr-defined]
+            offer_new_code=offer_new_code,
+        ),
         "code_url": reverse(code_url, kwargs={"card": card.serial_number}),
         "resend_url": reverse(resend_url, kwargs={"card": card.serial_number}),
         "cancel_url": reverse(start_url, kwargs={"card": card.serial_number}),
@@ -309,7 +281,7 @@ def _show_secrets(
         "warnings_title": services.WARNINGS_TITLE,
         "warnings": services.warnings_for(card),
         "grant_seconds": seconds,
-        "grant_countdown": _countdown(seconds),
+        "grant_countdown": countdown_text(seconds),
         "pending_unlock": _pending_unlock(card),
         **_vault_status(card),
     }
@@ -520,7 +492,7 @@ def unlock_card(request: HttpRequest, card: str) -> HttpResponse:
             )
         seconds = grant_seconds_left(request, obj.serial_number)
         context.update(
-            puk=puk, show_puk=True, grant_seconds=seconds, grant_countdown=_countdown(seconds)
+            puk=puk, show_puk=True, grant_seconds=seconds, grant_countdown=countdown_text(seconds)
         )
     return render(request, "pinvault/unlock_card.html", context, status=status)
 
@@ -550,7 +522,7 @@ def unlock_code(request: HttpRequest, card: str) -> HttpResponse:
             "unlock": result.unlock,
             "form": PdfPasswordForm(),
             "grant_seconds": seconds,
-            "grant_countdown": _countdown(seconds),
+            "grant_countdown": countdown_text(seconds),
         }
         return render(request, "pinvault/unlock_done.html", context)
 
