@@ -610,9 +610,10 @@ def _email_link_state(change: ContactChange, now: datetime) -> str:
     )
 
 
+# Top-most, so the token is hidden in the other decorators' frames of an error report too.
+@sensitive_variables("token")
 @never_cache
 @require_http_methods(["GET", "POST"])
-@sensitive_variables("token")
 def profile_email_confirm(request: HttpRequest, token: str) -> HttpResponse:
     citizen = getattr(request, "citizen", None)
     if citizen is None:

@@ -29,7 +29,6 @@ Security contract
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import secrets
 import time
 from typing import Any
@@ -61,6 +60,7 @@ from .forms import CodeForm, SingleUseCaptchaField
 from .identity import normalize_identifier, validate_identifier
 from .models import MAX_FAILURES, Citizen, SmsChallenge, SmsMessage, WordResetLink
 from .otp import Outcome, SmsRateLimited, issue_challenge, lock_citizen, verify_code
+from .profile import token_hash
 from .services import dummy_hash, session_hash, subject_digest
 from .stepup import add_outcome_error, countdown_text, resend_wait, seconds_left
 from .tasks import queue_sms
@@ -244,10 +244,6 @@ def _link_token(link: WordResetLink) -> str:
     return salted_hmac(LINK_SALT, f"{link.pk}:{created}", algorithm="sha256").hexdigest()
 
 
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def create_reset_link(
     citizen: Citizen, *, agent: Any, reason: str, now: dt.datetime | None = None
 ) -> WordResetLink:
@@ -267,7 +263,7 @@ def create_reset_link(
             created_at=now,
             expires_at=now + WordResetLink.LIFETIME,
         )
-        link.token_hash = _token_hash(_link_token(link))
+        link.token_hash = token_hash(_link_token(link))
         link.save(update_fields=["token_hash"])
         record("nes.recovery.link_sent", citizen=citizen, actor=agent, reason=reason, link=link.pk)
         queue_sms(
@@ -298,7 +294,7 @@ def open_link(token: str, *, now: dt.datetime | None = None) -> WordResetLink | 
         return None
     link = (
         WordResetLink.objects.select_related("citizen", "created_by")
-        .filter(token_hash=_token_hash(token))
+        .filter(token_hash=token_hash(token))
         .first()
     )
     if link is None or not constant_time_compare(_link_token(link), token):
@@ -569,8 +565,9 @@ def recovery_new_word(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/recovery_new_word.html", {"form": form}, status=status)
 
 
-@sensitive_post_parameters("new_word1", "new_word2")
+# sensitive_variables top-most: the token (a URL kwarg) passes through the other decorators.
 @sensitive_variables()
+@sensitive_post_parameters("new_word1", "new_word2")
 @never_cache
 @require_http_methods(["GET", "POST"])
 def reset_link(request: HttpRequest, token: str) -> HttpResponse:

@@ -64,7 +64,7 @@ def queue_sms(
     return message
 
 
-@sensitive_variables("code")
+@sensitive_variables("code", "params")
 def render_body(message: SmsMessage) -> str | None:
     """The SMS text, or None if it must not be sent any more (the code is no longer valid)."""
     from .otp import expected_code
@@ -77,25 +77,29 @@ def render_body(message: SmsMessage) -> str | None:
             if challenge is None or not challenge.is_open():
                 return None
             code = expected_code(challenge)
-            if message.kind == kinds.REVOKE_CODE:
-                return _(
+            # The subject names what the code confirms: a certificate serial or a card serial.
+            subject = challenge.subject
+            codes = {
+                kinds.LOGIN_CODE: _(
+                    "NES Portal giriş için SMS Onay Kodunuz: %(code)s. Kod 3 dakika geçerlidir; "
+                    "kimseyle paylaşmayınız. Giriş yapan siz değilseniz %(phone)s numarasını "
+                    "arayınız."
+                ),
+                kinds.REVOKE_CODE: _(
                     "NES Portal: %(serial)s seri numaralı sertifikanızın İPTALİ için SMS Onay "
                     "Kodunuz: %(code)s. İptal geri alınamaz. İşlemi siz yapmıyorsanız kodu "
                     "kimseyle paylaşmayınız ve %(phone)s numarasını arayınız."
-                ) % {"serial": challenge.subject, "code": code, "phone": CALL_CENTRE}
-            if message.kind == kinds.PINPUK_CODE:
-                return _(
+                ),
+                kinds.PINPUK_CODE: _(
                     "NES Portal: %(card)s seri numaralı kartınızın PIN/PUK işlemi için SMS Onay "
                     "Kodunuz: %(code)s. Kimseyle paylaşmayınız. İşlemi siz yapmıyorsanız "
                     "%(phone)s numarasını arayınız."
-                ) % {"card": challenge.subject, "code": code, "phone": CALL_CENTRE}
-            if message.kind == kinds.UNLOCK_CODE:
-                return _(
+                ),
+                kinds.UNLOCK_CODE: _(
                     "NES Portal: %(card)s seri numaralı kartınızın KİLİT ÇÖZME işlemi için SMS "
                     "Onay Kodunuz: %(code)s. Kimseyle paylaşmayınız. İşlemi siz yapmıyorsanız "
                     "%(phone)s numarasını arayınız."
-                ) % {"card": challenge.subject, "code": code, "phone": CALL_CENTRE}
-            other_codes = {
+                ),
                 kinds.RECOVERY_CODE: _(
                     "NES Portal: Güvenlik Sözcüğü YENİLEME için SMS Onay Kodunuz: %(code)s. "
                     "Kimseyle paylaşmayınız. İşlemi siz yapmıyorsanız %(phone)s numarasını "
@@ -110,12 +114,8 @@ def render_body(message: SmsMessage) -> str | None:
                     "paylaşmayınız. İşlemi siz yapmıyorsanız %(phone)s numarasını arayınız."
                 ),
             }
-            if message.kind in other_codes:
-                return other_codes[message.kind] % {"code": code, "phone": CALL_CENTRE}
-            return _(
-                "NES Portal giriş için SMS Onay Kodunuz: %(code)s. Kod 3 dakika geçerlidir; "
-                "kimseyle paylaşmayınız. Giriş yapan siz değilseniz %(phone)s numarasını arayınız."
-            ) % {"code": code, "phone": CALL_CENTRE}
+            params = {"code": code, "phone": CALL_CENTRE, "serial": subject, "card": subject}
+            return codes[message.kind] % params
         if message.kind == kinds.WORD_RESET_LINK:
             # The link's token is derived from the link row at send time, never stored.
             from .recovery import reset_link_sms_url

@@ -259,6 +259,7 @@ DEMO_STAFF = [
 @transaction.atomic
 def seed_demo() -> DemoResult:
     result = DemoResult()
+    citizens: list[Citizen] = []
     for demo in DEMO_CITIZENS:
         lookup = (
             {"tckn": demo.identifier}
@@ -275,11 +276,11 @@ def seed_demo() -> DemoResult:
         citizen.set_security_word(demo.word)
         citizen.full_clean()
         citizen.save()
+        citizens.append(citizen)
         result.citizens.append(demo)
 
     _ensure_demo_pki()
-    for demo in DEMO_CITIZENS:
-        citizen = Citizen.objects.by_identifier(demo.identifier).get()
+    for citizen in citizens:
         if not citizen.certificates.exists():
             result.certificates += issue_demo_certificates(citizen)
         if not citizen.cards.exists():
@@ -299,8 +300,7 @@ def seed_demo() -> DemoResult:
 
     # E-Onay: something to approve (staff exist only now, and enter the applications).
     entered_by = user_model.objects.get(username="yonetici")
-    for demo in DEMO_CITIZENS:
-        citizen = Citizen.objects.by_identifier(demo.identifier).get()
+    for citizen in citizens:
         if not citizen.eonay_applications.exists():
             result.applications.append(issue_demo_application(citizen, entered_by))
     return result

@@ -1,7 +1,5 @@
-from collections.abc import Callable
-
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
 
@@ -13,9 +11,6 @@ class TurkishFirstLocaleMiddleware(LocaleMiddleware):
     an English-language browser would get English; this service is Turkish first and English
     only on request (the language cookie set by ``/i18n/setlang/``).
     """
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        super().__init__(get_response)
 
     def process_request(self, request: HttpRequest) -> None:
         chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")

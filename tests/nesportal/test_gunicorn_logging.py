@@ -36,3 +36,21 @@ def test_the_access_log_atoms_carry_no_token():
 
     atoms = logger.atoms(resp, req, environ, timedelta(seconds=0.1))
     assert "SECRETTOKEN" not in repr(atoms)
+
+
+def test_django_log_records_carry_no_token():
+    import logging
+
+    from nesportal.gunicorn_logging import RedactTokenPaths
+
+    record = logging.LogRecord(
+        "django.request",
+        logging.WARNING,
+        __file__,
+        1,
+        "%s: %s",
+        ("Not Found", "/bilgi-guncelle/e-posta/onay/SECRETTOKEN/"),
+        None,
+    )
+    assert RedactTokenPaths().filter(record) is True
+    assert record.getMessage() == "Not Found: /bilgi-guncelle/e-posta/onay/***/"
