@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from .models import Certificate, CertificateAuthority, CertificateStatusChange
@@ -28,6 +29,10 @@ class StatusChangeInline(admin.TabularInline):
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[CertificateStatusChange]:
+        # by_citizen and by_user are shown on every row.
+        return super().get_queryset(request).select_related("by_citizen", "by_user")
 
 
 @admin.register(Certificate)

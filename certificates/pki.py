@@ -468,9 +468,9 @@ def _read(path: Path) -> bytes:
 
 
 def _load_key(path: Path) -> CaPrivateKey:
-    data = _read(path)
+    # The PEM is never bound to a local, so an error page's frame variables cannot show it.
     try:
-        key = serialization.load_pem_private_key(data, password=None)
+        key = serialization.load_pem_private_key(_read(path), password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise CaConfigurationError(f"{path} is not an unencrypted PEM private key") from exc
     if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):

@@ -43,10 +43,15 @@ OCSP_REQUEST_TYPE = "application/ocsp-request"
 OCSP_RESPONSE_TYPE = "application/ocsp-response"
 
 
-def _issuing_ca(slug: str) -> CertificateAuthority:
-    """The configured issuing CA's row, or 404 for any other slug (we operate one CA)."""
+def _check_slug(slug: str) -> None:
+    """404 for any slug but the configured issuing CA's (we operate one CA)."""
     if slug != settings.NES_CA_SLUG:
         raise Http404("unknown CA")
+
+
+def _issuing_ca(slug: str) -> CertificateAuthority:
+    """The configured issuing CA's row, or 404 for any other slug."""
+    _check_slug(slug)
     return ca_module.issuing_ca()
 
 
@@ -65,8 +70,7 @@ def crl(request: HttpRequest, slug: str) -> HttpResponse:
 @require_safe
 def ca_certificate(request: HttpRequest, slug: str) -> HttpResponse:
     """The issuing CA's certificate (DER): the AIA caIssuers URL in every certificate."""
-    if slug != settings.NES_CA_SLUG:
-        raise Http404("unknown CA")
+    _check_slug(slug)
     der = ca_module.material().certificate.public_bytes(serialization.Encoding.DER)
     response = HttpResponse(der, content_type=CERT_CONTENT_TYPE)
     response["Cache-Control"] = "public, max-age=3600"
@@ -77,8 +81,7 @@ def ca_certificate(request: HttpRequest, slug: str) -> HttpResponse:
 @require_safe
 def ca_chain(request: HttpRequest, slug: str) -> HttpResponse:
     """Issuing CA then root (PEM), for integrators' trust stores and ``openssl -CAfile``."""
-    if slug != settings.NES_CA_SLUG:
-        raise Http404("unknown CA")
+    _check_slug(slug)
     pem = "".join(pki.certificate_to_pem(cert) for cert in ca_module.material().chain)
     response = HttpResponse(pem, content_type=PEM_CONTENT_TYPE)
     response["Cache-Control"] = "public, max-age=3600"

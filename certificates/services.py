@@ -51,8 +51,13 @@ def _run(
     request: HttpRequest | None,
     citizen: Citizen | None,
     actor: object = None,
+    notice: str | None = None,
     **data: object,
 ) -> CertificateStatusChange:
+    """Run ``transition`` with its audit entry, SMS notice and CRL re-signing.
+
+    The holder's SMS is ``notice`` if given, otherwise the one for the new status.
+    """
     try:
         with transaction.atomic():
             change = transition()
@@ -67,11 +72,7 @@ def _run(
                 to_status=change.to_status,
                 **data,
             )
-            kind = (
-                SmsMessage.Kind.CERT_REINSTATED
-                if action == "reinstated"
-                else NOTICES.get(change.to_status)
-            )
+            kind = notice or NOTICES.get(change.to_status)
             if kind:
                 queue_sms(
                     cert.citizen,
@@ -106,6 +107,32 @@ def open_certificate(
     )
 
 
+def _hold_change(
+    action: str,
+    cert: Certificate,
+    *,
+    citizen: Citizen | None,
+    user: object,
+    request: HttpRequest | None,
+) -> CertificateStatusChange:
+    """Suspend or reinstate: by the holder if ``citizen`` is given, by the CA otherwise."""
+    by = Certificate.SuspendedBy.HOLDER if citizen is not None else Certificate.SuspendedBy.CA
+    if action == "suspended":
+        method, notice = cert.suspend, None
+    else:
+        method, notice = cert.reinstate, SmsMessage.Kind.CERT_REINSTATED
+    return _run(
+        action,
+        cert,
+        lambda: method(by=by, by_citizen=citizen, by_user=user),
+        request=request,
+        citizen=citizen,
+        actor=user,
+        notice=notice,
+        by=by,
+    )
+
+
 def suspend_certificate(
     cert: Certificate,
     *,
@@ -113,16 +140,7 @@ def suspend_certificate(
     user: object = None,
     request: HttpRequest | None = None,
 ) -> CertificateStatusChange:
-    by = Certificate.SuspendedBy.HOLDER if citizen is not None else Certificate.SuspendedBy.CA
-    return _run(
-        "suspended",
-        cert,
-        lambda: cert.suspend(by=by, by_citizen=citizen, by_user=user),
-        request=request,
-        citizen=citizen,
-        actor=user,
-        by=by,
-    )
+    return _hold_change("suspended", cert, citizen=citizen, user=user, request=request)
 
 
 def reinstate_certificate(
@@ -132,16 +150,7 @@ def reinstate_certificate(
     user: object = None,
     request: HttpRequest | None = None,
 ) -> CertificateStatusChange:
-    by = Certificate.SuspendedBy.HOLDER if citizen is not None else Certificate.SuspendedBy.CA
-    return _run(
-        "reinstated",
-        cert,
-        lambda: cert.reinstate(by=by, by_citizen=citizen, by_user=user),
-        request=request,
-        citizen=citizen,
-        actor=user,
-        by=by,
-    )
+    return _hold_change("reinstated", cert, citizen=citizen, user=user, request=request)
 
 
 def revoke_certificate(

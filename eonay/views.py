@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -49,6 +49,15 @@ def _own(request: HttpRequest, pk: int) -> Application:
     )
 
 
+class Step(NamedTuple):
+    """One step-up operation: its session key, the code's subject and its two URLs."""
+
+    op: str
+    subject: str
+    code_url: str
+    resend_url: str
+
+
 def app_subject(application: Application, decision: str) -> str:
     return f"app:{application.pk}:{decision}"
 
@@ -62,8 +71,10 @@ def _index_page(request: HttpRequest, *, error: Any = None, status: int = 200) -
     applications = list(
         Application.objects.filter(citizen=citizen).select_related("decided_by_consent")
     )
+    # One query for every scope (what ``active_consent`` answers per scope).
+    active = {c.scope: c for c in Consent.objects.filter(citizen=citizen, withdrawn_at=None)}
     scopes = [
-        {"scope": scope, "label": scope.label, "consent": active_consent(citizen, scope)}
+        {"scope": scope, "label": scope.label, "consent": active.get(scope)}
         for scope in Consent.Scope
     ]
     context = {
@@ -90,10 +101,9 @@ def _pending(request: HttpRequest, op: str) -> dict[str, Any] | None:
     return pending
 
 
-def _send_code(
-    request: HttpRequest, *, op: str, subject: str, code_url: str, force: bool = False
-) -> HttpResponse | str:
+def _send_code(request: HttpRequest, step: Step, *, force: bool = False) -> HttpResponse | str:
     """Send (or reuse) the step-up code and go to the code page; a rate-limit message else."""
+    op, subject, code_url = step.op, step.subject, step.code_url
     pending = _pending(request, op)
     if not force and pending and pending.get("challenge"):
         challenge = SmsChallenge.objects.filter(pk=pending["challenge"]).first()
@@ -129,16 +139,13 @@ def _restart(request: HttpRequest) -> HttpResponse:
 @sensitive_variables()
 def _code_step(
     request: HttpRequest,
+    step: Step,
     *,
-    op: str,
-    subject: str,
     on_ok: Callable[[], HttpResponse],
     context: dict[str, Any],
-    code_url: str,
-    resend_url: str,
 ) -> HttpResponse:
     """The SMS Onay Kodu page of a step-up (the same machinery as login and revoke)."""
-    pending = _pending(request, op)
+    pending = _pending(request, step.op)
     if pending is None or not pending.get("challenge"):
         return _restart(request)
     challenge = SmsChallenge.objects.filter(pk=pending["challenge"]).first()
@@ -154,7 +161,7 @@ def _code_step(
                 pending["binding"],
                 PURPOSE,
                 form.cleaned_data["code"],
-                subject=subject,
+                subject=step.subject,
                 request=request,
             )
             outcome = result.outcome
@@ -182,19 +189,19 @@ def _code_step(
             masked_phone=request.citizen.masked_phone,  # type: ignore[attr-defined]
             offer_new_code=offer_new_code,
         ),
-        "code_url": code_url,
-        "resend_url": resend_url,
+        "code_url": step.code_url,
+        "resend_url": step.resend_url,
     }
     return render(request, "eonay/code.html", context, status=status)
 
 
-def _resend(request: HttpRequest, *, op: str, subject: str, code_url: str) -> HttpResponse:
-    if _pending(request, op) is None:
+def _resend(request: HttpRequest, step: Step) -> HttpResponse:
+    if _pending(request, step.op) is None:
         return _restart(request)
-    result = _send_code(request, op=op, subject=subject, code_url=code_url, force=True)
+    result = _send_code(request, step, force=True)
     if isinstance(result, str):
         messages.error(request, result)
-        return redirect(code_url)
+        return redirect(step.code_url)
     messages.success(request, _("Yeni SMS Onay Kodu gönderildi."))
     return result
 
@@ -224,9 +231,15 @@ def _already_decided(request: HttpRequest, application: Application) -> HttpResp
     )
 
 
-def _decide_urls(application: Application, decision: str) -> tuple[str, str]:
+def _decide_step(application: Application, decision: str) -> Step:
+    subject = app_subject(application, decision)
     args = [application.pk, decision]
-    return reverse("eonay:decide_code", args=args), reverse("eonay:decide_resend", args=args)
+    return Step(
+        op=subject,
+        subject=subject,
+        code_url=reverse("eonay:decide_code", args=args),
+        resend_url=reverse("eonay:decide_resend", args=args),
+    )
 
 
 @never_cache
@@ -236,9 +249,7 @@ def decide(request: HttpRequest, pk: int, decision: str) -> HttpResponse:
     application = _own(request, pk)
     if not application.is_waiting:
         return _already_decided(request, application)
-    subject = app_subject(application, decision)
-    code_url, _resend_url = _decide_urls(application, decision)
-    result = _send_code(request, op=subject, subject=subject, code_url=code_url)
+    result = _send_code(request, _decide_step(application, decision))
     if isinstance(result, str):
         return _index_page(request, error=result, status=429)
     return result
@@ -254,8 +265,6 @@ def decide_code(request: HttpRequest, pk: int, decision: str) -> HttpResponse:
         request.session.pop(SESSION_STEPUP, None)
         return _already_decided(request, application)
     approve = decision == "approve"
-    subject = app_subject(application, decision)
-    code_url, resend_url = _decide_urls(application, decision)
 
     def on_ok() -> HttpResponse:
         try:
@@ -282,15 +291,7 @@ def decide_code(request: HttpRequest, pk: int, decision: str) -> HttpResponse:
         else _("Başvuru reddi için SMS Onay Kodu"),
         "submit_label": _("Başvuruyu Onayla") if approve else _("Başvuruyu Reddet"),
     }
-    return _code_step(
-        request,
-        op=subject,
-        subject=subject,
-        on_ok=on_ok,
-        context=context,
-        code_url=code_url,
-        resend_url=resend_url,
-    )
+    return _code_step(request, _decide_step(application, decision), on_ok=on_ok, context=context)
 
 
 @never_cache
@@ -300,21 +301,20 @@ def decide_resend(request: HttpRequest, pk: int, decision: str) -> HttpResponse:
     application = _own(request, pk)
     if not application.is_waiting:
         return _already_decided(request, application)
-    subject = app_subject(application, decision)
-    code_url, _resend_url = _decide_urls(application, decision)
-    return _resend(request, op=subject, subject=subject, code_url=code_url)
+    return _resend(request, _decide_step(application, decision))
 
 
 # --- standing consent ------------------------------------------------------------------------
 
 
-def _consent_op(scope: str, action: str) -> str:
-    return f"{consent_subject(scope)}:{action}"
-
-
-def _consent_urls(scope: str, action: str) -> tuple[str, str]:
+def _consent_step(scope: str, action: str) -> Step:
     args = [scope, action]
-    return reverse("eonay:consent_code", args=args), reverse("eonay:consent_resend", args=args)
+    return Step(
+        op=f"{consent_subject(scope)}:{action}",
+        subject=consent_subject(scope),
+        code_url=reverse("eonay:consent_code", args=args),
+        resend_url=reverse("eonay:consent_resend", args=args),
+    )
 
 
 def _nothing_to_do(request: HttpRequest, scope: str, action: str) -> HttpResponse | None:
@@ -339,10 +339,7 @@ def consent(request: HttpRequest, scope: str, action: str) -> HttpResponse:
     done = _nothing_to_do(request, scope, action)
     if done is not None:
         return done
-    code_url, _resend_url = _consent_urls(scope, action)
-    result = _send_code(
-        request, op=_consent_op(scope, action), subject=consent_subject(scope), code_url=code_url
-    )
+    result = _send_code(request, _consent_step(scope, action))
     if isinstance(result, str):
         return _index_page(request, error=result, status=429)
     return result
@@ -358,7 +355,6 @@ def consent_code(request: HttpRequest, scope: str, action: str) -> HttpResponse:
         return done
     give = action == "give"
     label = Consent.Scope(scope).label
-    code_url, resend_url = _consent_urls(scope, action)
 
     def on_ok() -> HttpResponse:
         citizen = request.citizen  # type: ignore[attr-defined]
@@ -385,15 +381,7 @@ def consent_code(request: HttpRequest, scope: str, action: str) -> HttpResponse:
         else _("Sürekli onayı geri almak için SMS Onay Kodu"),
         "submit_label": _("Sürekli Onayı Ver") if give else _("Sürekli Onayı Geri Al"),
     }
-    return _code_step(
-        request,
-        op=_consent_op(scope, action),
-        subject=consent_subject(scope),
-        on_ok=on_ok,
-        context=context,
-        code_url=code_url,
-        resend_url=resend_url,
-    )
+    return _code_step(request, _consent_step(scope, action), on_ok=on_ok, context=context)
 
 
 @never_cache
@@ -403,7 +391,4 @@ def consent_resend(request: HttpRequest, scope: str, action: str) -> HttpRespons
     done = _nothing_to_do(request, scope, action)
     if done is not None:
         return done
-    code_url, _resend_url = _consent_urls(scope, action)
-    return _resend(
-        request, op=_consent_op(scope, action), subject=consent_subject(scope), code_url=code_url
-    )
+    return _resend(request, _consent_step(scope, action))

@@ -97,6 +97,7 @@ from .models import AkisCard
 View = Callable[..., HttpResponse]
 
 
+@sensitive_variables("entry", "secret", "keys")
 def configured_keys() -> list[tuple[str, bytes]]:
     """``(name, secret)`` for each well-formed entry of ``CARD_TOOL_API_KEYS``.
 
@@ -110,7 +111,7 @@ def configured_keys() -> list[tuple[str, bytes]]:
     return keys
 
 
-@sensitive_variables("presented", "secret")
+@sensitive_variables("value", "presented", "secret", "keys")
 def authenticated_tool(request: HttpRequest, keys: list[tuple[str, bytes]]) -> str | None:
     """The name of the key presented as ``Authorization: Bearer <secret>``, or None.
 
@@ -137,6 +138,7 @@ def card_tool_endpoint(method: str) -> Callable[[View], View]:
 
     def decorator(view: View) -> View:
         @wraps(view)
+        @sensitive_variables("keys")
         def wrapper(request: HttpRequest, serial: str, **kwargs: Any) -> HttpResponse:
             if request.method != method:
                 response = error(405, "method_not_allowed", f"use {method}")

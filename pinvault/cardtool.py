@@ -43,12 +43,6 @@ class CardToolError(Exception):
 
 
 @dataclass(frozen=True)
-class PendingUnlock:
-    unlock: CardUnlock
-    new_pin_available: bool
-
-
-@dataclass(frozen=True)
 class AppliedUnlock:
     unlock: CardUnlock
     already_applied: bool

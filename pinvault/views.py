@@ -233,8 +233,10 @@ def _code_step(
     return render(request, "pinvault/code.html", context, status=status)
 
 
-def _vault_status(card: AkisCard) -> dict[str, Any]:
-    stored = services.stored_fields(card)
+def _vault_status(card: AkisCard, stored: set[str] | None = None) -> dict[str, Any]:
+    """Which secrets the vault holds; ``stored`` from ``_stored_by_card`` saves the query."""
+    if stored is None:
+        stored = services.stored_fields(card)
     return {
         "has_pin": VaultEntry.Field.PIN in stored,
         "has_puk": VaultEntry.Field.PUK in stored,
@@ -247,6 +249,15 @@ def _pending_unlock(card: AkisCard) -> CardUnlock | None:
     return CardUnlock.objects.filter(card=card, applied_at__isnull=True).first()
 
 
+def _stored_by_card(cards: list[AkisCard]) -> dict[int, set[str]]:
+    """``services.stored_fields`` of every card in one query (row existence only, no secret)."""
+    stored: dict[int, set[str]] = {card.pk: set() for card in cards}
+    rows = VaultEntry.objects.filter(card__in=cards).values_list("card_id", "field")
+    for card_id, field in rows:
+        stored[card_id].add(field)
+    return stored
+
+
 # --- PIN/PUK Bilgisi ------------------------------------------------------------------------
 
 
@@ -254,8 +265,9 @@ def _pending_unlock(card: AkisCard) -> CardUnlock | None:
 @citizen_required
 @require_GET
 def pinpuk(request: HttpRequest) -> HttpResponse:
-    cards = AkisCard.objects.filter(citizen=request.citizen)  # type: ignore[attr-defined]
-    rows = [{"card": card, **_vault_status(card)} for card in cards]
+    cards = list(AkisCard.objects.filter(citizen=request.citizen))  # type: ignore[attr-defined]
+    stored = _stored_by_card(cards)
+    rows = [{"card": card, **_vault_status(card, stored[card.pk])} for card in cards]
     return render(request, "pinvault/pinpuk_list.html", {"rows": rows})
 
 
@@ -435,18 +447,26 @@ def pinpuk_deleted(request: HttpRequest, card: str) -> HttpResponse:
 # --- Kilit Çözme ----------------------------------------------------------------------------
 
 
-def _unlock_context(card: AkisCard) -> dict[str, Any]:
-    status_ = _vault_status(card)
+def _unlock_context(
+    card: AkisCard,
+    *,
+    stored: set[str] | None = None,
+    pending: dict[int, CardUnlock] | None = None,
+) -> dict[str, Any]:
+    """The unlock page's facts; ``stored`` and ``pending`` (by card id) save the queries."""
+    status_ = _vault_status(card, stored)
     if card.unlocks_with_puk:
+        refusal = None
         can_start = card.state != State.UNUSABLE and status_["has_puk"]
     else:
-        can_start = services.unlock_refusal(card) is None
+        refusal = services.unlock_refusal(card)
+        can_start = refusal is None
     return {
         "card": card,
         "rule": services.unlock_rule(card),
-        "refusal": None if card.unlocks_with_puk else services.unlock_refusal(card),
+        "refusal": refusal,
         "can_start": can_start,
-        "pending_unlock": _pending_unlock(card),
+        "pending_unlock": _pending_unlock(card) if pending is None else pending.get(card.pk),
         "max_wrong_puk": MAX_WRONG_PUK,
         "puk_attempts_left": max(MAX_WRONG_PUK - card.wrong_puk_count, 0),
         **status_,
@@ -457,8 +477,13 @@ def _unlock_context(card: AkisCard) -> dict[str, Any]:
 @citizen_required
 @require_GET
 def unlock_list(request: HttpRequest) -> HttpResponse:
-    cards = AkisCard.objects.filter(citizen=request.citizen)  # type: ignore[attr-defined]
-    rows = [_unlock_context(card) for card in cards]
+    cards = list(AkisCard.objects.filter(citizen=request.citizen))  # type: ignore[attr-defined]
+    stored = _stored_by_card(cards)
+    pending = {
+        unlock.card_id: unlock
+        for unlock in CardUnlock.objects.filter(card__in=cards, applied_at__isnull=True)
+    }
+    rows = [_unlock_context(card, stored=stored[card.pk], pending=pending) for card in cards]
     return render(request, "pinvault/unlock_list.html", {"rows": rows})
 
 
