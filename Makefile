@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format worker messages clean
+.PHONY: run test lint format worker beat messages clean
 
 $(VENV)/.installed-run: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ format: $(VENV)/.installed-dev
 ## worker: a Celery worker (needs REDIS_URL or CELERY_BROKER_URL)
 worker: $(VENV)/.installed-run
 	$(VENV)/bin/celery -A nesportal worker --loglevel=INFO
+
+## beat: Celery beat, the periodic tasks (run exactly one per installation)
+beat: $(VENV)/.installed-run
+	$(VENV)/bin/celery -A nesportal beat --loglevel=INFO --schedule=$(or $(VAR_DIR),var)/celerybeat-schedule
 
 ## messages: refresh locale/ from the source and compile it
 messages: $(VENV)/.installed-dev

@@ -2,6 +2,8 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
+from nesportal.middleware import is_public_repository
+
 from .services import SESSION_CITIZEN, session_citizen
 
 
@@ -9,7 +11,8 @@ class CitizenMiddleware:
     """Sets ``request.citizen`` from the session (or None).
 
     A session whose citizen was deleted, locked, or changed their security word since logging
-    in is flushed: the citizen must log in again.
+    in is flushed: the citizen must log in again. The CA's public repository (CRL, OCSP) never
+    looks at the session.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -17,6 +20,8 @@ class CitizenMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.citizen = None  # type: ignore[attr-defined]
+        if is_public_repository(request):
+            return self.get_response(request)
         if SESSION_CITIZEN in request.session:
             citizen = session_citizen(request)
             if citizen is None:

@@ -3,8 +3,9 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
-from .models import Certificate, CertificateAuthority, CertificateStatusChange
+from .models import Certificate, CertificateAuthority, CertificateStatusChange, CrlShard
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -39,6 +40,7 @@ class StatusChangeInline(admin.TabularInline):
 class CertificateAdmin(ReadOnlyAdmin):
     list_display = ["serial_number", "subject_name", "kind", "status", "not_before", "not_after"]
     list_filter = ["status", "kind", "ca"]
+    readonly_fields = ["crl_shard"]
     search_fields = ["=serial_number", "=citizen__tckn", "=citizen__passport_no", "subject_name"]
     list_select_related = ["citizen"]
     exclude = ["der"]
@@ -47,5 +49,31 @@ class CertificateAdmin(ReadOnlyAdmin):
 
 @admin.register(CertificateAuthority)
 class CertificateAuthorityAdmin(ReadOnlyAdmin):
-    list_display = ["name", "slug", "crl_number", "crl_this_update", "crl_next_update", "crl_stale"]
-    exclude = ["certificate_der", "crl_der"]
+    list_display = ["name", "slug"]
+    exclude = ["certificate_der"]
+
+
+@admin.register(CrlShard)
+class CrlShardAdmin(ReadOnlyAdmin):
+    """What the operator watches: which CRLs exist, how big, how fresh, and whether one lags."""
+
+    list_display = [
+        "__str__",
+        "shard",
+        "number",
+        "this_update",
+        "next_update",
+        "entry_count",
+        "size_bytes",
+        "sign_seconds",
+        "pending_changes",
+    ]
+    list_filter = ["ca"]
+    exclude = ["der"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[CrlShard]:
+        return super().get_queryset(request).defer("der")
+
+    @admin.display(description=_("yayımlanmamış değişiklik"))
+    def pending_changes(self, obj: CrlShard) -> int:
+        return max(0, obj.wanted - obj.signed)

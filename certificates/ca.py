@@ -1,28 +1,38 @@
-"""The issuing CA this portal operates: its key material (from files) and its CRL.
+"""The issuing CA this portal operates: its key material (from files), its row and its URLs.
 
-Paths come from settings (``NES_CA_*``, ``NES_OCSP_*``; README "Configuration"). The demo
-creates them with ``manage.py create_demo_ca``. Key material is loaded once per process and
-reloaded when a file changes; it is never written to the database.
+Paths come from settings (``NES_CA_*``, ``NES_OCSP_*``, ``NES_ARL_PATH``; README
+"Configuration"). The demo creates them with ``manage.py create_demo_ca``. Key material is
+loaded once per process and reloaded when a file changes; it is never written to the database.
+The CA's database row is looked up once per process too (it only changes with the CA
+certificate), so an OCSP answer or a certificate page costs no query for it.
 """
 
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from django.conf import settings
-from django.db import transaction
-from django.utils import timezone
 
 from . import pki
-from .models import Certificate, CertificateAuthority
+from .models import CertificateAuthority
 
-CRL_VALIDITY = timedelta(hours=24)
 _lock = threading.Lock()
-_cache: dict[tuple, pki.CaMaterial] = {}
+_material: dict[tuple, pki.CaMaterial] = {}
+_rows: dict[tuple[str, bytes], CaRow] = {}
+_arl: dict[tuple, bytes] = {}
+
+
+@dataclass(frozen=True)
+class CaRow:
+    """What callers need of the CA's row: its id and slug (never a CRL)."""
+
+    id: int
+    slug: str
 
 
 def ca_paths() -> pki.CaPaths:
@@ -35,33 +45,54 @@ def ca_paths() -> pki.CaPaths:
     )
 
 
+def _stamp(files: list[Path]) -> tuple:
+    return tuple((str(p), p.stat().st_mtime_ns) for p in files if p.exists())
+
+
 def material() -> pki.CaMaterial:
+    """The issuing CA's certificate, key, chain and OCSP signer (reloaded when a file changes).
+
+    Raises ``pki.CaConfigurationError`` when the files are missing or do not belong together.
+    """
     paths = ca_paths()
     files = [paths.certificate, paths.key, *paths.chain]
     files += [p for p in (paths.ocsp_certificate, paths.ocsp_key) if p is not None]
-    key = tuple((str(p), p.stat().st_mtime_ns) for p in files if p.exists())
+    key = _stamp(files)
     with _lock:
-        if key not in _cache:
-            _cache.clear()
-            _cache[key] = pki.load_ca(paths)
-        return _cache[key]
+        if key not in _material:
+            _material.clear()
+            _material[key] = pki.load_ca(paths)
+        return _material[key]
 
 
-def issuing_ca() -> CertificateAuthority:
-    """The database row of the configured issuing CA (created on first use)."""
+def issuing_ca() -> CaRow:
+    """The configured issuing CA's row (created on first use, then remembered per process)."""
     cert = material().certificate
     der = cert.public_bytes(serialization.Encoding.DER)
-    ca, created = CertificateAuthority.objects.get_or_create(
+    cache_key = (settings.NES_CA_SLUG, der)
+    row = _rows.get(cache_key)
+    if row is not None:
+        return row
+    ca, created = CertificateAuthority.objects.only("id", "slug", "certificate_der").get_or_create(
         slug=settings.NES_CA_SLUG,
         defaults={"name": _common_name(cert), "certificate_der": der},
     )
     if not created and bytes(ca.certificate_der) != der:
         # A renewed CA certificate (same key or new): keep the row, follow the files.
         CertificateAuthority.objects.filter(pk=ca.pk).update(
-            certificate_der=der, name=_common_name(cert), crl_stale=True
+            certificate_der=der, name=_common_name(cert)
         )
-        ca.refresh_from_db()
-    return ca
+    row = CaRow(id=ca.pk, slug=ca.slug)
+    with _lock:
+        _rows.clear()
+        _rows[cache_key] = row
+    return row
+
+
+def forget_rows() -> None:
+    """Drop the per-process memory of CA rows (tests that recreate the database call it)."""
+    with _lock:
+        _rows.clear()
 
 
 def _common_name(cert: x509.Certificate) -> str:
@@ -69,102 +100,64 @@ def _common_name(cert: x509.Certificate) -> str:
     return str(names[0].value) if names else cert.subject.rfc4514_string()
 
 
+# --- URLs written into certificates (and served by certificates.public_urls) ---------------
+
+
 def url(path: str) -> str:
     return settings.PORTAL_BASE_URL.rstrip("/") + path
 
 
-def crl_url(ca_slug: str) -> str:
-    return url(f"/crl/{ca_slug}.crl")
+def crl_path(ca_slug: str, shard: str = "") -> str:
+    """``/crl/<slug>.crl`` (the full CRL) or ``/crl/<slug>/<shard>.crl``."""
+    return f"/crl/{ca_slug}/{shard}.crl" if shard else f"/crl/{ca_slug}.crl"
+
+
+def crl_url(ca_slug: str, shard: str = "") -> str:
+    return url(crl_path(ca_slug, shard))
+
+
+def arl_url(ca_slug: str) -> str:
+    """The root's CRL (ARL): the CRL distribution point of the issuing CA certificate."""
+    return url(f"/crl/{ca_slug}-root.crl")
 
 
 def ca_issuers_url(ca_slug: str) -> str:
     return url(f"/ca/{ca_slug}.crt")
 
 
+def root_certificate_url(ca_slug: str) -> str:
+    """The root certificate: the AIA caIssuers URL of the issuing CA certificate."""
+    return url(f"/ca/{ca_slug}-root.crt")
+
+
 def ocsp_url() -> str:
     return url("/ocsp")
 
 
-def crl_entries(ca: CertificateAuthority, now: datetime) -> list[pki.CrlEntry]:
-    """Every unexpired certificate that must not be trusted now.
+def shard_for(not_after: datetime) -> str:
+    """The temporal CRL shard of a certificate: the UTC year and month its validity ends."""
+    return not_after.astimezone(UTC).strftime("%Y%m")
 
-    Revoked ones with their reason; suspended ones and those not yet opened for use as
-    certificateHold (a new certificate cannot be used before its holder opens it).
+
+# --- the root's CRL (ARL) -------------------------------------------------------------------
+
+
+def arl_der() -> bytes:
+    """The ARL file the operator provides (``NES_ARL_PATH``; DER or PEM), read when it changes.
+
+    Raises ``FileNotFoundError`` when there is none. The portal never signs an ARL itself: the
+    root key is offline (the demo signs one with ``manage.py sign_arl``).
     """
-    entries = []
-    rows = Certificate.objects.filter(ca=ca, not_after__gt=now).exclude(
-        status=Certificate.Status.ACTIVE
-    )
-    for cert in rows.only(
-        "serial_number", "status", "revoked_at", "revocation_reason", "suspended_at", "issued_at"
-    ):
-        if cert.status == Certificate.Status.REVOKED:
-            entries.append(
-                pki.CrlEntry(
-                    cert.serial_int, cert.revoked_at, x509.ReasonFlags[cert.revocation_reason]
-                )
+    path = Path(settings.NES_ARL_PATH)
+    key = (str(path), path.stat().st_mtime_ns)
+    with _lock:
+        if key not in _arl:
+            data = path.read_bytes()
+            crl = (
+                x509.load_pem_x509_crl(data)
+                if data.lstrip().startswith(b"-----")
+                else x509.load_der_x509_crl(data)
             )
-        else:
-            since = cert.suspended_at or cert.issued_at
-            entries.append(pki.CrlEntry(cert.serial_int, since, x509.ReasonFlags.certificate_hold))
-    return entries
-
-
-def publish_crl(ca_id: int, *, now: datetime | None = None) -> CertificateAuthority:
-    """Sign a new full CRL with the next CRL number (serialised by the CA row's lock)."""
-    with transaction.atomic():
-        ca = CertificateAuthority.objects.select_for_update().get(pk=ca_id)
-        # The clock is read only once the lock is ours: read before it, a caller that waited
-        # would sign a higher CRL number with an older thisUpdate than the CRL before it.
-        now = now or timezone.now()
-        number = ca.crl_number + 1
-        crl = pki.build_crl(
-            material(),
-            entries=crl_entries(ca, now),
-            crl_number=number,
-            this_update=now,
-            next_update=now + CRL_VALIDITY,
-        )
-        ca.crl_number = number
-        ca.crl_der = crl.public_bytes(serialization.Encoding.DER)
-        ca.crl_this_update = now
-        ca.crl_next_update = now + CRL_VALIDITY
-        ca.crl_stale = False
-        ca.save(
-            update_fields=[
-                "crl_number",
-                "crl_der",
-                "crl_this_update",
-                "crl_next_update",
-                "crl_stale",
-            ]
-        )
-    return ca
-
-
-def current_crl(ca: CertificateAuthority, *, now: datetime | None = None) -> bytes:
-    """The CRL to serve: re-signed if a status changed since or it is due within an hour."""
-    check_at = now or timezone.now()
-    due = ca.crl_next_update is None or ca.crl_next_update - timedelta(hours=1) <= check_at
-    if ca.crl_stale or ca.crl_der is None or due:
-        ca = publish_crl(ca.pk, now=now)
-    return bytes(ca.crl_der)
-
-
-def ocsp_status(ca: CertificateAuthority, serial: int) -> pki.CertStatusInfo | None:
-    cert = Certificate.objects.filter(ca=ca, serial_number=f"{serial:x}").first()
-    if cert is None:
-        return None
-    if cert.status == Certificate.Status.ACTIVE:
-        return pki.CertStatusInfo(status="good", revoked_at=None, reason=None)
-    if cert.status == Certificate.Status.REVOKED:
-        return pki.CertStatusInfo(
-            status="revoked",
-            revoked_at=cert.revoked_at,
-            reason=x509.ReasonFlags[cert.revocation_reason],
-        )
-    return pki.CertStatusInfo(
-        status="revoked",
-        revoked_at=cert.suspended_at or cert.issued_at,
-        reason=x509.ReasonFlags.certificate_hold,
-    )
+            _arl.clear()
+            _arl[key] = crl.public_bytes(serialization.Encoding.DER)
+        return _arl[key]

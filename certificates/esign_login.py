@@ -28,7 +28,8 @@ Security contract of :func:`verify_login`
   now), so a replay or a racing second request fails; the certificate parses, is signed by
   *our* issuing CA, is a ``Certificate`` row of that CA with byte-identical DER, is inside its
   validity period, is ``active``; the signature verifies with its public key; its subject
-  serialNumber (``TCKTR-…``/``PASTR-…``) is the row's citizen's; the citizen is not locked.
+  serialNumber (``PNOTR-…``/``PASTR-…``, or the legacy ``TCKTR-…`` of certificates issued
+  before the ETSI identity types) is the row's citizen's; the citizen is not locked.
 * Every failure gives the caller the same generic message; the precise reason goes only to the
   audit log (``nes.login.esign_failed``, ``reason=…``).
 * Once the certificate maps to a citizen, a strike on the same counter as the security word is
@@ -76,6 +77,7 @@ from accounts.services import login_citizen
 from audit.log import record
 
 from . import ca as ca_module
+from . import pki
 from .models import Certificate, LoginChallenge
 
 MESSAGE_PREFIX = b"NES-PORTAL-LOGIN\0"
@@ -172,8 +174,8 @@ def decode_signature(text: str) -> bytes:
 
 
 def identity_of(citizen: Citizen) -> str:
-    """The subject serialNumber we write into this citizen's certificates."""
-    return f"TCKTR-{citizen.tckn}" if citizen.tckn else f"PASTR-{citizen.passport_no}"
+    """The subject serialNumber we write into this citizen's certificates (ETSI EN 319 412-1)."""
+    return pki.natural_person_identity(citizen.tckn or None, citizen.passport_no or None)
 
 
 def _binding_hash(token: str) -> str:
@@ -264,7 +266,7 @@ def _our_certificate(cert: x509.Certificate) -> Certificate:
     der = cert.public_bytes(serialization.Encoding.DER)
     row = (
         Certificate.objects.select_related("citizen")
-        .filter(ca=ca_module.issuing_ca(), serial_number=format(cert.serial_number, "x"))
+        .filter(ca_id=ca_module.issuing_ca().id, serial_number=format(cert.serial_number, "x"))
         .first()
     )
     if row is None or not constant_time_compare(bytes(row.der), der):
@@ -297,7 +299,11 @@ def _check_for_citizen(
     if signature is not None and not verify_signature(public_key, signature, message):
         raise EsignFailed("signature_invalid")
     names = cert.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)
-    if len(names) != 1 or not constant_time_compare(str(names[0].value), identity_of(row.citizen)):
+    if len(names) != 1 or not pki.identity_matches(
+        str(names[0].value),
+        tckn=row.citizen.tckn or None,
+        passport_no=row.citizen.passport_no or None,
+    ):
         raise EsignFailed("identity_mismatch")
 
 

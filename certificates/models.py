@@ -19,11 +19,23 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models import Q
+from django.db.models import F, Q
+from django.dispatch import Signal
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
+
+# Sent once the transaction that changed a certificate's status (or issued it) has committed,
+# with ``certificate`` (the row as committed). certificates.apps connects the CRL publication
+# and the OCSP cache to it; nothing here knows about either.
+status_committed = Signal()
+
+
+def announce_after_commit(certificate: Certificate) -> None:
+    transaction.on_commit(
+        lambda: status_committed.send(sender=Certificate, certificate=certificate)
+    )
 
 
 class CertificateError(Exception):
@@ -35,20 +47,15 @@ class CertificateError(Exception):
 
 
 class CertificateAuthority(models.Model):
-    """An issuing CA whose certificate (public) we hold; its key stays in a file."""
+    """An issuing CA whose certificate (public) we hold; its key stays in a file.
+
+    The CA row is small on purpose: every OCSP answer and certificate page may need it, so the
+    signed CRLs live in their own table (``CrlShard``) and are loaded only to be served.
+    """
 
     slug = models.SlugField(_("kısa ad"), unique=True)
     name = models.CharField(_("ad"), max_length=200)
     certificate_der = models.BinaryField(_("sertifika (DER)"))
-    crl_number = models.PositiveBigIntegerField(_("son SİL numarası"), default=0)
-    crl_der = models.BinaryField(_("son SİL (DER)"), null=True, blank=True)
-    crl_this_update = models.DateTimeField(_("SİL yayın zamanı"), null=True, blank=True)
-    crl_next_update = models.DateTimeField(_("sonraki SİL zamanı"), null=True, blank=True)
-    crl_stale = models.BooleanField(
-        _("SİL yenilenmeli"),
-        default=True,
-        help_text=_("Bir sertifikanın durumu değişti; SİL yeniden imzalanacak."),
-    )
 
     class Meta:
         verbose_name = _("sertifika hizmet sağlayıcı")
@@ -56,6 +63,94 @@ class CertificateAuthority(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class CrlShardManager(models.Manager["CrlShard"]):
+    def note_change(self, certificate: Certificate) -> None:
+        """Record, in the caller's transaction, that the certificate's CRLs must be re-signed.
+
+        Increments ``wanted`` of the full CRL and of the certificate's shard, creating the rows
+        the first time. Row locks are held only until the caller commits (milliseconds): the
+        publisher never holds them while it signs.
+        """
+        shards = {CrlShard.FULL, certificate.crl_shard}
+        rows = self.filter(ca_id=certificate.ca_id, shard__in=shards)
+        if rows.update(wanted=F("wanted") + 1) < len(shards):
+            # First change in a shard (rows are normally made at issuance): make the missing
+            # rows, then count the change again on all of them (an extra count costs at most
+            # one redundant signing; a missing one would lose the change).
+            for shard in shards:
+                self.get_or_create(ca_id=certificate.ca_id, shard=shard)
+            rows.update(wanted=F("wanted") + 1)
+
+
+class CrlShard(models.Model):
+    """One published CRL of a CA: the full CRL (``shard=""``) or one shard.
+
+    Shards are temporal (README "Revocation at national scale"): a certificate belongs to the
+    shard of the month its validity ends in (``"202911"``), written into its CRL distribution
+    point at issuance, so no shard grows with the age of the CA. The full CRL lists every
+    unexpired revoked or held certificate and is the distribution point of certificates issued
+    before shards existed.
+
+    Publication is demand-driven and single-flight:
+
+    * every status change increments ``wanted`` of its shard and of the full CRL in the
+      transaction that changes the status (so the demand commits with the change);
+    * a publisher takes the *lease* (``lease_token``/``lease_until``) under the row lock, reads
+      ``wanted``, streams the entries and signs **outside** any transaction, then stores the CRL
+      with ``signed = wanted-as-read`` only if it still holds the lease. Changes that commit
+      meanwhile leave ``wanted > signed`` and cause one more round, never one signing each;
+      a publisher that finds the lease taken does nothing (the holder will see its change).
+    """
+
+    FULL = ""
+    LEASE = timedelta(minutes=5)
+
+    ca = models.ForeignKey(
+        CertificateAuthority,
+        verbose_name=_("sertifika hizmet sağlayıcı"),
+        on_delete=models.PROTECT,
+        related_name="crl_shards",
+    )
+    shard = models.CharField(
+        _("bölüm"),
+        max_length=6,
+        blank=True,
+        help_text=_("Boş: tam SİL; YYYYAA: geçerliliği o ay biten sertifikalar."),
+    )
+    wanted = models.PositiveBigIntegerField(_("istenen sürüm"), default=1)
+    signed = models.PositiveBigIntegerField(_("imzalanan sürüm"), default=0)
+    number = models.PositiveBigIntegerField(_("SİL numarası"), default=0)
+    this_update = models.DateTimeField(_("yayın zamanı"), null=True, blank=True)
+    next_update = models.DateTimeField(_("sonraki yayın"), null=True, blank=True)
+    der = models.BinaryField(_("SİL (DER)"), null=True, blank=True, editable=False)
+    etag = models.CharField(max_length=66, blank=True, editable=False)
+    entry_count = models.PositiveIntegerField(_("kayıt sayısı"), default=0)
+    size_bytes = models.PositiveIntegerField(_("boyut (bayt)"), default=0)
+    sign_seconds = models.FloatField(_("imzalama süresi (sn)"), default=0)
+    lease_token = models.CharField(max_length=32, blank=True, editable=False)
+    lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = CrlShardManager()
+
+    class Meta:
+        verbose_name = _("yayımlanan SİL")
+        verbose_name_plural = _("yayımlanan SİL'ler")
+        ordering = ["ca", "shard"]
+        constraints = [
+            models.UniqueConstraint(fields=["ca", "shard"], name="crl_shard_per_ca"),
+            models.CheckConstraint(
+                condition=Q(shard="") | Q(shard__regex=r"^[0-9]{6}$"), name="crl_shard_format"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ca_id}/{self.shard or 'full'} #{self.number}"
+
+    @property
+    def is_full(self) -> bool:
+        return self.shard == self.FULL
 
 
 class Certificate(models.Model):
@@ -115,11 +210,30 @@ class Certificate(models.Model):
     revocation_reason = models.CharField(
         _("iptal nedeni"), max_length=32, choices=RevocationReason.choices, blank=True
     )
+    # The CRL shard named in the certificate's CRL distribution point ("" = the full CRL, for
+    # certificates issued before shards existed).
+    crl_shard = models.CharField(_("SİL bölümü"), max_length=6, blank=True, default="")
+    # Incremented by every transition: pre-signed OCSP responses are valid only for the
+    # version they were signed for (certificates.responder).
+    status_version = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         verbose_name = _("sertifika")
         verbose_name_plural = _("sertifikalar")
         ordering = ["-not_before", "-id"]
+        indexes = [
+            # The CRL queries read only the (few) certificates that are not active.
+            models.Index(
+                fields=["ca", "crl_shard"],
+                condition=~Q(status="active"),
+                name="certificate_crl_shard_entries",
+            ),
+            models.Index(
+                fields=["ca", "not_after"],
+                condition=~Q(status="active"),
+                name="certificate_crl_full_entries",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["ca", "serial_number"], name="certificate_serial_per_ca"
@@ -190,14 +304,16 @@ class Certificate(models.Model):
         **fields: Any,
     ) -> CertificateStatusChange:
         previous = current.status
+        current.status_version += 1
         for name, value in {"status": to, **fields}.items():
             setattr(current, name, value)
-        current.save(update_fields=["status", *fields])
-        # Whoever made the change (service, admin, demo data), the published CRL no longer
-        # matches: the next CRL request re-signs it even if nobody publishes on commit.
-        CertificateAuthority.objects.filter(pk=current.ca_id).update(crl_stale=True)
+        current.save(update_fields=["status", "status_version", *fields])
+        # Whoever made the change (service, admin, demo data), the published CRLs no longer
+        # match: the demand is recorded in this transaction, and publication is asked for once
+        # it commits (certificates.publication listens to ``status_committed``).
+        CrlShard.objects.note_change(current)
         self.refresh_from_db()
-        return CertificateStatusChange.objects.create(
+        change = CertificateStatusChange.objects.create(
             certificate=current,
             from_status=previous,
             to_status=to,
@@ -206,6 +322,8 @@ class Certificate(models.Model):
             by_user=by_user,
             reason=reason,
         )
+        announce_after_commit(current)
+        return change
 
     def _refuse_if_expired(self, current: Certificate, now: datetime) -> None:
         if current.is_expired(now):

@@ -1,46 +1,46 @@
-"""The CA's public repository: CRL, CA certificates, PKI disclosure statement and OCSP.
+"""The CA's public repository: CRLs, the ARL, CA certificates, the PDS page and OCSP.
 
 Relying parties (signature verifiers, openssl, integrators' software) call these without a
 session, so none of them needs a login, and the OCSP POST is CSRF-exempt: it changes nothing and
-a relying party has no CSRF token. Client input never causes a 500: an OCSP request that cannot
-be read is answered with ``malformedRequest`` (RFC 6960 §2.3), an unknown CA with a 404.
+a relying party has no CSRF token. These responses read no session and carry no
+``Content-Language`` and no ``Vary: Cookie`` (``nesportal.middleware``), so any HTTP cache can
+keep them. Client input never causes a 500: OCSP answers with its own error statuses
+(``certificates.responder``), an unknown CA or shard is a 404.
 
-Revocation status must show at once (issue 3: "within a second"), so OCSP responses are not
-cached by HTTP caches and the CRL only for a minute; the CRL itself is re-signed on every status
-change (``certificates.services``) and re-signed here if it is stale or due.
+Caching: a CRL is served from memory with its ETag and Last-Modified (conditional GETs get a
+304) and ``Cache-Control: max-age`` up to its planned refresh (``publication.crl_http_max_age``);
+a nonce-less OCSP response for one certificate carries the RFC 5019 §6.2 headers aligned to its
+nextUpdate, capped by ``NES_OCSP_HTTP_MAX_AGE``; nonced responses are never cached.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
-from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509 import ocsp
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
+from django.utils.cache import get_conditional_response
 from django.utils.http import http_date
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_safe
 
 from . import ca as ca_module
-from . import pki
-from .models import CertificateAuthority
+from . import pki, publication, responder
 
 logger = logging.getLogger(__name__)
 
-# Real OCSP requests are 70–150 bytes (a signed one with its certificate a few hundred more);
-# anything bigger is refused unread rather than parsed.
-MAX_OCSP_REQUEST = 4096
-CRL_MAX_AGE = 60
-
+MAX_OCSP_REQUEST = responder.MAX_OCSP_REQUEST
 CRL_CONTENT_TYPE = "application/pkix-crl"
 CERT_CONTENT_TYPE = "application/pkix-cert"
 PEM_CONTENT_TYPE = "application/x-pem-file"
 OCSP_REQUEST_TYPE = "application/ocsp-request"
 OCSP_RESPONSE_TYPE = "application/ocsp-response"
+ARL_MAX_AGE = 3600
+CA_CERT_MAX_AGE = 3600
 
 
 def _check_slug(slug: str) -> None:
@@ -49,21 +49,82 @@ def _check_slug(slug: str) -> None:
         raise Http404("unknown CA")
 
 
-def _issuing_ca(slug: str) -> CertificateAuthority:
-    """The configured issuing CA's row, or 404 for any other slug."""
-    _check_slug(slug)
-    return ca_module.issuing_ca()
+def _unavailable() -> HttpResponse:
+    response = HttpResponse(
+        "CRL geçici olarak sunulamıyor / CRL temporarily unavailable\n",
+        status=503,
+        content_type="text/plain; charset=utf-8",
+    )
+    response["Retry-After"] = "30"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _serve_crl(request: HttpRequest, slug: str, shard: str) -> HttpResponse:
+    try:
+        ca_row = ca_module.issuing_ca()
+        published = publication.current(ca_row.id, shard)
+    except (publication.CrlUnavailable, pki.CaConfigurationError):
+        logger.exception("CRL %s/%s cannot be served", slug, shard or "full")
+        return _unavailable()
+    last_modified = published.this_update.timestamp()
+    conditional = get_conditional_response(
+        request, etag=published.etag, last_modified=int(last_modified)
+    )
+    if conditional is not None:
+        response = conditional
+    else:
+        response = HttpResponse(published.der, content_type=CRL_CONTENT_TYPE)
+        name = f"{slug}-{shard}" if shard else slug
+        response["Content-Disposition"] = f'inline; filename="{name}.crl"'
+    response["ETag"] = published.etag
+    response["Last-Modified"] = http_date(last_modified)
+    response["Expires"] = http_date(published.next_update.timestamp())
+    response["Cache-Control"] = (
+        f"public, max-age={publication.crl_http_max_age(published)}, no-transform"
+    )
+    return response
 
 
 @require_safe
 def crl(request: HttpRequest, slug: str) -> HttpResponse:
-    """The CA's current full CRL (DER), re-signed first if a status changed since."""
-    der = ca_module.current_crl(_issuing_ca(slug))
-    this_update = x509.load_der_x509_crl(der).last_update_utc
+    """The full CRL (DER): every unexpired revoked or held certificate of the issuing CA."""
+    _check_slug(slug)
+    return _serve_crl(request, slug, "")
+
+
+@require_safe
+def crl_shard(request: HttpRequest, slug: str, shard: str) -> HttpResponse:
+    """One temporal shard (DER): the CRL distribution point of certificates ending that month."""
+    _check_slug(slug)
+    try:
+        valid = publication.valid_shard_name(shard)
+    except pki.CaConfigurationError:
+        return _unavailable()
+    if not valid:
+        raise Http404("unknown shard")
+    return _serve_crl(request, slug, shard)
+
+
+@require_safe
+def arl(request: HttpRequest, slug: str) -> HttpResponse:
+    """The root's CRL (ARL), from the file the operator provides (``NES_ARL_PATH``)."""
+    _check_slug(slug)
+    try:
+        der = ca_module.arl_der()
+    except (OSError, ValueError):
+        logger.exception("ARL file %s cannot be read", settings.NES_ARL_PATH)
+        return _unavailable()
     response = HttpResponse(der, content_type=CRL_CONTENT_TYPE)
-    response["Cache-Control"] = f"public, max-age={CRL_MAX_AGE}"
-    response["Last-Modified"] = http_date(this_update.timestamp())
-    response["Content-Disposition"] = f'inline; filename="{slug}.crl"'
+    response["Cache-Control"] = f"public, max-age={ARL_MAX_AGE}"
+    response["Content-Disposition"] = f'inline; filename="{slug}-root.crl"'
+    return response
+
+
+def _der_response(der: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(der, content_type=CERT_CONTENT_TYPE)
+    response["Cache-Control"] = f"public, max-age={CA_CERT_MAX_AGE}"
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
     return response
 
 
@@ -72,10 +133,15 @@ def ca_certificate(request: HttpRequest, slug: str) -> HttpResponse:
     """The issuing CA's certificate (DER): the AIA caIssuers URL in every certificate."""
     _check_slug(slug)
     der = ca_module.material().certificate.public_bytes(serialization.Encoding.DER)
-    response = HttpResponse(der, content_type=CERT_CONTENT_TYPE)
-    response["Cache-Control"] = "public, max-age=3600"
-    response["Content-Disposition"] = f'inline; filename="{slug}.crt"'
-    return response
+    return _der_response(der, f"{slug}.crt")
+
+
+@require_safe
+def root_certificate(request: HttpRequest, slug: str) -> HttpResponse:
+    """The root certificate (DER): the AIA caIssuers URL in the issuing CA certificate."""
+    _check_slug(slug)
+    der = ca_module.material().chain[-1].public_bytes(serialization.Encoding.DER)
+    return _der_response(der, f"{slug}-root.crt")
 
 
 @require_safe
@@ -84,7 +150,7 @@ def ca_chain(request: HttpRequest, slug: str) -> HttpResponse:
     _check_slug(slug)
     pem = "".join(pki.certificate_to_pem(cert) for cert in ca_module.material().chain)
     response = HttpResponse(pem, content_type=PEM_CONTENT_TYPE)
-    response["Cache-Control"] = "public, max-age=3600"
+    response["Cache-Control"] = f"public, max-age={CA_CERT_MAX_AGE}"
     response["Content-Disposition"] = f'attachment; filename="{slug}-chain.pem"'
     return response
 
@@ -92,52 +158,56 @@ def ca_chain(request: HttpRequest, slug: str) -> HttpResponse:
 @require_safe
 def pds(request: HttpRequest) -> HttpResponse:
     """The PKI disclosure statement (the QcPDS URL written into every certificate)."""
+    slug = settings.NES_CA_SLUG
     return render(
         request,
         "certificates/pds.html",
         {
             "policy_oid": settings.NES_POLICY_OID,
             "qcp_oid": pki.QCP_N_QSCD,
-            "crl_url": ca_module.crl_url(settings.NES_CA_SLUG),
-            "ca_url": ca_module.ca_issuers_url(settings.NES_CA_SLUG),
-            "chain_url": ca_module.url(f"/ca/{settings.NES_CA_SLUG}-chain.pem"),
+            "crl_url": ca_module.crl_url(slug),
+            "crl_shard_url": ca_module.crl_url(slug, "YYYYMM"),
+            "arl_url": ca_module.arl_url(slug),
+            "ca_url": ca_module.ca_issuers_url(slug),
+            "root_url": ca_module.root_certificate_url(slug),
+            "chain_url": ca_module.url(f"/ca/{slug}-chain.pem"),
             "ocsp_url": ca_module.ocsp_url(),
         },
     )
 
 
-def _ocsp_http_response(der: bytes) -> HttpResponse:
-    response = HttpResponse(der, content_type=OCSP_RESPONSE_TYPE)
-    # A suspension or revocation must be visible to the very next request.
-    response["Cache-Control"] = "no-cache, no-store, max-age=0"
+# --- OCSP -----------------------------------------------------------------------------------
+
+
+def _ocsp_http_response(request: HttpRequest, answer: responder.Answer) -> HttpResponse:
+    if not answer.cacheable:
+        response = HttpResponse(answer.der, content_type=OCSP_RESPONSE_TYPE)
+        # A nonced answer is for one request only; errors must not be kept either.
+        response["Cache-Control"] = "no-cache, no-store, max-age=0"
+        return response
+    assert answer.this_update is not None and answer.next_update is not None
+    now = datetime.now(UTC)
+    max_age = max(
+        0,
+        min(settings.NES_OCSP_HTTP_MAX_AGE, int((answer.next_update - now).total_seconds())),
+    )
+    conditional = None
+    if request.method in ("GET", "HEAD"):  # a POST is never conditional (it would get a 412)
+        conditional = get_conditional_response(request, etag=answer.etag)
+    response = conditional or HttpResponse(answer.der, content_type=OCSP_RESPONSE_TYPE)
+    # RFC 5019 §6.2.
+    response["ETag"] = answer.etag
+    response["Last-Modified"] = http_date(answer.this_update.timestamp())
+    response["Expires"] = http_date(answer.next_update.timestamp())
+    response["Cache-Control"] = f"max-age={max_age}, public, no-transform, must-revalidate"
     return response
 
 
-def _unsuccessful(status: ocsp.OCSPResponseStatus) -> HttpResponse:
-    der = ocsp.OCSPResponseBuilder.build_unsuccessful(status).public_bytes(
-        serialization.Encoding.DER
+def _malformed(request: HttpRequest) -> HttpResponse:
+    return _ocsp_http_response(
+        request,
+        responder.Answer(pki.unsuccessful_ocsp_response(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)),
     )
-    return _ocsp_http_response(der)
-
-
-def _answer(request_der: bytes) -> HttpResponse:
-    if len(request_der) > MAX_OCSP_REQUEST:
-        return _unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
-    try:
-        material = ca_module.material()
-        ca_row = ca_module.issuing_ca()
-    except Exception:
-        # RFC 6960 §2.3: the responder's own trouble is internalError, not an HTML 500 page
-        # that a relying party cannot read.
-        logger.exception("OCSP responder cannot load the issuing CA")
-        return _unsuccessful(ocsp.OCSPResponseStatus.INTERNAL_ERROR)
-    der = pki.ocsp_response(
-        material,
-        request_der,
-        lookup=lambda serial: ca_module.ocsp_status(ca_row, serial),
-        now=timezone.now(),
-    )
-    return _ocsp_http_response(der)
 
 
 @csrf_exempt
@@ -145,24 +215,24 @@ def _answer(request_der: bytes) -> HttpResponse:
 def ocsp_post(request: HttpRequest) -> HttpResponse:
     """RFC 6960 Appendix A.1 POST: the DER request is the body (a GET here has no request)."""
     if request.method != "POST":
-        return _unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
+        return _malformed(request)
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         declared = 0
     if declared > MAX_OCSP_REQUEST:
         # Refused before reading: nobody makes us buffer megabytes to learn they are garbage.
-        return _unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
-    return _answer(request.read(MAX_OCSP_REQUEST + 1))
+        return _malformed(request)
+    return _ocsp_http_response(request, responder.answer(request.read(MAX_OCSP_REQUEST + 1)))
 
 
 @require_safe
 def ocsp_get(request: HttpRequest, encoded: str) -> HttpResponse:
     """RFC 6960 Appendix A.1 GET: ``/ocsp/<url-encoded base64 of the DER request>``."""
     if len(encoded) > 2 * MAX_OCSP_REQUEST:
-        return _unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
+        return _malformed(request)
     try:
         request_der = pki.ocsp_request_from_get_path(encoded)
     except ValueError:
-        return _unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
-    return _answer(request_der)
+        return _malformed(request)
+    return _ocsp_http_response(request, responder.answer(request_der))

@@ -1,18 +1,20 @@
-"""Certificate workflows: transition + audit entry + SMS notice + CRL, in one place.
+"""Certificate workflows: transition + audit entry + SMS notice, in one place.
 
 Each function runs the model transition and writes its audit entry and queues the holder's SMS
-in the same transaction; the CRL is re-signed right after the commit (the CA row is marked
-stale inside the transaction, so even if signing failed the next CRL request re-signs). A
-refused transition raises ``CertificateError`` and still leaves one audit entry
+in the same transaction. The transition itself records that the CRLs must be re-signed and,
+once the transaction commits, OCSP answers the new status and one publication task is queued
+(``certificates.publication``): no signing happens in the citizen's request. A refused
+transition raises ``CertificateError`` and still leaves one audit entry
 (``nes.certificate.refused``), so two racing requests leave one entry each.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from cryptography.hazmat.primitives import serialization
+from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -22,25 +24,20 @@ from accounts.tasks import queue_sms
 from audit.log import record
 
 from . import ca as ca_module
-from .models import Certificate, CertificateAuthority, CertificateError, CertificateStatusChange
-
-logger = logging.getLogger(__name__)
+from . import pki, publication
+from .models import (
+    Certificate,
+    CertificateError,
+    CertificateStatusChange,
+    CrlShard,
+    announce_after_commit,
+)
 
 NOTICES = {
     Certificate.Status.ACTIVE: SmsMessage.Kind.CERT_OPENED,
     Certificate.Status.SUSPENDED: SmsMessage.Kind.CERT_SUSPENDED,
     Certificate.Status.REVOKED: SmsMessage.Kind.CERT_REVOKED,
 }
-
-
-def _publish_after_commit(ca_id: int) -> None:
-    def publish() -> None:
-        try:
-            ca_module.publish_crl(ca_id)
-        except Exception:  # the row stays stale: the next CRL request signs it
-            logger.exception("CRL for CA %s could not be signed after a status change", ca_id)
-
-    transaction.on_commit(publish)
 
 
 def _run(
@@ -54,14 +51,13 @@ def _run(
     notice: str | None = None,
     **data: object,
 ) -> CertificateStatusChange:
-    """Run ``transition`` with its audit entry, SMS notice and CRL re-signing.
+    """Run ``transition`` with its audit entry and SMS notice.
 
     The holder's SMS is ``notice`` if given, otherwise the one for the new status.
     """
     try:
         with transaction.atomic():
             change = transition()
-            CertificateAuthority.objects.filter(pk=cert.ca_id).update(crl_stale=True)
             record(
                 f"nes.certificate.{action}",
                 citizen=cert.citizen,
@@ -80,7 +76,6 @@ def _run(
                     request=request,
                     context={"serial": cert.serial_number},
                 )
-            _publish_after_commit(cert.ca_id)
     except CertificateError as exc:
         record(
             "nes.certificate.refused",
@@ -183,17 +178,13 @@ def issue_certificate(
 ) -> Certificate:
     """Issue a qualified certificate for ``citizen`` from a public key (the card's).
 
-    The new certificate starts *pending*: its holder must open it for use.
+    The new certificate starts *pending* (on hold in CRL and OCSP): its holder must open it for
+    use. Its CRL distribution point names its temporal shard (``certificates.publication``).
     """
-    from cryptography.hazmat.primitives import serialization
-    from django.conf import settings
-
-    from . import pki
-
     ca_row = ca_module.issuing_ca()
     not_before = not_before or timezone.now()
     not_after = not_after or not_before + timezone.timedelta(days=validity_days)
-    identity = f"TCKTR-{citizen.tckn}" if citizen.tckn else f"PASTR-{citizen.passport_no}"
+    shard = ca_module.shard_for(not_after)
     serial = pki.random_serial()
     cert = pki.issue_qualified_certificate(
         ca_module.material(),
@@ -201,18 +192,19 @@ def issue_certificate(
         serial_number=serial,
         given_name=citizen.first_name,
         surname=citizen.last_name,
-        identity=identity,
+        identity=pki.natural_person_identity(citizen.tckn or None, citizen.passport_no or None),
         not_before=not_before,
         not_after=not_after,
-        crl_url=ca_module.crl_url(ca_row.slug),
+        crl_url=ca_module.crl_url(ca_row.slug, shard),
         ocsp_url=ca_module.ocsp_url(),
         ca_issuers_url=ca_module.ca_issuers_url(ca_row.slug),
         policy_oid=settings.NES_POLICY_OID,
         pds_url=settings.NES_PDS_URL,
     )
+    publication.ensure_shards(ca_row.id, {shard})
     with transaction.atomic():
         row = Certificate.objects.create(
-            ca=ca_row,
+            ca_id=ca_row.id,
             citizen=citizen,
             serial_number=format(serial, "x"),
             kind=kind,
@@ -222,8 +214,9 @@ def issue_certificate(
             not_after=not_after,
             issued_at=min(timezone.now(), not_before),
             fingerprint_sha256=pki.fingerprint_sha256(cert),
+            crl_shard=shard,
         )
-        CertificateAuthority.objects.filter(pk=ca_row.pk).update(crl_stale=True)
+        CrlShard.objects.note_change(row)
         record("nes.certificate.issued", citizen=citizen, serial=row.serial_number, kind=kind)
-        _publish_after_commit(ca_row.pk)
+        announce_after_commit(row)
     return row

@@ -100,7 +100,7 @@ def _policy_labels() -> dict[str, Any]:
 def _own(request: HttpRequest, serial: str) -> Certificate:
     """The logged-in citizen's certificate with this serial, or 404 (also for other citizens')."""
     return get_object_or_404(
-        Certificate.objects.select_related("ca"),
+        Certificate.objects.all(),
         citizen=request.citizen,  # type: ignore[attr-defined]
         serial_number=serial.lower(),
     )

@@ -73,11 +73,23 @@ STATES = ("pending", "active", "suspended", "revoked", "expired")
 
 
 def _ensure_demo_pki() -> None:
-    """The demo CA files (only where the settings point at the demo directory)."""
-    from certificates import pki
+    """The demo CA files and the root's CRL (only where the settings point at the demo directory).
 
-    if Path(settings.NES_CA_CERT_PATH).parent == Path(settings.NES_PKI_DIR):
-        pki.create_demo_pki(Path(settings.NES_PKI_DIR))
+    The issuing CA certificate names the ARL and the root certificate at ``PORTAL_BASE_URL``;
+    the ARL is re-signed with the demo root key when it is missing or about to end.
+    """
+    from certificates import ca as ca_module
+    from certificates import pki, root
+
+    if Path(settings.NES_CA_CERT_PATH).parent != Path(settings.NES_PKI_DIR):
+        return
+    pki.create_demo_pki(
+        Path(settings.NES_PKI_DIR),
+        arl_url=ca_module.arl_url(settings.NES_CA_SLUG),
+        root_certificate_url=ca_module.root_certificate_url(settings.NES_CA_SLUG),
+    )
+    if Path(settings.NES_ROOT_KEY_PATH).exists() and root.arl_due():
+        root.sign_arl()
 
 
 def _save_demo_key(row: Certificate, key: ec.EllipticCurvePrivateKey) -> None:

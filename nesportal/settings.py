@@ -63,7 +63,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files without a separate server
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "nesportal.middleware.PortalSessionMiddleware",  # Django's, minus the public repository
     "nesportal.middleware.TurkishFirstLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -147,8 +147,11 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Transport security: on by default outside DEBUG.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 # CRLs, CA certificates and OCSP are signed objects fetched over plain HTTP by relying parties
-# (RFC 5280 §4.2.1.13, RFC 6960): openssl and most validators do not follow a redirect.
-SECURE_REDIRECT_EXEMPT = [r"^crl/", r"^ca/[^/]+\.crt$", r"^ca/[^/]+-chain\.pem$", r"^ocsp"]
+# (RFC 5280 §4.2.1.13, RFC 6960): openssl and most validators do not follow a redirect. The same
+# paths read no session and answer without Content-Language (nesportal.middleware), so that any
+# HTTP cache can keep them.
+PUBLIC_REPOSITORY_PATHS = [r"^crl/", r"^ca/[^/]+\.crt$", r"^ca/[^/]+-chain\.pem$", r"^ocsp"]
+SECURE_REDIRECT_EXEMPT = PUBLIC_REPOSITORY_PATHS
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
@@ -178,6 +181,22 @@ CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="nespor
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery beat (run exactly one: `celery -A nesportal beat`): periodic work. Its schedule file goes
+# where --schedule says (docker-compose: a tmpfs); losing it only re-runs a task early.
+CELERY_BEAT_SCHEDULE = {
+    "refresh-crls": {
+        "task": "certificates.refresh_crls",
+        "schedule": env.float("NES_CRL_REFRESH_INTERVAL", default=300.0),
+    },
+}
+
+# The shared cache: pre-signed OCSP responses (and, later, throttles). Redis when REDIS_URL is set
+# (every web process on every host sees the same entries), else this process's memory.
+CACHE_URL = env.str("CACHE_URL", default="") or (
+    f"rediscache://{REDIS_URL.split('://', 1)[1]}" if REDIS_URL else "locmemcache://"
+)
+CACHES = {"default": env.cache_url_config(CACHE_URL)}
+CACHES["default"].setdefault("KEY_PREFIX", "nes")
 
 # SMS (see accounts/sms.py). "file" appends to the outbox and echoes to the console.
 SMS_BACKEND = env.str("SMS_BACKEND", default="file")
@@ -245,6 +264,24 @@ PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
 # sets its own certificate policy OID and PDS address.
 NES_POLICY_OID = env.str("NES_POLICY_OID", default="1.3.6.1.4.1.32473.1.1")
 NES_PDS_URL = env.str("NES_PDS_URL", default=PORTAL_BASE_URL.rstrip("/") + "/ca/pds/")
+# The root's CRL (ARL), a file the operator provides (DER or PEM), served at /crl/<slug>-root.crl.
+# The demo signs one with `manage.py sign_arl`, with the demo root key (never on a real host).
+NES_ARL_PATH = env.str("NES_ARL_PATH", default=str(NES_PKI_DIR / "root.crl"))
+NES_ROOT_KEY_PATH = env.str("NES_ROOT_KEY_PATH", default=str(NES_PKI_DIR / "root.key"))
+# HTTP caching of CRLs (seconds; capped further by the CRL's planned refresh) and the memory a web
+# process may use to keep published CRLs (bytes).
+NES_CRL_HTTP_MAX_AGE = env.int("NES_CRL_HTTP_MAX_AGE", default=300)
+NES_CRL_MEMORY_CACHE_BYTES = env.int("NES_CRL_MEMORY_CACHE_BYTES", default=256 * 1024 * 1024)
+# OCSP: validity of a response (nextUpdate - thisUpdate), HTTP max-age of a nonce-less one, and
+# whether nonce-less responses are kept pre-signed in the shared cache (only safe when the cache
+# is shared by all web processes: on by default with a Redis or Memcached cache).
+NES_OCSP_VALIDITY_SECONDS = env.int("NES_OCSP_VALIDITY_SECONDS", default=3600)
+NES_OCSP_HTTP_MAX_AGE = env.int("NES_OCSP_HTTP_MAX_AGE", default=300)
+NES_OCSP_RESPONSE_CACHE = env.bool(
+    "NES_OCSP_RESPONSE_CACHE",
+    default="locmem" not in CACHES["default"]["BACKEND"].lower()
+    and "dummy" not in CACHES["default"]["BACKEND"].lower(),
+)
 
 # PIN/PUK vault (pinvault/crypto.py): master keys as "key-id:base64-of-32-bytes", comma-separated,
 # the newest LAST (it encrypts; all decrypt). Required outside DEBUG; the demo keeps a generated

@@ -14,6 +14,8 @@ os.environ.setdefault("SESSION_COOKIE_SECURE", "false")
 os.environ.setdefault("CSRF_COOKIE_SECURE", "false")
 os.environ.setdefault("SECURE_HSTS_SECONDS", "0")
 # A fixed test-only vault master key (32 bytes, base64); never used outside tests.
+# Each test process keeps its cache in memory (tests that need the shared Redis cache say so).
+os.environ.setdefault("CACHE_URL", "locmemcache://")
 os.environ.setdefault("VAULT_KEYS", "test-1:dGVzdC1vbmx5LXZhdWx0LWtleS0zMi1ieXRlcyEhISE=")
 
 from .settings import *  # noqa: E402,F403

@@ -11,8 +11,8 @@ conftest.py (or pass ``-p nesportal.testing``) if it is not picked up. Fixtures:
   logs any client in without going through captcha and SMS.
 * ``call_centre_agent`` / ``agent_client`` – a staff user in the "Çağrı Merkezi" group only.
 * ``captcha_test_mode`` – the captcha accepts the answer "passed" for this test.
-* ``demo_pki`` – a throw-away root CA, issuing CA and OCSP signer (made once per test session)
-  that the settings point at; ``certificate_factory(citizen, state=…)`` issues a real
+* ``demo_pki`` – a throw-away root CA (with its ARL), issuing CA and OCSP signer (made once per
+  test session) that the settings point at; ``certificate_factory(citizen, state=…)`` issues a real
   certificate from it in any state (pending, active, suspended, revoked, expired) and returns
   ``(certificate_row, private_key)``.
 
@@ -104,23 +104,50 @@ def agent_client(client: Client, call_centre_agent: Any) -> Client:
 
 @pytest.fixture(scope="session")
 def _demo_pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from certificates import pki
+    from django.conf import settings
+
+    from certificates import ca as ca_module
+    from certificates import pki, root
 
     directory = tmp_path_factory.mktemp("pki")
-    pki.create_demo_pki(directory)
+    arl_url = ca_module.arl_url(settings.NES_CA_SLUG)
+    pki.create_demo_pki(
+        directory,
+        arl_url=arl_url,
+        root_certificate_url=ca_module.root_certificate_url(settings.NES_CA_SLUG),
+    )
+    root.sign_arl(
+        root_certificate=directory / "root.crt",
+        root_key=directory / "root.key",
+        out=directory / "root.crl",
+        idp_url=arl_url,  # the CRL distribution point written into the issuing CA
+    )
     return directory
 
 
 @pytest.fixture
 def demo_pki(settings: Any, _demo_pki_dir: Any) -> Any:
-    """Point the CA settings at a throw-away PKI; returns its directory (root.crt, issuing.crt…)."""
+    """Point the CA settings at a throw-away PKI; returns its directory (root.crt, issuing.crt…).
+
+    The root's CRL (``root.crl``) is signed with it. Each test starts with no memory of CA
+    rows or published CRLs from an earlier test's database.
+    """
+    from certificates import ca as ca_module
+    from certificates import publication
+
     settings.NES_PKI_DIR = _demo_pki_dir
     settings.NES_CA_CERT_PATH = str(_demo_pki_dir / "issuing.crt")
     settings.NES_CA_KEY_PATH = str(_demo_pki_dir / "issuing.key")
     settings.NES_CA_CHAIN_PATH = str(_demo_pki_dir / "root.crt")
     settings.NES_OCSP_CERT_PATH = str(_demo_pki_dir / "ocsp.crt")
     settings.NES_OCSP_KEY_PATH = str(_demo_pki_dir / "ocsp.key")
-    return _demo_pki_dir
+    settings.NES_ROOT_KEY_PATH = str(_demo_pki_dir / "root.key")
+    settings.NES_ARL_PATH = str(_demo_pki_dir / "root.crl")
+    ca_module.forget_rows()
+    publication.forget_served()
+    yield _demo_pki_dir
+    ca_module.forget_rows()
+    publication.forget_served()
 
 
 @pytest.fixture

@@ -9,17 +9,11 @@ without them. Waiting for the other process is bounded polling, never a bare sle
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from django.utils import timezone
@@ -29,62 +23,29 @@ from accounts.otp import expected_code, issue_challenge
 from accounts.tasks import send_sms
 from audit.models import AuditEvent
 
+from ..celery_processes import (
+    CeleryProcess,
+    base_env,
+    celery_process,
+    new_queue,
+    publishing_to,
+    wait_for,
+)
 from .fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, FakeTwilio
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 READY_TIMEOUT = 30.0
 DONE_TIMEOUT = 30.0
-POLL = 0.05
-
-
-def wait_for(what: str, check: Callable[[], Any], worker: Worker, timeout: float) -> Any:
-    """Poll ``check`` until it returns something truthy; fail with the worker's log if not."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if worker.proc.poll() is not None:
-            pytest.fail(
-                f"the celery worker exited ({worker.proc.returncode}) while waiting for "
-                f"{what}:\n{worker.log()}"
-            )
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}:\n{worker.log()}")
-        time.sleep(POLL)  # bounded polling of another process
 
 
 @dataclass
-class Worker:
-    proc: subprocess.Popen[bytes]
-    log_path: Path
-    queue: str
-    fake: FakeTwilio
-    log_offset: int = 0
-
-    def log(self, *, since_mark: bool = False) -> str:
-        text = self.log_path.read_text(encoding="utf-8", errors="replace")
-        return text[self.log_offset :] if since_mark else text
-
-    def mark(self) -> None:
-        self.log_offset = len(self.log_path.read_text(encoding="utf-8", errors="replace"))
+class Worker(CeleryProcess):
+    fake: FakeTwilio | None = None
 
     def task_lines(self, event: str, task_id: str = r"[0-9a-f-]+") -> list[str]:
         pattern = re.compile(rf"accounts\.tasks\.send_sms\[{task_id}\] {event}.*")
         return pattern.findall(self.log(since_mark=True))
-
-
-def _database_url() -> str:
-    from django.db import connection
-
-    db = connection.settings_dict
-    assert db["NAME"].startswith("test_"), db["NAME"]  # never the real database
-    user = quote(db["USER"] or "", safe="")
-    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
-    return (
-        f"postgres://{user}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    )
 
 
 @pytest.fixture(scope="module")
@@ -98,102 +59,38 @@ def worker_process(
     django_db_setup: None, fake_twilio_server: FakeTwilio, tmp_path_factory: Any
 ) -> Iterator[Worker]:
     """One real worker for this module, on a queue no other test run consumes."""
-    from django.conf import settings
-
-    queue = f"nes-test-{uuid.uuid4().hex[:12]}"
-    log_path = tmp_path_factory.mktemp("celery-worker") / "worker.log"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "nesportal.test_settings",
-        "DATABASE_URL": _database_url(),
-        "REDIS_URL": settings.REDIS_URL_FOR_TESTS,
-        "CELERY_BROKER_URL": settings.REDIS_URL_FOR_TESTS,
-        "CELERY_TASK_DEFAULT_QUEUE": queue,
-        # test_settings makes tasks eager by default; the worker's retries must go via Redis.
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-        "SMS_BACKEND": "twilio",
-        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "TWILIO_FROM": FROM_NUMBER,
-        "TWILIO_API_BASE_URL": fake_twilio_server.url,
-        "TWILIO_TIMEOUT_SECONDS": "5",
-        "SMS_RETRY_BASE_SECONDS": "0.2",
-        "SMS_MAX_RETRIES": "4",
-        "PYTHONUNBUFFERED": "1",
-    }
-    command = [
-        sys.executable, "-m", "celery", "-A", "nesportal", "worker",
-        "--pool=solo", "--concurrency=1",
-        f"--queues={queue}", f"--hostname={queue}@%h",
-        "--without-gossip", "--without-mingle", "--without-heartbeat",
-        "--loglevel=INFO",
-    ]  # fmt: skip
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            command, cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-    worker = Worker(proc=proc, log_path=log_path, queue=queue, fake=fake_twilio_server)
-    try:
-        wait_for("the worker to be ready", lambda: " ready." in worker.log(), worker, READY_TIMEOUT)
-        yield worker
-    finally:
-        proc.terminate()  # warm shutdown
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-        _delete_queue(settings.REDIS_URL_FOR_TESTS, queue)
-
-
-def _delete_queue(redis_url: str, queue: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(redis_url)
-    try:
-        client.delete(queue, *client.keys(f"_kombu.binding.{queue}*"))
-    finally:
-        client.close()
-
-
-def _reset_broker_connections(app: Any) -> None:
-    """Forget the producer and connection pools Celery built for the previous broker URL.
-
-    ``app.pool`` and ``app.amqp`` (queues, router, producer pool) are built once, from the
-    configuration of that moment; eager runs earlier in the session create them too. Dropping
-    them (and kombu's global pool registry) makes the next publish use the broker set now.
-    """
-    from kombu import pools
-
-    app._pool = None
-    app.__dict__.pop("amqp", None)
-    pools.reset()
+    queue = new_queue()
+    env = base_env(
+        queue,
+        SMS_BACKEND="twilio",
+        TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        TWILIO_FROM=FROM_NUMBER,
+        TWILIO_API_BASE_URL=fake_twilio_server.url,
+        TWILIO_TIMEOUT_SECONDS="5",
+        SMS_RETRY_BASE_SECONDS="0.2",
+        SMS_MAX_RETRIES="4",
+    )
+    directory = tmp_path_factory.mktemp("celery-worker")
+    with celery_process("worker", queue, env, directory, ready=" ready.") as process:
+        yield Worker(**vars(process), fake=fake_twilio_server)
 
 
 @pytest.fixture
-def worker(transactional_db: None, worker_process: Worker, settings: Any) -> Iterator[Worker]:
+def worker(transactional_db: None, worker_process: Worker) -> Iterator[Worker]:
     """The worker, with this process publishing to it through Redis for one test.
 
     On failure pytest shows what this fixture prints at teardown: the worker's log for the test.
     """
-    from nesportal.celery import app
-
-    keys = ("task_always_eager", "broker_url", "task_default_queue")
-    saved = {key: getattr(app.conf, key) for key in keys}
-    app.conf.task_always_eager = False
-    app.conf.broker_url = settings.REDIS_URL_FOR_TESTS
-    app.conf.task_default_queue = worker_process.queue
-    _reset_broker_connections(app)
+    assert worker_process.fake is not None
     worker_process.fake.reset()
     worker_process.mark()
-    try:
-        yield worker_process
-    finally:
-        for key, value in saved.items():
-            setattr(app.conf, key, value)
-        _reset_broker_connections(app)
-        print(f"--- celery worker log for this test ({worker_process.log_path}) ---")
-        print(worker_process.log(since_mark=True))
+    with publishing_to(worker_process.queue):
+        try:
+            yield worker_process
+        finally:
+            print(f"--- celery worker log for this test ({worker_process.log_path}) ---")
+            print(worker_process.log(since_mark=True))
 
 
 def sms_actions(citizen: Citizen) -> list[str]:

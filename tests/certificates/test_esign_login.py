@@ -18,7 +18,7 @@ import pytest
 import requests
 import time_machine
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.serialization import pkcs12
@@ -207,6 +207,62 @@ def test_it_logs_in_with_a_valid_active_certificate(
     assert client.get(MENU).status_code == 200
 
 
+def test_it_carries_the_etsi_identity_and_still_accepts_the_legacy_form(
+    client: Client, citizen: Citizen, active: tuple[Certificate, Any], demo_pki: Any
+) -> None:
+    """New certificates say PNOTR-… (ETSI EN 319 412-1); ones issued as TCKTR-… still log in."""
+    row, _key = active
+    subject = x509.load_der_x509_certificate(bytes(row.der)).subject
+    [serial] = subject.get_attributes_for_oid(x509.NameOID.SERIAL_NUMBER)
+    assert serial.value == f"PNOTR-{citizen.tckn}"
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = timezone.now()
+    not_after = now + dt.timedelta(days=30)
+    # issue_qualified_certificate no longer writes TCKTR- (not an ETSI identity type), so the
+    # legacy certificate is built as the portal built it before: same CA, old serialNumber.
+    material = ca_module.material()
+    legacy = (
+        x509.CertificateBuilder()
+        .subject_name(
+            x509.Name(
+                [
+                    x509.NameAttribute(x509.NameOID.COUNTRY_NAME, "TR"),
+                    x509.NameAttribute(x509.NameOID.SERIAL_NUMBER, f"TCKTR-{citizen.tckn}"),
+                    x509.NameAttribute(x509.NameOID.GIVEN_NAME, citizen.first_name),
+                    x509.NameAttribute(x509.NameOID.SURNAME, citizen.last_name),
+                    x509.NameAttribute(x509.NameOID.COMMON_NAME, citizen.greeting_name),
+                ]
+            )
+        )
+        .issuer_name(material.certificate.subject)
+        .public_key(key.public_key())
+        .serial_number(pki.random_serial())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(not_after)
+        .sign(material.private_key, hashes.SHA256())
+    )
+    Certificate.objects.filter(pk=row.pk).update(not_after=now)  # the new one expired today
+    recorded = Certificate.objects.create(
+        ca_id=row.ca_id,
+        citizen=citizen,
+        serial_number=format(legacy.serial_number, "x"),
+        der=legacy.public_bytes(serialization.Encoding.DER),
+        subject_name=citizen.greeting_name,
+        not_before=now - dt.timedelta(days=1),
+        not_after=not_after,
+        fingerprint_sha256=pki.fingerprint_sha256(legacy),
+        status=Certificate.Status.ACTIVE,
+        opened_at=now,
+    )
+
+    response = login(client, key, legacy)
+
+    assert response.status_code == 302 and response["Location"] == MENU
+    passed = AuditEvent.objects.get(action="nes.login.esign_passed")
+    assert passed.data["serial"] == recorded.serial_number
+
+
 def test_it_accepts_base64_der_and_an_rsa_key(
     client: Client, citizen: Citizen, demo_pki: Any
 ) -> None:
@@ -291,7 +347,7 @@ def test_it_refuses_a_certificate_of_another_ca_with_the_same_subject_and_serial
         serial_number=real.serial_number,
         given_name=citizen.first_name,
         surname=citizen.last_name,
-        identity=f"TCKTR-{citizen.tckn}",
+        identity=f"PNOTR-{citizen.tckn}",
         not_before=real.not_valid_before_utc,
         not_after=real.not_valid_after_utc,
         crl_url="http://example.invalid/crl",
@@ -319,7 +375,7 @@ def test_it_refuses_a_certificate_our_ca_signed_but_never_recorded(
         serial_number=pki.random_serial(),
         given_name=citizen.first_name,
         surname=citizen.last_name,
-        identity=f"TCKTR-{citizen.tckn}",
+        identity=f"PNOTR-{citizen.tckn}",
         not_before=now - dt.timedelta(days=1),
         not_after=now + dt.timedelta(days=30),
         crl_url="http://example.invalid/crl",

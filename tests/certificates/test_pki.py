@@ -88,7 +88,7 @@ def _issue(ca: pki.CaMaterial, now: datetime, serial: int, **overrides: object) 
         "serial_number": serial,
         "given_name": "AYŞE",
         "surname": "YILDIRIM",
-        "identity": "TCKTR-10000000146",
+        "identity": "PNOTR-10000000146",
         "not_before": now - timedelta(days=1),
         "not_after": now + timedelta(days=2 * 365),
         "crl_url": CRL_URL,
@@ -141,12 +141,14 @@ def _openssl(*args: str | Path, check: bool = False) -> subprocess.CompletedProc
 def test_it_writes_the_demo_ca_files_with_private_keys_0600(pki_dir: Path) -> None:
     for filename in ("root.crt", "issuing.crt", "ocsp.crt"):
         assert b"BEGIN CERTIFICATE" in (pki_dir / filename).read_bytes()
-    for filename in ("issuing.key", "ocsp.key"):
-        assert b"BEGIN PRIVATE KEY" in (pki_dir / filename).read_bytes()
+    for filename in ("root.key", "issuing.key", "ocsp.key"):
+        assert b"BEGIN PRIVATE KEY" in (pki_dir / filename).read_bytes()  # PKCS#8
         assert stat.S_IMODE(os.stat(pki_dir / filename).st_mode) == 0o600
-    # The root's key signed the issuing CA and was thrown away: no third key anywhere.
+    # The (demo-only, offline) root key is kept for the ARL; no other key anywhere.
     keys = [p.name for p in pki_dir.iterdir() if b"PRIVATE KEY" in p.read_bytes()]
-    assert sorted(keys) == ["issuing.key", "ocsp.key"]
+    assert sorted(keys) == ["issuing.key", "ocsp.key", "root.key"]
+    root = pki.load_root(pki_dir / "root.crt", pki_dir / "root.key")
+    assert root.certificate.subject == root.certificate.issuer
 
 
 def test_it_builds_a_root_issuing_ocsp_hierarchy(ca: pki.CaMaterial, now: datetime) -> None:
@@ -172,11 +174,15 @@ def test_it_builds_a_root_issuing_ocsp_hierarchy(ca: pki.CaMaterial, now: dateti
         return (cert.not_valid_after_utc - cert.not_valid_before_utc).days / 365.25
 
     assert round(years(root)) == 20
-    assert round(years(issuing)) == 10
+    assert round(years(issuing)) == 12
     assert ca.ocsp_certificate is not None
     assert round(years(ca.ocsp_certificate)) == 2
-    # Backdated, so that demo certificates that expired years ago still have a valid issuer.
-    assert issuing.not_valid_before_utc <= now - timedelta(days=2 * 365)
+    # Backdated, so that demo certificates that expired years ago (the oldest demo one: from
+    # now - 3 years - 61 days) still start after their issuer; and still 5 years ahead.
+    assert issuing.not_valid_before_utc <= now - timedelta(days=3 * 365 + 61)
+    assert root.not_valid_before_utc <= issuing.not_valid_before_utc
+    for cert in (root, issuing):
+        assert cert.not_valid_after_utc >= now + timedelta(days=5 * 365 + 1)
 
     constraints = issuing.extensions.get_extension_for_class(x509.BasicConstraints)
     assert constraints.critical
@@ -206,6 +212,17 @@ def test_it_refuses_a_partial_demo_ca(tmp_path: Path) -> None:
     (tmp_path / "ocsp.key").unlink()
     with pytest.raises(pki.CaConfigurationError, match="ocsp.key|part of a demo CA"):
         pki.create_demo_pki(tmp_path)
+
+
+def test_it_refuses_an_old_demo_directory_without_the_root_key(tmp_path: Path) -> None:
+    # Written before the root's key was kept: five files, no root.key. Mixing in a new root
+    # would orphan the issuing CA, so the user is told to start over.
+    pki.create_demo_pki(tmp_path)
+    (tmp_path / "root.key").unlink()
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    with pytest.raises(pki.CaConfigurationError, match="old format.*delete the directory"):
+        pki.create_demo_pki(tmp_path)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # nothing touched
 
 
 def test_the_command_creates_and_lists_the_files(tmp_path: Path) -> None:
@@ -264,7 +281,7 @@ def test_load_ca_names_a_missing_file(tmp_path: Path) -> None:
 def test_the_certificate_has_the_natural_person_subject(cert: x509.Certificate) -> None:
     assert [(a.oid, a.value) for a in cert.subject] == [
         (NameOID.COUNTRY_NAME, "TR"),
-        (NameOID.SERIAL_NUMBER, "TCKTR-10000000146"),
+        (NameOID.SERIAL_NUMBER, "PNOTR-10000000146"),
         (NameOID.GIVEN_NAME, "AYŞE"),
         (NameOID.SURNAME, "YILDIRIM"),
         (NameOID.COMMON_NAME, "AYŞE YILDIRIM"),
@@ -329,13 +346,21 @@ def test_the_qc_statements_decode_as_rfc3739(cert: x509.Certificate, tmp_path: P
         "0.4.0.1862.1.4",  # QcSSCD
         "0.4.0.1862.1.6",  # QcType
         "0.4.0.1862.1.5",  # QcPDS
+        "1.3.6.1.5.5.7.11.2",  # id-qcs-pkixQCSyntax-v2 (semanticsId-Natural)
     ]
+    semantics, rest = der_decoder.decode(
+        statements[-1]["statementInfo"], asn1Spec=rfc3739.SemanticsInformation()
+    )
+    assert rest == b""
+    assert str(semantics["semanticsIdentifier"]) == "0.4.0.194121.1.1"
+    assert not semantics["nameRegistrationAuthorities"].isValue
     assert pki.describe(cert)["qc_statements"] == [
         "QcCompliance",
         "QcCClegislation: TR",
         "QcSSCD",
         "QcType: esign",
         f"QcPDS: {PDS_URL}",
+        "QcSemanticsId: natural",
     ]
     # openssl parses the statements too (it prints them as an opaque blob, but must not choke).
     text = _openssl("x509", "-in", _write_pem(tmp_path / "c.pem", cert), "-noout", "-text")
@@ -362,6 +387,9 @@ def test_it_accepts_an_rsa_card_key(ca: pki.CaMaterial, now: datetime) -> None:
         ({"serial_number": 2**160}, "20 octets"),
         ({"not_before": datetime(2026, 1, 1)}, "timezone-aware"),  # noqa: DTZ001
         ({"not_after": datetime(2099, 1, 1, tzinfo=UTC)}, "outlive"),
+        ({"not_before": datetime(2000, 1, 1, tzinfo=UTC)}, "start before the issuing CA"),
+        ({"identity": "TCKTR-10000000146"}, "natural_person_identity"),  # legacy form
+        ({"identity": "PNOTR 10000000146"}, "natural_person_identity"),
         ({"surname": " "}, "surname"),
         (
             {"public_key": rsa.generate_private_key(65537, 1024).public_key()},  # noqa: S505
@@ -380,7 +408,7 @@ def test_describe_gives_the_detail_page_values(ca: pki.CaMaterial, cert: x509.Ce
     info = pki.describe(cert)
     assert info["subject"] == [
         ("countryName", "TR"),
-        ("serialNumber", "TCKTR-10000000146"),
+        ("serialNumber", "PNOTR-10000000146"),
         ("givenName", "AYŞE"),
         ("surname", "YILDIRIM"),
         ("commonName", "AYŞE YILDIRIM"),
@@ -810,7 +838,7 @@ def test_ocsp_another_issuer_is_unauthorized(
     assert response.response_status == ocsp.OCSPResponseStatus.UNAUTHORIZED
 
 
-def test_ocsp_answers_the_first_of_several_requests(
+def test_ocsp_answers_every_cert_id_of_an_openssl_request(
     respond: Callable[[bytes], ocsp.OCSPResponse],
     pki_dir: Path,
     certs: dict[int, x509.Certificate],
@@ -833,8 +861,11 @@ def test_ocsp_answers_the_first_of_several_requests(
         ocsp.load_der_ocsp_request(request.read_bytes())
     response = respond(request.read_bytes())
     assert response.response_status == ocsp.OCSPResponseStatus.SUCCESSFUL
-    assert response.serial_number == REVOKED
-    assert response.certificate_status == ocsp.OCSPCertStatus.REVOKED
+    # RFC 6960 §4.2.2.3: one SingleResponse per CertID, in the request's order.
+    assert [(r.serial_number, r.certificate_status) for r in response.responses] == [
+        (REVOKED, ocsp.OCSPCertStatus.REVOKED),
+        (GOOD, ocsp.OCSPCertStatus.GOOD),
+    ]
     # The nonce came through the pyasn1 path intact: openssl matches it against its request.
     (tmp_path / "resp.der").write_bytes(response.public_bytes(serialization.Encoding.DER))
     checked = _openssl("ocsp", "-reqin", request, "-respin", tmp_path / "resp.der",

@@ -2,8 +2,9 @@
 
 Everything here goes through the Django test client like a relying party would, and checks the
 bytes with ``cryptography``: signatures, CRL numbers, entries and their reasons, OCSP statuses.
-Status changes go through ``certificates.services`` (which re-sign the CRL on commit), so the
-``on_commit`` callbacks are executed with ``django_capture_on_commit_callbacks``.
+Status changes go through ``certificates.services``; the CRL publication task is queued once
+the change commits (run in-process here), so the ``on_commit`` callbacks are executed with
+``django_capture_on_commit_callbacks``.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from django.test import Client
 from django.utils.http import parse_http_date
 
 from certificates import ca as ca_module
-from certificates import services
-from certificates.models import Certificate, CertificateAuthority
+from certificates import publication, responder, services
+from certificates.models import Certificate, CertificateAuthority, CrlShard
 from certificates.public_views import MAX_OCSP_REQUEST
 
 pytestmark = pytest.mark.django_db
@@ -85,21 +86,41 @@ def ocsp_request(
     return builder.build().public_bytes(serialization.Encoding.DER)
 
 
-def post_ocsp(client: Client, body: bytes, path: str = "/ocsp") -> ocsp.OCSPResponse:
-    response = client.post(path, data=body, content_type="application/ocsp-request")
+def _checked(response: Any) -> ocsp.OCSPResponse:
     assert response.status_code == 200
     assert response["Content-Type"] == "application/ocsp-response"
-    assert "no-cache" in response["Cache-Control"]
-    return ocsp.load_der_ocsp_response(response.content)
+    parsed = ocsp.load_der_ocsp_response(response.content)
+    if parsed.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
+        assert "no-store" in response["Cache-Control"]  # errors are never kept
+    elif _has_nonce(parsed):
+        assert "no-store" in response["Cache-Control"]  # a nonced answer is for one request
+    else:
+        assert "max-age=" in response["Cache-Control"]  # RFC 5019 §6.2
+    return parsed
+
+
+def _has_nonce(response: ocsp.OCSPResponse) -> bool:
+    try:
+        response.extensions.get_extension_for_class(x509.OCSPNonce)
+    except x509.ExtensionNotFound:
+        return False
+    return True
+
+
+def post_ocsp(client: Client, body: bytes, path: str = "/ocsp") -> ocsp.OCSPResponse:
+    return _checked(client.post(path, data=body, content_type="application/ocsp-request"))
+
+
+def get_path(body: bytes) -> str:
+    return "/ocsp/" + urllib.parse.quote(base64.b64encode(body).decode("ascii"), safe="")
 
 
 def get_ocsp(client: Client, body: bytes) -> ocsp.OCSPResponse:
-    encoded = urllib.parse.quote(base64.b64encode(body).decode("ascii"), safe="")
-    response = client.get(f"/ocsp/{encoded}")
-    assert response.status_code == 200
-    assert response["Content-Type"] == "application/ocsp-response"
-    assert "no-cache" in response["Cache-Control"]
-    return ocsp.load_der_ocsp_response(response.content)
+    return _checked(client.get(get_path(body)))
+
+
+def full_row() -> CrlShard:
+    return CrlShard.objects.get(shard=CrlShard.FULL)
 
 
 def assert_signed_by_delegated_responder(
@@ -148,12 +169,14 @@ def test_it_serves_a_der_crl_signed_by_the_issuing_ca(
 
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pkix-crl"
-    assert "max-age=60" in response["Cache-Control"]
+    assert response["Cache-Control"] == "public, max-age=300, no-transform"
     crl = x509.load_der_x509_crl(response.content)
     assert crl.is_signature_valid(issuer.public_key())
     assert crl.issuer == issuer.subject
     assert crl.next_update_utc - crl.last_update_utc == dt.timedelta(hours=24)
     assert parse_http_date(response["Last-Modified"]) == int(crl.last_update_utc.timestamp())
+    assert parse_http_date(response["Expires"]) == int(crl.next_update_utc.timestamp())
+    assert response["ETag"] == full_row().etag
     aki = crl.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
     ski = issuer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     assert aki.key_identifier == ski.digest
@@ -205,7 +228,8 @@ def test_it_lists_holds_and_revocations_with_their_reasons(
     assert hold is not None
     assert hold.revocation_date_utc == suspended.suspended_at.replace(microsecond=0)
     assert crl.get_revoked_certificate_by_serial_number(active.serial_int) is None
-    # An expired certificate needs no entry (RFC 5280 §3.3: CRLs list unexpired ones).
+    # An expired certificate needs no entry in the full CRL (RFC 5280 §3.3: CRLs list unexpired
+    # ones); its shard keeps it (tests/certificates/test_crl_shards.py).
     assert crl.get_revoked_certificate_by_serial_number(expired.serial_int) is None
 
 
@@ -216,14 +240,14 @@ def test_it_re_signs_with_a_higher_number_after_every_status_change(
     crls = [fetch_crl(client)]
 
     def after(service: Any, **kwargs: Any) -> x509.CertificateRevocationList:
-        number_before = CertificateAuthority.objects.get().crl_number
+        number_before = full_row().number
         published(service, row, **kwargs)
-        ca_row = CertificateAuthority.objects.get()
-        # Re-signed on commit by the service itself, not only when someone asks for it.
-        assert not ca_row.crl_stale
-        assert ca_row.crl_number == number_before + 1
+        stored = full_row()
+        # Signed once the change committed (the publication task), not by the GET below.
+        assert stored.signed == stored.wanted
+        assert stored.number == number_before + 1
         crl = fetch_crl(client)
-        assert crl_number(crl) == ca_row.crl_number
+        assert crl_number(crl) == stored.number
         assert crl.is_signature_valid(issuer.public_key())
         crls.append(crl)
         return crl
@@ -268,22 +292,88 @@ def test_it_does_not_re_sign_an_unchanged_crl_on_every_request(
     first = client.get(crl_path()).content
 
     assert client.get(crl_path()).content == first
-    assert (
-        crl_number(x509.load_der_x509_crl(first)) == CertificateAuthority.objects.get().crl_number
-    )
+    assert crl_number(x509.load_der_x509_crl(first)) == full_row().number
 
 
-def test_it_re_signs_a_crl_that_is_about_to_expire(
+def test_it_re_signs_a_due_crl_in_the_periodic_task_not_in_requests(
     client: Client, certificate_factory: Any, citizen: Any, time_machine: Any
 ) -> None:
     certificate_factory(citizen, "active")
     first = fetch_crl(client)
 
-    time_machine.move_to(first.next_update_utc - dt.timedelta(minutes=30))
+    # Half its life gone: requests still get it, the periodic task (beat) renews it.
+    time_machine.move_to(
+        first.last_update_utc + publication.CRL_REFRESH_AGE + dt.timedelta(minutes=1)
+    )
+    assert crl_number(fetch_crl(client)) == crl_number(first)
+    assert publication.refresh_due() >= 1
     second = fetch_crl(client)
 
     assert crl_number(second) == crl_number(first) + 1
     assert second.next_update_utc > first.next_update_utc
+    assert publication.refresh_due() == 0  # nothing left to do
+
+
+def test_it_never_serves_an_expired_crl(
+    client: Client, certificate_factory: Any, citizen: Any, time_machine: Any
+) -> None:
+    certificate_factory(citizen, "active")
+    first = fetch_crl(client)
+
+    # Beat was down for a day: the request itself signs a new one (single-flight).
+    time_machine.move_to(first.next_update_utc + dt.timedelta(minutes=1))
+    second = fetch_crl(client)
+
+    assert crl_number(second) == crl_number(first) + 1
+    assert second.last_update_utc > first.next_update_utc
+
+
+def test_it_answers_a_conditional_get_with_304(
+    client: Client, certificate_factory: Any, citizen: Any, published: Any
+) -> None:
+    row, _ = certificate_factory(citizen, "active")
+    first = client.get(crl_path())
+    etag, modified = first["ETag"], first["Last-Modified"]
+
+    again = client.get(crl_path(), HTTP_IF_NONE_MATCH=etag)
+    since = client.get(crl_path(), HTTP_IF_MODIFIED_SINCE=modified)
+
+    assert again.status_code == 304 and again.content == b""
+    assert again["ETag"] == etag
+    assert "max-age=" in again["Cache-Control"]
+    assert since.status_code == 304
+    # After a change the old ETag no longer matches: the new CRL comes in full.
+    published(services.suspend_certificate, row, citizen=citizen)
+    changed = client.get(crl_path(), HTTP_IF_NONE_MATCH=etag)
+    assert changed.status_code == 200
+    assert changed["ETag"] != etag
+    assert row.serial_int in listed(x509.load_der_x509_crl(changed.content))
+
+
+def test_it_publishes_after_the_commit_and_skips_when_fresh(
+    certificate_factory: Any, citizen: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    row, _ = certificate_factory(citizen, "active")
+    publication.publish_for(row.ca_id, {row.crl_shard})
+    number = full_row().number
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        services.suspend_certificate(row, citizen=citizen)
+    # Nothing signed inside the citizen's transaction: the demand is recorded, that is all.
+    stored = full_row()
+    assert (stored.number, stored.signed < stored.wanted) == (number, True)
+    for callback in callbacks:
+        callback()  # the transition's callback queues the task (run in-process here)
+
+    assert full_row().number == number + 1
+    assert (
+        CrlShard.objects.get(shard=row.crl_shard).signed
+        == CrlShard.objects.get(shard=row.crl_shard).wanted
+    )
+    # The task running again (redelivered, or a second change's task) signs nothing.
+    outcome = publication.publish_for(row.ca_id, {row.crl_shard})
+    assert (outcome.signed, outcome.busy, outcome.pending) == (0, False, False)
+    assert full_row().number == number + 1
 
 
 # --- CA certificates and the PDS -----------------------------------------------------------
@@ -567,10 +657,10 @@ def test_it_answers_internal_error_when_the_lookup_fails(
 ) -> None:
     row, _ = certificate_factory(citizen, "active")
 
-    def broken(ca_row: Any, serial: int) -> None:
+    def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(ca_module, "ocsp_status", broken)
+    monkeypatch.setattr(responder, "_status_rows", broken)
 
     response = post_ocsp(client, ocsp_request(row, issuer))
 
@@ -600,7 +690,14 @@ def test_it_serves_the_repository_over_plain_http_while_pages_go_to_https(
     # redirects; everything else is redirected to https outside DEBUG.
     settings.SECURE_SSL_REDIRECT = True
     slug = settings.NES_CA_SLUG
-    for path in (f"/crl/{slug}.crl", f"/ca/{slug}.crt", f"/ca/{slug}-chain.pem", "/ocsp"):
+    for path in (
+        f"/crl/{slug}.crl",
+        f"/crl/{slug}-root.crl",
+        f"/ca/{slug}.crt",
+        f"/ca/{slug}-root.crt",
+        f"/ca/{slug}-chain.pem",
+        "/ocsp",
+    ):
         assert client.get(path).status_code == 200, path
     assert client.get("/giris/")["Location"] == "https://testserver/giris/"
     assert client.get("/ca/pds/").status_code == 301

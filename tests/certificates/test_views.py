@@ -147,7 +147,7 @@ def test_the_detail_page_shows_what_is_in_the_certificate(
     parsed = x509.load_der_x509_certificate(bytes(active.der))
     assert active.serial_number in html
     assert f"{parsed.serial_number:X}" in html
-    assert f"TCKTR-{citizen.tckn}" in html  # subject serialNumber
+    assert f"PNOTR-{citizen.tckn}" in html  # subject serialNumber (ETSI EN 319 412-1)
     assert citizen.first_name in html and citizen.last_name in html
     issuer_cn = parsed.issuer.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value
     assert issuer_cn in html

@@ -4,13 +4,14 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from certificates import ca as ca_module
 from certificates import pki
 
 
 class Command(BaseCommand):
     help = (
-        "Create the demo root CA, issuing CA and OCSP signer as PEM files (the root's key is "
-        "thrown away). Idempotent: existing files are left alone."
+        "Create the demo root CA (its key in root.key: the offline root, demo only), issuing CA "
+        "and OCSP signer as PEM files. Idempotent: existing files are left alone."
     )
 
     def add_arguments(self, parser: Any) -> None:
@@ -25,10 +26,21 @@ class Command(BaseCommand):
         if directory is None:
             directory = Path(getattr(settings, "NES_PKI_DIR", settings.VAR_DIR / "pki"))
         paths = pki.demo_ca_paths(directory)
-        files = [*paths.chain, paths.certificate, paths.key, paths.ocsp_certificate, paths.ocsp_key]
+        files = [
+            *paths.chain,
+            directory / "root.key",
+            paths.certificate,
+            paths.key,
+            paths.ocsp_certificate,
+            paths.ocsp_key,
+        ]
         existed = all(path is not None and path.exists() for path in files)
         try:
-            pki.create_demo_pki(directory)
+            pki.create_demo_pki(
+                directory,
+                arl_url=ca_module.arl_url(settings.NES_CA_SLUG),
+                root_certificate_url=ca_module.root_certificate_url(settings.NES_CA_SLUG),
+            )
         except pki.CaConfigurationError as exc:
             raise CommandError(str(exc)) from exc
 

@@ -1,0 +1,57 @@
+"""Celery tasks of the CA: CRL publication after status changes, and the periodic re-signing.
+
+Thin, as STYLE.md wants: they take ids and call ``certificates.publication``. Publication is
+single-flight, so a task that runs twice, late, or beside another signs nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from . import publication
+
+logger = logging.getLogger(__name__)
+
+# Changes that commit within this many seconds are published by one signing: the first task
+# signs them all and the others find the CRL fresh. The embedded default (tasks in-process)
+# publishes at once.
+PUBLISH_COUNTDOWN = 1
+
+
+@shared_task(
+    name="certificates.publish_crls",
+    autoretry_for=(Exception,),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    max_retries=5,
+    acks_late=True,
+)
+def publish_crls(ca_id: int, shards: list[str]) -> int:
+    """Publish the CRLs a status change made stale: its shard, then the full CRL.
+
+    When changes keep arriving faster than the rounds of one run sign them, the run queues the
+    next one instead of holding the worker.
+    """
+    outcome = publication.publish_for(ca_id, set(shards))
+    if outcome.pending:
+        queue_publication(ca_id, shards[0] if shards else "")
+    return outcome.signed
+
+
+@shared_task(name="certificates.refresh_crls", acks_late=True)
+def refresh_crls() -> int:
+    """Celery beat: re-sign what changed without being published, and what is due."""
+    return publication.refresh_due()
+
+
+def queue_publication(ca_id: int, shard: str) -> None:
+    """Called once a status change committed; never lets a broker outage fail the change."""
+    try:
+        publish_crls.apply_async(
+            args=[ca_id, [shard] if shard else []], countdown=PUBLISH_COUNTDOWN
+        )
+    except Exception:
+        # The demand is in the database: refresh_crls (beat) publishes it within minutes.
+        logger.exception("CRL publication could not be queued for CA %s", ca_id)
