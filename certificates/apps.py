@@ -9,7 +9,11 @@ class CertificatesConfig(AppConfig):
     verbose_name = _("Sertifikalar")
 
     def ready(self) -> None:
-        from . import responder, tasks
+        from . import (
+            checks,  # noqa: F401  (registers the system checks)
+            responder,
+            tasks,
+        )
         from .models import Certificate, status_committed
 
         def on_status_committed(sender: type, certificate: Certificate, **kwargs: object) -> None:

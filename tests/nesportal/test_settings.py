@@ -19,10 +19,40 @@ from django.conf import settings
 MANAGE = Path(settings.BASE_DIR) / "manage.py"
 
 
+def ca_files(directory: Path, *, strict: bool = True) -> dict[str, str]:
+    """A CA as the operator provides it: certificates, keys and the root's CRL (ARL).
+
+    ``strict=False``: an issuing CA certificate without CRL distribution point and AIA.
+    """
+    from certificates import pki, root
+
+    arl_url = "http://nes.example.gov.tr/crl/nes-portal-root.crl"
+    pki.create_demo_pki(
+        directory,
+        arl_url=arl_url if strict else None,
+        root_certificate_url="http://nes.example.gov.tr/ca/nes-portal-root.crt" if strict else None,
+    )
+    root.sign_arl(
+        root_certificate=directory / "root.crt",
+        root_key=directory / "root.key",
+        out=directory / "root.crl",
+        idp_url=arl_url,
+    )
+    return {
+        "NES_CA_CERT_PATH": str(directory / "issuing.crt"),
+        "NES_CA_KEY_PATH": str(directory / "issuing.key"),
+        "NES_CA_CHAIN_PATH": str(directory / "root.crt"),
+        "NES_OCSP_CERT_PATH": str(directory / "ocsp.crt"),
+        "NES_OCSP_KEY_PATH": str(directory / "ocsp.key"),
+        "NES_ARL_PATH": str(directory / "root.crl"),
+    }
+
+
 @pytest.fixture
 def production_env(tmp_path: Path) -> dict[str, str]:
     """DEBUG off and every production variable set, as in docker-compose.yml."""
     return {
+        **ca_files(tmp_path / "ca"),
         "DEBUG": "false",
         "SECRET_KEY": secrets.token_urlsafe(64),
         "ALLOWED_HOSTS": "nes.example.gov.tr",
@@ -100,6 +130,18 @@ def test_it_passes_check_deploy_with_the_production_variables(tmp_path, producti
         pytest.param(
             {"TWILIO_AUTH_TOKEN": None}, ["accounts.E001"], [], id="e001-twilio-without-credentials"
         ),
+        pytest.param(
+            {"NES_CA_KEY_PATH": "/nonexistent/issuing.key"},
+            ["certificates.W001"],
+            [],
+            id="w001-ca-unreadable",
+        ),
+        pytest.param(
+            {"NES_ARL_PATH": "/nonexistent/root.crl"},
+            ["certificates.W003"],
+            ["certificates.W002"],
+            id="w003-no-arl",
+        ),
     ],
 )
 def test_it_fails_check_deploy_on_a_production_variable_gone_wrong(
@@ -115,6 +157,15 @@ def test_it_fails_check_deploy_on_a_production_variable_gone_wrong(
         assert text in result.stderr
     for text in not_reported:
         assert text not in result.stderr
+
+
+def test_it_warns_about_an_issuing_ca_that_strict_validators_reject(tmp_path, production_env):
+    env = {**production_env, **ca_files(tmp_path / "lax-ca", strict=False)}
+
+    result = check_deploy(tmp_path, env)
+
+    assert result.returncode != 0
+    assert result.stderr.count("certificates.W002") == 2  # no CRL distribution point, no AIA
 
 
 def test_it_refuses_captcha_test_mode_without_debug(tmp_path, production_env):
