@@ -296,6 +296,20 @@ def _key_usage(**enabled: bool) -> x509.KeyUsage:
     return x509.KeyUsage(**flags)
 
 
+def _crl_distribution_point(url: str) -> x509.CRLDistributionPoints:
+    """cRLDistributionPoints with one point: the full name ``url``, all reasons, no cRLIssuer."""
+    return x509.CRLDistributionPoints(
+        [
+            x509.DistributionPoint(
+                full_name=[x509.UniformResourceIdentifier(url)],
+                relative_name=None,
+                reasons=None,
+                crl_issuer=None,
+            )
+        ]
+    )
+
+
 def _aki(issuer: x509.Certificate) -> x509.AuthorityKeyIdentifier:
     return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(_ski(issuer))
 
@@ -551,20 +565,7 @@ def create_demo_pki(
     ocsp_key = ec.generate_private_key(ec.SECP256R1())
     ca_usage = _key_usage(key_cert_sign=True, crl_sign=True)
 
-    arl_point = (
-        x509.CRLDistributionPoints(
-            [
-                x509.DistributionPoint(
-                    full_name=[x509.UniformResourceIdentifier(arl_url)],
-                    relative_name=None,
-                    reasons=None,
-                    crl_issuer=None,
-                )
-            ]
-        )
-        if arl_url is not None
-        else None
-    )
+    arl_point = _crl_distribution_point(arl_url) if arl_url is not None else None
 
     root_name = _ca_name(name, "Kök Sertifika Hizmet Sağlayıcı")
     start = now - DEMO_CA_BACKDATE
@@ -711,6 +712,29 @@ def _check_issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> None:
         ) from exc
 
 
+def _load_with_key(certificate: Path, key: Path) -> tuple[list[x509.Certificate], CaPrivateKey]:
+    """The certificates in ``certificate`` and the private key in ``key``, which must belong to
+    the first of them."""
+    certs = _load_certs(certificate)
+    private_key = _load_key(key)
+    if not _same_key(private_key, certs[0]):
+        raise CaConfigurationError(f"{key} does not belong to {certificate}")
+    return certs, private_key
+
+
+def _check_ca_certificate(cert: x509.Certificate, path: Path) -> None:
+    """A CA certificate (basicConstraints cA) whose keyUsage allows keyCertSign and cRLSign."""
+    try:
+        constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound as exc:
+        raise CaConfigurationError(f"{path} is not a CA certificate") from exc
+    if not (constraints.ca and usage.key_cert_sign and usage.crl_sign):
+        raise CaConfigurationError(
+            f"{path} may not sign certificates and CRLs (basicConstraints/keyUsage)"
+        )
+
+
 def load_ca(paths: CaPaths) -> CaMaterial:
     """Load and cross-check the issuing CA, its chain and the optional OCSP signer.
 
@@ -718,19 +742,8 @@ def load_ca(paths: CaPaths) -> CaMaterial:
     match its certificate, the chain does not link up, the CA certificate may not sign
     certificates and CRLs, or the OCSP signer lacks the OCSPSigning EKU or another CA issued it.
     """
-    [certificate, *extra] = _load_certs(paths.certificate)
-    private_key = _load_key(paths.key)
-    if not _same_key(private_key, certificate):
-        raise CaConfigurationError(f"{paths.key} does not belong to {paths.certificate}")
-    try:
-        constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints).value
-        usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound as exc:
-        raise CaConfigurationError(f"{paths.certificate} is not a CA certificate") from exc
-    if not (constraints.ca and usage.key_cert_sign and usage.crl_sign):
-        raise CaConfigurationError(
-            f"{paths.certificate} may not sign certificates and CRLs (basicConstraints/keyUsage)"
-        )
+    [certificate, *extra], private_key = _load_with_key(paths.certificate, paths.key)
+    _check_ca_certificate(certificate, paths.certificate)
 
     chain = [certificate]
     for cert in [*extra, *(c for path in paths.chain for c in _load_certs(path))]:
@@ -743,12 +756,9 @@ def load_ca(paths: CaPaths) -> CaMaterial:
         raise CaConfigurationError("give both the OCSP signer's certificate and key, or neither")
     ocsp_certificate = ocsp_private_key = None
     if paths.ocsp_certificate is not None and paths.ocsp_key is not None:
-        ocsp_certificate = _load_certs(paths.ocsp_certificate)[0]
-        ocsp_private_key = _load_key(paths.ocsp_key)
-        if not _same_key(ocsp_private_key, ocsp_certificate):
-            raise CaConfigurationError(
-                f"{paths.ocsp_key} does not belong to {paths.ocsp_certificate}"
-            )
+        [ocsp_certificate, *_], ocsp_private_key = _load_with_key(
+            paths.ocsp_certificate, paths.ocsp_key
+        )
         _check_issued_by(ocsp_certificate, certificate)
         try:
             eku = ocsp_certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
@@ -773,22 +783,11 @@ def load_root(certificate: Path, key: Path) -> CaMaterial:
     is missing or unreadable, the key does not match, or the certificate is not a self-signed CA
     that may sign certificates and CRLs.
     """
-    [root, *_] = _load_certs(certificate)
-    private_key = _load_key(key)
-    if not _same_key(private_key, root):
-        raise CaConfigurationError(f"{key} does not belong to {certificate}")
+    [root, *_], private_key = _load_with_key(certificate, key)
     if root.subject != root.issuer:
         raise CaConfigurationError(f"{certificate} is not self-signed (issuer ≠ subject)")
     _check_issued_by(root, root)
-    try:
-        constraints = root.extensions.get_extension_for_class(x509.BasicConstraints).value
-        usage = root.extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound as exc:
-        raise CaConfigurationError(f"{certificate} is not a CA certificate") from exc
-    if not (constraints.ca and usage.key_cert_sign and usage.crl_sign):
-        raise CaConfigurationError(
-            f"{certificate} may not sign certificates and CRLs (basicConstraints/keyUsage)"
-        )
+    _check_ca_certificate(root, certificate)
     return CaMaterial(certificate=root, private_key=private_key, chain=[root])
 
 
@@ -895,19 +894,7 @@ def issue_qualified_certificate(
             ),
             critical=False,
         )
-        .add_extension(
-            x509.CRLDistributionPoints(
-                [
-                    x509.DistributionPoint(
-                        full_name=[x509.UniformResourceIdentifier(crl_url)],
-                        relative_name=None,
-                        reasons=None,
-                        crl_issuer=None,
-                    )
-                ]
-            ),
-            critical=False,
-        )
+        .add_extension(_crl_distribution_point(crl_url), critical=False)
         .add_extension(
             x509.AuthorityInformationAccess(
                 [

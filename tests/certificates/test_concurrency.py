@@ -13,15 +13,12 @@ import re
 import threading
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import requests
 from cryptography import x509
 from django.conf import settings
-from django.db import connection
 from django.test import Client
 
 from audit.models import AuditEvent
@@ -29,45 +26,17 @@ from certificates import ca as ca_module
 from certificates import publication, services, tasks
 from certificates.models import (
     Certificate,
-    CertificateError,
     CertificateStatusChange,
     CrlShard,
 )
 from nesportal.testing import login_as, sms_code
 
+from ..parallel import in_parallel
+
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 Status = Certificate.Status
 KEY_COMPROMISE = Certificate.RevocationReason.KEY_COMPROMISE
-
-
-@dataclass
-class Outcome:
-    ok: bool
-    value: Any
-
-
-def in_parallel(calls: list[Callable[[], Any]]) -> list[Outcome]:
-    """Run ``calls`` at the same instant on threads of their own; CertificateError is a refusal.
-
-    Each thread uses (and then closes) its own database connection; any other exception fails
-    the test.
-    """
-    barrier = threading.Barrier(len(calls))
-
-    def run(call: Callable[[], Any]) -> Outcome:
-        try:
-            barrier.wait(timeout=30)
-            try:
-                return Outcome(True, call())
-            except CertificateError as exc:
-                return Outcome(False, exc)
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        futures = [pool.submit(run, call) for call in calls]
-        return [future.result(timeout=120) for future in futures]
 
 
 def history(row: Certificate) -> list[tuple[str, str]]:

@@ -19,7 +19,7 @@ from django.test import Client
 from certificates import publication, services, tasks
 from certificates.models import Certificate, CrlShard
 
-from .test_concurrency import in_parallel
+from ..parallel import in_parallel
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

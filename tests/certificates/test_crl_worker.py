@@ -19,7 +19,7 @@ from certificates.models import Certificate, CrlShard
 
 from ..celery_processes import CeleryProcess, base_env, celery_process, new_queue, publishing_to
 from ..celery_processes import wait_for as wait_for_process
-from .test_concurrency import in_parallel
+from ..parallel import in_parallel
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 

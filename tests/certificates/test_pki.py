@@ -4,6 +4,9 @@ Profiles are checked by pkilint (ETSI EN 319 412 and RFC 5280 linters), signatur
 by the real openssl binary, offline: ``openssl verify -crl_check`` and ``openssl ocsp -respin``.
 """
 
+# Test parameters named like the fixtures imported from pki_helpers are how pytest injects them.
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 import base64
@@ -12,7 +15,6 @@ import stat
 import subprocess
 import urllib.parse
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,111 +30,50 @@ from cryptography.x509.oid import (
     NameOID,
 )
 from django.core.management import call_command
-from pkilint import etsi, loader
 from pkilint.bin import lint_pkix_signer_signee_cert_chain
 from pkilint.etsi.etsi_constants import CertificateType
-from pkilint.pkix import certificate as pkix_certificate
-from pkilint.pkix import create_attribute_decoder, create_extension_decoder, extension, name
-from pkilint.pkix import crl as pkix_crl
-from pkilint.pkix import ocsp as pkix_ocsp
 from pkilint.validation import ValidationFindingSeverity
 from pyasn1.codec.der import decoder as der_decoder
 from pyasn1_alt_modules import rfc3739
 
 from certificates import pki
-
-OPENSSL = "/usr/bin/openssl"
-HOST = "http://portal.nes-demo.com.tr"
-CRL_URL = f"{HOST}/crl/nes-portal-demo.crl"
-OCSP_URL = f"{HOST}/ocsp"
-CA_ISSUERS_URL = f"{HOST}/ca/issuing.crt"
-PDS_URL = "https://portal.nes-demo.com.tr/pds/en.pdf"
-POLICY_OID = "2.16.792.1.61.0.1.5070.1.1"  # the BTK's NES policy (Turkish e-signature law 5070)
-
-GOOD, REVOKED, HELD, NEVER_ISSUED = 0x1001, 0x1002, 0x1003, 0x1004
-
+from tests.certificates.pki_helpers import (  # noqa: F401 (fixtures)
+    CA_ISSUERS_URL,
+    CRL_URL,
+    GOOD,
+    HELD,
+    NEVER_ISSUED,
+    OCSP_URL,
+    PDS_URL,
+    POLICY_OID,
+    REVOKED,
+    ca,
+    ca_without_signer,
+    crl_findings,
+    errors,
+    etsi_findings,
+    issue,
+    now,
+    ocsp_findings,
+    openssl,
+    pki_dir,
+    rfc5280_findings,
+    statuses,
+    verify_signature,
+    write_pem,
+)
 
 # --- fixtures --------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def now() -> datetime:
-    # openssl checks validity periods against the real clock, so this is "now", passed in.
-    return datetime.now(UTC).replace(microsecond=0)
-
-
-@pytest.fixture(scope="module")
-def pki_dir(tmp_path_factory: pytest.TempPathFactory, now: datetime) -> Path:
-    directory = tmp_path_factory.mktemp("pki")
-    pki.create_demo_pki(directory, now=now)
-    (directory / "chain.pem").write_bytes(
-        (directory / "root.crt").read_bytes() + (directory / "issuing.crt").read_bytes()
-    )
-    return directory
-
-
-@pytest.fixture(scope="module")
-def ca(pki_dir: Path) -> pki.CaMaterial:
-    return pki.load_ca(pki.demo_ca_paths(pki_dir))
-
-
-@pytest.fixture(scope="module")
-def ca_without_signer(pki_dir: Path) -> pki.CaMaterial:
-    paths = pki.demo_ca_paths(pki_dir)
-    return pki.load_ca(pki.CaPaths(certificate=paths.certificate, key=paths.key, chain=paths.chain))
-
-
-def _issue(ca: pki.CaMaterial, now: datetime, serial: int, **overrides: object) -> x509.Certificate:
-    arguments: dict[str, object] = {
-        "public_key": ec.generate_private_key(ec.SECP256R1()).public_key(),
-        "serial_number": serial,
-        "given_name": "AYŞE",
-        "surname": "YILDIRIM",
-        "identity": "PNOTR-10000000146",
-        "not_before": now - timedelta(days=1),
-        "not_after": now + timedelta(days=2 * 365),
-        "crl_url": CRL_URL,
-        "ocsp_url": OCSP_URL,
-        "ca_issuers_url": CA_ISSUERS_URL,
-        "policy_oid": POLICY_OID,
-        "pds_url": PDS_URL,
-    }
-    arguments.update(overrides)
-    return pki.issue_qualified_certificate(ca, **arguments)  # type: ignore[arg-type]
-
-
-@pytest.fixture(scope="module")
 def certs(ca: pki.CaMaterial, now: datetime) -> dict[int, x509.Certificate]:
-    return {serial: _issue(ca, now, serial) for serial in (GOOD, REVOKED, HELD, NEVER_ISSUED)}
+    return {serial: issue(ca, now, serial) for serial in (GOOD, REVOKED, HELD, NEVER_ISSUED)}
 
 
 @pytest.fixture(scope="module")
 def cert(certs: dict[int, x509.Certificate]) -> x509.Certificate:
     return certs[GOOD]
-
-
-@pytest.fixture(scope="module")
-def statuses(now: datetime) -> dict[int, pki.CertStatusInfo]:
-    return {
-        GOOD: pki.CertStatusInfo("good"),
-        REVOKED: pki.CertStatusInfo(
-            "revoked", now - timedelta(hours=1), x509.ReasonFlags.key_compromise
-        ),
-        HELD: pki.CertStatusInfo(
-            "revoked", now - timedelta(hours=2), x509.ReasonFlags.certificate_hold
-        ),
-    }
-
-
-def _write_pem(path: Path, cert: x509.Certificate) -> Path:
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return path
-
-
-def _openssl(*args: str | Path, check: bool = False) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [OPENSSL, *map(str, args)], capture_output=True, text=True, check=check, timeout=30
-    )
 
 
 # --- demo CA ---------------------------------------------------------------------------------
@@ -363,20 +304,20 @@ def test_the_qc_statements_decode_as_rfc3739(cert: x509.Certificate, tmp_path: P
         "QcSemanticsId: natural",
     ]
     # openssl parses the statements too (it prints them as an opaque blob, but must not choke).
-    text = _openssl("x509", "-in", _write_pem(tmp_path / "c.pem", cert), "-noout", "-text")
+    text = openssl("x509", "-in", write_pem(tmp_path / "c.pem", cert), "-noout", "-text")
     assert text.returncode == 0
     assert "qcStatements" in text.stdout
 
 
 def test_the_eidas_form_leaves_out_qc_cc_legislation(ca: pki.CaMaterial, now: datetime) -> None:
-    cert = _issue(ca, now, 0x2001, legislation_countries=())
+    cert = issue(ca, now, 0x2001, legislation_countries=())
     assert "QcCClegislation: TR" not in pki.describe(cert)["qc_statements"]
     assert "QcCompliance" in pki.describe(cert)["qc_statements"]
 
 
 def test_it_accepts_an_rsa_card_key(ca: pki.CaMaterial, now: datetime) -> None:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    cert = _issue(ca, now, 0x2002, public_key=key.public_key())
+    cert = issue(ca, now, 0x2002, public_key=key.public_key())
     cert.verify_directly_issued_by(ca.certificate)
 
 
@@ -401,7 +342,7 @@ def test_it_refuses_bad_input(
     ca: pki.CaMaterial, now: datetime, overrides: dict[str, object], message: str
 ) -> None:
     with pytest.raises(ValueError, match=message):
-        _issue(ca, now, 0x3000, **overrides)
+        issue(ca, now, 0x3000, **overrides)
 
 
 def test_describe_gives_the_detail_page_values(ca: pki.CaMaterial, cert: x509.Certificate) -> None:
@@ -427,7 +368,7 @@ def test_fingerprint_and_pem_match_openssl(cert: x509.Certificate, tmp_path: Pat
     pem = pki.certificate_to_pem(cert)
     assert pem.startswith("-----BEGIN CERTIFICATE-----\n")
     (tmp_path / "cert.pem").write_text(pem)
-    result = _openssl("x509", "-in", tmp_path / "cert.pem", "-noout", "-fingerprint", "-sha256")
+    result = openssl("x509", "-in", tmp_path / "cert.pem", "-noout", "-fingerprint", "-sha256")
     assert result.stdout.strip() == f"sha256 Fingerprint={pki.fingerprint_sha256(cert)}"
 
 
@@ -441,63 +382,9 @@ def test_serials_are_random_positive_and_at_most_20_octets() -> None:
 # --- pkilint ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Finding:
-    severity: ValidationFindingSeverity
-    code: str
-    message: str | None
-
-    def __str__(self) -> str:
-        return f"{self.severity.name} {self.code}" + (f": {self.message}" if self.message else "")
-
-
-def _findings(results: list) -> list[Finding]:  # type: ignore[type-arg]
-    return [
-        Finding(d.finding.severity, d.finding.code, d.message)
-        for result in results
-        for d in result.finding_descriptions
-    ]
-
-
-def _errors(findings: list[Finding]) -> list[str]:
-    return [str(f) for f in findings if f.severity <= ValidationFindingSeverity.ERROR]
-
-
-def _etsi_findings(cert: x509.Certificate, cert_type: CertificateType) -> list[Finding]:
-    document = loader.RFC5280CertificateDocumentLoader().load_der_document(
-        cert.public_bytes(serialization.Encoding.DER), "qualified certificate"
-    )
-    assert etsi.determine_certificate_type(document) == cert_type
-    validator = pkix_certificate.create_pkix_certificate_validator_container(
-        etsi.create_decoding_validators(cert_type), etsi.create_validators(cert_type)
-    )
-    # Unfiltered: the CLI's default hides findings superseded by stricter ones; we want all.
-    return _findings(validator.validate(document.root))
-
-
-def _rfc5280_findings(cert: x509.Certificate) -> list[Finding]:
-    # What pkilint's lint_pkix_cert runs.
-    document = loader.RFC5280CertificateDocumentLoader().load_der_document(
-        cert.public_bytes(serialization.Encoding.DER), "certificate"
-    )
-    validator = pkix_certificate.create_pkix_certificate_validator_container(
-        pkix_certificate.create_decoding_validators(
-            name.ATTRIBUTE_TYPE_MAPPINGS, extension.EXTENSION_MAPPINGS
-        ),
-        [
-            pkix_certificate.create_issuer_validator_container([]),
-            pkix_certificate.create_validity_validator_container(),
-            pkix_certificate.create_subject_validator_container([]),
-            pkix_certificate.create_extensions_validator_container([]),
-            pkix_certificate.create_spki_validator_container([]),
-        ],
-    )
-    return _findings(validator.validate(document.root))
-
-
 def test_pkilint_etsi_qcp_n_qscd_non_eu_has_no_errors(cert: x509.Certificate) -> None:
-    findings = _etsi_findings(cert, CertificateType.QCP_N_QSCD_NON_EIDAS_FINAL_CERTIFICATE)
-    assert _errors(findings) == []
+    findings = etsi_findings(cert, CertificateType.QCP_N_QSCD_NON_EIDAS_FINAL_CERTIFICATE)
+    assert errors(findings) == []
     # What remains is informational: "SKI generated with RFC 5280 method 1" (SHA-1 of the key).
     assert {f.severity for f in findings} <= {ValidationFindingSeverity.INFO}
 
@@ -505,9 +392,9 @@ def test_pkilint_etsi_qcp_n_qscd_non_eu_has_no_errors(cert: x509.Certificate) ->
 def test_pkilint_etsi_qcp_n_qscd_eidas_form_has_no_errors(
     ca: pki.CaMaterial, now: datetime
 ) -> None:
-    cert = _issue(ca, now, 0x2003, legislation_countries=())
-    findings = _etsi_findings(cert, CertificateType.QCP_N_QSCD_EIDAS_FINAL_CERTIFICATE)
-    assert _errors(findings) == []
+    cert = issue(ca, now, 0x2003, legislation_countries=())
+    findings = etsi_findings(cert, CertificateType.QCP_N_QSCD_EIDAS_FINAL_CERTIFICATE)
+    assert errors(findings) == []
     assert {f.severity for f in findings} <= {ValidationFindingSeverity.INFO}
 
 
@@ -515,16 +402,16 @@ def test_pkilint_etsi_accepts_a_passport_identity_and_an_rsa_key(
     ca: pki.CaMaterial, now: datetime
 ) -> None:
     key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
-    cert = _issue(ca, now, 0x2004, identity="PASTR-U1234567", public_key=key.public_key())
-    findings = _etsi_findings(cert, CertificateType.QCP_N_QSCD_NON_EIDAS_FINAL_CERTIFICATE)
-    assert _errors(findings) == []
+    cert = issue(ca, now, 0x2004, identity="PASTR-U1234567", public_key=key.public_key())
+    findings = etsi_findings(cert, CertificateType.QCP_N_QSCD_NON_EIDAS_FINAL_CERTIFICATE)
+    assert errors(findings) == []
 
 
 def test_pkilint_flags_internal_host_names(ca: pki.CaMaterial, now: datetime) -> None:
     # A reminder for the demo data: ETSI certificates must not point at localhost-style names.
-    cert = _issue(ca, now, 0x2005, crl_url="http://localhost/crl/demo.crl")
-    findings = _etsi_findings(cert, CertificateType.QCP_N_QSCD_NON_EIDAS_FINAL_CERTIFICATE)
-    assert 'ERROR etsi.internal_domain_name: Internal domain name: "localhost"' in _errors(findings)
+    cert = issue(ca, now, 0x2005, crl_url="http://localhost/crl/demo.crl")
+    findings = etsi_findings(cert, CertificateType.QCP_N_QSCD_NON_EIDAS_FINAL_CERTIFICATE)
+    assert 'ERROR etsi.internal_domain_name: Internal domain name: "localhost"' in errors(findings)
 
 
 def test_pkilint_rfc5280_has_no_errors_on_any_certificate(
@@ -532,8 +419,8 @@ def test_pkilint_rfc5280_has_no_errors_on_any_certificate(
 ) -> None:
     assert ca.ocsp_certificate is not None
     for each in (cert, *ca.chain, ca.ocsp_certificate):
-        findings = _rfc5280_findings(each)
-        assert _errors(findings) == [], each.subject.rfc4514_string()
+        findings = rfc5280_findings(each)
+        assert errors(findings) == [], each.subject.rfc4514_string()
         assert {f.severity for f in findings} <= {ValidationFindingSeverity.INFO}
 
 
@@ -543,8 +430,8 @@ def test_pkilint_issuer_subject_chain_is_consistent(
     assert ca.ocsp_certificate is not None
     issuer, root = ca.chain
     for parent, child in ((root, issuer), (issuer, cert), (issuer, ca.ocsp_certificate)):
-        parent_path = _write_pem(tmp_path / "issuer.pem", parent)
-        child_path = _write_pem(tmp_path / "subject.pem", child)
+        parent_path = write_pem(tmp_path / "issuer.pem", parent)
+        child_path = write_pem(tmp_path / "subject.pem", child)
         code = lint_pkix_signer_signee_cert_chain.main(
             ["lint", "-s", "WARNING", str(parent_path), str(child_path)]
         )
@@ -602,7 +489,7 @@ def test_openssl_reads_the_crl_reasons_and_number(
     crl: x509.CertificateRevocationList, tmp_path: Path
 ) -> None:
     (tmp_path / "crl.der").write_bytes(crl.public_bytes(serialization.Encoding.DER))
-    text = _openssl("crl", "-inform", "DER", "-in", tmp_path / "crl.der", "-noout", "-text").stdout
+    text = openssl("crl", "-inform", "DER", "-in", tmp_path / "crl.der", "-noout", "-text").stdout
     assert "X509v3 CRL Number: \n                7\n" in text
     assert "Key Compromise" in text
     assert "Certificate Hold" in text
@@ -611,22 +498,8 @@ def test_openssl_reads_the_crl_reasons_and_number(
 
 
 def test_pkilint_crl_has_no_errors(crl: x509.CertificateRevocationList) -> None:
-    document = loader.RFC5280CertificateListDocumentLoader().load_der_document(
-        crl.public_bytes(serialization.Encoding.DER), "crl"
-    )
-    validator = pkix_crl.create_pkix_crl_validator_container(
-        [
-            create_attribute_decoder(name.ATTRIBUTE_TYPE_MAPPINGS),
-            create_extension_decoder(extension.EXTENSION_MAPPINGS),
-        ],
-        [
-            pkix_crl.create_issuer_validator_container([]),
-            pkix_crl.create_validity_validator_container([]),
-            pkix_crl.create_extensions_validator_container([]),
-        ],
-    )
-    findings = _findings(validator.validate(document.root))
-    assert _errors(findings) == []
+    findings = crl_findings(crl)
+    assert errors(findings) == []
     assert [f for f in findings if f.severity <= ValidationFindingSeverity.WARNING] == []
 
 
@@ -665,8 +538,8 @@ def test_openssl_verify_with_the_crl(
     verdict: str,
 ) -> None:
     (tmp_path / "crl.pem").write_bytes(crl.public_bytes(serialization.Encoding.PEM))
-    cert_path = _write_pem(tmp_path / "cert.pem", certs[serial])
-    result = _openssl(
+    cert_path = write_pem(tmp_path / "cert.pem", certs[serial])
+    result = openssl(
         "verify",
         "-CAfile",
         pki_dir / "chain.pem",
@@ -727,11 +600,7 @@ def test_ocsp_good(
     assert isinstance(response.signature_hash_algorithm, hashes.SHA256)
     assert response.certificates == [ca.ocsp_certificate]
     assert ca.ocsp_certificate is not None
-    ca.ocsp_certificate.public_key().verify(  # type: ignore[call-arg, union-attr]
-        response.signature,
-        response.tbs_response_bytes,
-        ec.ECDSA(hashes.SHA256()),  # type: ignore[arg-type]
-    )
+    verify_signature(response, ca.ocsp_certificate)
 
 
 def test_ocsp_revoked_has_time_and_reason(
@@ -833,7 +702,7 @@ def test_ocsp_another_issuer_is_unauthorized(
 ) -> None:
     pki.create_demo_pki(tmp_path, name="Başka CA", now=now)
     other = pki.load_ca(pki.demo_ca_paths(tmp_path))
-    foreign = _issue(other, now, GOOD)  # same serial, different issuer
+    foreign = issue(other, now, GOOD)  # same serial, different issuer
     response = respond(_request(other, foreign))
     assert response.response_status == ocsp.OCSPResponseStatus.UNAUTHORIZED
 
@@ -845,14 +714,14 @@ def test_ocsp_answers_every_cert_id_of_an_openssl_request(
     tmp_path: Path,
 ) -> None:
     request = tmp_path / "req.der"
-    _openssl(
+    openssl(
         "ocsp",
         "-issuer",
         pki_dir / "issuing.crt",
         "-cert",
-        _write_pem(tmp_path / "revoked.pem", certs[REVOKED]),
+        write_pem(tmp_path / "revoked.pem", certs[REVOKED]),
         "-cert",
-        _write_pem(tmp_path / "good.pem", certs[GOOD]),
+        write_pem(tmp_path / "good.pem", certs[GOOD]),
         "-reqout",
         request,
         check=True,
@@ -868,8 +737,8 @@ def test_ocsp_answers_every_cert_id_of_an_openssl_request(
     ]
     # The nonce came through the pyasn1 path intact: openssl matches it against its request.
     (tmp_path / "resp.der").write_bytes(response.public_bytes(serialization.Encoding.DER))
-    checked = _openssl("ocsp", "-reqin", request, "-respin", tmp_path / "resp.der",
-                       "-CAfile", pki_dir / "chain.pem")  # fmt: skip
+    checked = openssl("ocsp", "-reqin", request, "-respin", tmp_path / "resp.der",
+                      "-CAfile", pki_dir / "chain.pem")  # fmt: skip
     assert "Response verify OK" in checked.stderr
     assert "Nonce Verify error" not in checked.stderr
 
@@ -901,11 +770,7 @@ def test_ocsp_without_a_delegated_signer_is_signed_by_the_ca(
             x509.SubjectKeyIdentifier
         ).value.digest
     )
-    ca_without_signer.certificate.public_key().verify(  # type: ignore[call-arg, union-attr]
-        response.signature,
-        response.tbs_response_bytes,
-        ec.ECDSA(hashes.SHA256()),  # type: ignore[arg-type]
-    )
+    verify_signature(response, ca_without_signer.certificate)
 
 
 def test_ocsp_get_path_round_trip(ca: pki.CaMaterial, certs: dict[int, x509.Certificate]) -> None:
@@ -926,21 +791,12 @@ def test_pkilint_ocsp_response_has_no_errors(
     statuses: dict[int, pki.CertStatusInfo],
     now: datetime,
 ) -> None:
-    validator = pkix_ocsp.create_pkix_ocsp_response_validator_container(
-        [
-            pkix_ocsp.create_response_decoder(),
-            create_attribute_decoder(name.ATTRIBUTE_TYPE_MAPPINGS),
-            create_extension_decoder(extension.EXTENSION_MAPPINGS),
-        ],
-        [],
-    )
     for serial in (GOOD, REVOKED, HELD, NEVER_ISSUED):
         der = pki.ocsp_response(
             ca, _request(ca, certs[serial], nonce=b"0123456789abcdef"), statuses.get, now=now
         )
-        document = loader.RFC6960OCSPResponseDocumentLoader().load_der_document(der, "ocsp")
-        findings = _findings(validator.validate(document.root))
-        assert _errors(findings) == [], serial
+        findings = ocsp_findings(der)
+        assert errors(findings) == [], serial
         assert [f for f in findings if f.severity <= ValidationFindingSeverity.WARNING] == []
 
 
@@ -959,9 +815,9 @@ def openssl_ocsp(
     """openssl makes the request, we answer it, openssl checks the answer (no server needed)."""
 
     def run(serial: int, *, ca_material: pki.CaMaterial = ca) -> subprocess.CompletedProcess[str]:
-        cert_path = _write_pem(tmp_path / f"{serial:X}.pem", certs[serial])
+        cert_path = write_pem(tmp_path / f"{serial:X}.pem", certs[serial])
         request, response = tmp_path / "req.der", tmp_path / "resp.der"
-        _openssl(
+        openssl(
             "ocsp", "-issuer", pki_dir / "issuing.crt", "-cert", cert_path, "-reqout", request,
             check=True,
         )  # fmt: skip
@@ -969,13 +825,13 @@ def openssl_ocsp(
             pki.ocsp_response(ca_material, request.read_bytes(), statuses.get, now=now)
         )
         # First: the signature chains to our root and the nonce matches the request's.
-        checked = _openssl("ocsp", "-reqin", request, "-respin", response,
-                           "-CAfile", pki_dir / "chain.pem")  # fmt: skip
+        checked = openssl("ocsp", "-reqin", request, "-respin", response,
+                          "-CAfile", pki_dir / "chain.pem")  # fmt: skip
         assert checked.returncode == 0, checked.stderr
         assert "Response verify OK" in checked.stderr
         assert "Nonce Verify error" not in checked.stderr
         # Then: the status line (-no_nonce: openssl would compare with a request of its own).
-        return _openssl(
+        return openssl(
             "ocsp", "-respin", response, "-CAfile", pki_dir / "chain.pem",
             "-issuer", pki_dir / "issuing.crt", "-cert", cert_path, "-no_nonce",
         )  # fmt: skip
@@ -1033,6 +889,6 @@ def test_openssl_rejects_a_response_to_another_nonce(
     (tmp_path / "resp.der").write_bytes(
         pki.ocsp_response(ca, _request(ca, certs[GOOD], nonce=b"B" * 16), statuses.get, now=now)
     )
-    result = _openssl("ocsp", "-reqin", tmp_path / "req.der", "-respin", tmp_path / "resp.der",
-                      "-CAfile", pki_dir / "chain.pem")  # fmt: skip
+    result = openssl("ocsp", "-reqin", tmp_path / "req.der", "-respin", tmp_path / "resp.der",
+                     "-CAfile", pki_dir / "chain.pem")  # fmt: skip
     assert "Nonce Verify error" in result.stderr

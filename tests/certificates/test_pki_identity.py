@@ -1,10 +1,13 @@
 """certificates.pki identity (ETSI EN 319 412-1 §5.1.3): PNOTR-/PASTR- with semanticsId-Natural,
 the legacy TCKTR- still recognised, and pkilint's ETSI natural-person profiles satisfied."""
 
+# Test parameters named like the fixtures imported from pki_helpers are how pytest injects them.
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from cryptography import x509
@@ -14,23 +17,18 @@ from pkilint.etsi.etsi_constants import CertificateType
 from pkilint.validation import ValidationFindingSeverity
 
 from certificates import pki
-from tests.certificates.test_pki import _errors, _etsi_findings, _issue
+from tests.certificates.pki_helpers import (  # noqa: F401 (fixtures)
+    ca,
+    errors,
+    etsi_findings,
+    issue,
+    now,
+    pki_dir,
+)
 
 TCKN = "10000000146"
 NON_EU = CertificateType.QCP_N_QSCD_NON_EIDAS_FINAL_CERTIFICATE
 EU = CertificateType.QCP_N_QSCD_EIDAS_FINAL_CERTIFICATE
-
-
-@pytest.fixture(scope="module")
-def now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
-
-
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory: pytest.TempPathFactory, now: datetime) -> pki.CaMaterial:
-    directory = tmp_path_factory.mktemp("pki")
-    pki.create_demo_pki(directory, now=now)
-    return pki.load_ca(pki.demo_ca_paths(directory))
 
 
 def _serial_number(cert: x509.Certificate) -> str:
@@ -136,7 +134,7 @@ def test_issued_identities_carry_semantics_natural_and_pkilint_finds_no_error(
     overrides: dict[str, object] = {"identity": identity, "legislation_countries": legislation}
     if key_size is not None:
         overrides["public_key"] = rsa.generate_private_key(65537, key_size).public_key()
-    cert = _issue(ca, now, 0x5001, **overrides)
+    cert = issue(ca, now, 0x5001, **overrides)
     assert _serial_number(cert) == identity
     assert pki.describe(cert)["qc_statements"][-1] == "QcSemanticsId: natural"
     assert pki.identity_matches(
@@ -144,8 +142,8 @@ def test_issued_identities_carry_semantics_natural_and_pkilint_finds_no_error(
         tckn=TCKN if identity.startswith("PNO") else None,
         passport_no="U1234567" if identity.startswith("PAS") else None,
     )
-    findings = _etsi_findings(cert, cert_type)
-    assert _errors(findings) == []
+    findings = etsi_findings(cert, cert_type)
+    assert errors(findings) == []
     # What remains is informational: "SKI generated with RFC 5280 method 1" (SHA-1 of the key).
     assert {f.severity for f in findings} <= {ValidationFindingSeverity.INFO}
 
@@ -156,11 +154,11 @@ def test_pkilint_really_checks_the_identity_against_semantics_natural(
     # The contrapositive, and why issue_qualified_certificate refuses TCKTR-: let one through
     # and pkilint's ETSI linter reports it under semanticsId-Natural.
     monkeypatch.setattr(pki, "_NATURAL_IDENTITY_RE", re.compile(r".+"))
-    legacy = _issue(ca, now, 0x5002, identity=f"TCKTR-{TCKN}")
+    legacy = issue(ca, now, 0x5002, identity=f"TCKTR-{TCKN}")
     assert (
         "ERROR etsi.en_319_412_1.nat-5.1.3.invalid_identifier_scheme: Invalid natural person "
         'identifier scheme: "TCK"'
-    ) in _errors(_etsi_findings(legacy, NON_EU))
+    ) in errors(etsi_findings(legacy, NON_EU))
 
 
 @pytest.mark.parametrize(
@@ -171,7 +169,7 @@ def test_issuing_refuses_identities_that_are_not_etsi(
     ca: pki.CaMaterial, now: datetime, identity: str
 ) -> None:
     with pytest.raises(ValueError, match="natural_person_identity") as caught:
-        _issue(ca, now, 0x5003, identity=identity)
+        issue(ca, now, 0x5003, identity=identity)
     assert TCKN not in str(caught.value)  # the number stays out of messages (and logs)
 
 
@@ -180,8 +178,8 @@ def test_issuing_refuses_a_validity_starting_before_the_ca(
 ) -> None:
     ca_start = ca.certificate.not_valid_before_utc
     with pytest.raises(ValueError, match="start before the issuing CA"):
-        _issue(ca, now, 0x5004, not_before=ca_start - timedelta(seconds=1))
-    cert = _issue(ca, now, 0x5005, not_before=ca_start)  # exactly nested is fine
+        issue(ca, now, 0x5004, not_before=ca_start - timedelta(seconds=1))
+    cert = issue(ca, now, 0x5005, not_before=ca_start)  # exactly nested is fine
     assert cert.not_valid_before_utc == ca_start
 
 
@@ -189,7 +187,7 @@ def test_an_expired_demo_certificate_still_nests_inside_the_demo_ca(
     ca: pki.CaMaterial, now: datetime
 ) -> None:
     # The demo data's oldest certificate: from about now - 3 years - 61 days to now - 61 days.
-    cert = _issue(
+    cert = issue(
         ca,
         now,
         0x5006,

@@ -5,6 +5,9 @@ are checked by ``cryptography``'s loader, by the signer's public key, by ``opens
 pkilint's OCSP linter.
 """
 
+# Test parameters named like the fixtures imported from pki_helpers are how pytest injects them.
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 import dataclasses
@@ -13,18 +16,15 @@ import os
 import shutil
 import subprocess
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import NameOID
-from pkilint import loader
-from pkilint.pkix import create_attribute_decoder, create_extension_decoder, extension, name
-from pkilint.pkix import ocsp as pkix_ocsp
 from pkilint.validation import ValidationFindingSeverity
 from pyasn1.codec.der import decoder as der_decoder
 from pyasn1.codec.der import encoder as der_encoder
@@ -32,58 +32,33 @@ from pyasn1.type import univ, useful
 from pyasn1_alt_modules import rfc5280, rfc6960
 
 from certificates import pki
-from tests.certificates.test_pki import OPENSSL, Finding, _findings, _issue, _openssl, _write_pem
+from tests.certificates.pki_helpers import (  # noqa: F401 (fixtures)
+    GOOD,
+    HELD,
+    NEVER_ISSUED,
+    OPENSSL,
+    REVOKED,
+    ca,
+    ca_without_signer,
+    issue,
+    needs_openssl,
+    now,
+    ocsp_findings,
+    openssl,
+    pki_dir,
+    statuses,
+    verify_signature,
+    write_pem,
+)
 
-GOOD, REVOKED, HELD, NEVER_ISSUED = 0x1001, 0x1002, 0x1003, 0x1004
 SHA1_OID = "1.3.14.3.2.26"
 SHA256_OID = "2.16.840.1.101.3.4.2.1"
 MD5_OID = "1.2.840.113549.2.5"
 NONCE_OID = "1.3.6.1.5.5.7.48.1.2"
 MALFORMED = ocsp.OCSPResponseStatus.MALFORMED_REQUEST
 
-needs_openssl = pytest.mark.skipif(shutil.which(OPENSSL) is None, reason="needs openssl")
-
 
 # --- fixtures --------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def now() -> datetime:
-    # openssl checks validity periods against the real clock, so this is "now", passed in.
-    return datetime.now(UTC).replace(microsecond=0)
-
-
-@pytest.fixture(scope="module")
-def pki_dir(tmp_path_factory: pytest.TempPathFactory, now: datetime) -> Path:
-    directory = tmp_path_factory.mktemp("pki")
-    pki.create_demo_pki(directory, now=now)
-    (directory / "chain.pem").write_bytes(
-        (directory / "root.crt").read_bytes() + (directory / "issuing.crt").read_bytes()
-    )
-    return directory
-
-
-@pytest.fixture(scope="module")
-def ca(pki_dir: Path) -> pki.CaMaterial:
-    return pki.load_ca(pki.demo_ca_paths(pki_dir))
-
-
-@pytest.fixture(scope="module")
-def ca_without_signer(ca: pki.CaMaterial) -> pki.CaMaterial:
-    return dataclasses.replace(ca, ocsp_certificate=None, ocsp_private_key=None)
-
-
-@pytest.fixture(scope="module")
-def statuses(now: datetime) -> dict[int, pki.CertStatusInfo]:
-    return {
-        GOOD: pki.CertStatusInfo("good"),
-        REVOKED: pki.CertStatusInfo(
-            "revoked", now - timedelta(hours=1), x509.ReasonFlags.key_compromise
-        ),
-        HELD: pki.CertStatusInfo(
-            "revoked", now - timedelta(hours=2), x509.ReasonFlags.certificate_hold
-        ),
-    }
 
 
 @pytest.fixture(scope="module")
@@ -184,20 +159,16 @@ def _status_of(der: bytes) -> ocsp.OCSPResponseStatus:
     return ocsp.load_der_ocsp_response(der).response_status
 
 
-def _single_responses(der: bytes) -> list[rfc6960.SingleResponse]:
-    response, _ = der_decoder.decode(der, asn1Spec=rfc6960.OCSPResponse())
-    basic, _ = der_decoder.decode(
-        bytes(response["responseBytes"]["response"]), asn1Spec=rfc6960.BasicOCSPResponse()
-    )
-    return list(basic["tbsResponseData"]["responses"])
-
-
 def _basic(der: bytes) -> rfc6960.BasicOCSPResponse:
     response, _ = der_decoder.decode(der, asn1Spec=rfc6960.OCSPResponse())
     basic, _ = der_decoder.decode(
         bytes(response["responseBytes"]["response"]), asn1Spec=rfc6960.BasicOCSPResponse()
     )
     return basic
+
+
+def _single_responses(der: bytes) -> list[rfc6960.SingleResponse]:
+    return list(_basic(der)["tbsResponseData"]["responses"])
 
 
 def _archive_cutoffs(der: bytes) -> list[datetime | None]:
@@ -219,46 +190,20 @@ def _archive_cutoffs(der: bytes) -> list[datetime | None]:
     return cutoffs
 
 
-def _verify_signature(response: ocsp.OCSPResponse, signer: x509.Certificate) -> None:
-    public_key = signer.public_key()
-    if isinstance(public_key, ec.EllipticCurvePublicKey):
-        public_key.verify(
-            response.signature, response.tbs_response_bytes, ec.ECDSA(hashes.SHA256())
-        )
-    else:
-        assert isinstance(public_key, rsa.RSAPublicKey)
-        public_key.verify(
-            response.signature, response.tbs_response_bytes, padding.PKCS1v15(), hashes.SHA256()
-        )
-
-
-def _ocsp_findings(der: bytes) -> list[Finding]:
-    validator = pkix_ocsp.create_pkix_ocsp_response_validator_container(
-        [
-            pkix_ocsp.create_response_decoder(),
-            create_attribute_decoder(name.ATTRIBUTE_TYPE_MAPPINGS),
-            create_extension_decoder(extension.EXTENSION_MAPPINGS),
-        ],
-        [],
-    )
-    document = loader.RFC6960OCSPResponseDocumentLoader().load_der_document(der, "ocsp")
-    return _findings(validator.validate(document.root))
-
-
 def _openssl_check(
     tmp_path: Path, request: bytes, response: bytes, trust: Sequence[str | Path]
 ) -> subprocess.CompletedProcess[str]:
     (tmp_path / "req.der").write_bytes(request)
     (tmp_path / "resp.der").write_bytes(response)
-    return _openssl("ocsp", "-reqin", tmp_path / "req.der", "-respin", tmp_path / "resp.der",
-                    "-resp_text", *trust)  # fmt: skip
+    return openssl("ocsp", "-reqin", tmp_path / "req.der", "-respin", tmp_path / "resp.der",
+                   "-resp_text", *trust)  # fmt: skip
 
 
 # --- parse_ocsp_request ----------------------------------------------------------------------
 
 
 def test_it_parses_a_single_cert_id_request(ca: pki.CaMaterial, now: datetime) -> None:
-    cert = _issue(ca, now, GOOD)
+    cert = issue(ca, now, GOOD)
     der = (
         ocsp.OCSPRequestBuilder()
         .add_certificate(cert, ca.certificate, hashes.SHA256())
@@ -444,11 +389,11 @@ def test_it_answers_every_cert_id_in_order(
         signer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
     )
     assert isinstance(response.signature_hash_algorithm, hashes.SHA256)
-    _verify_signature(response, signer)
+    verify_signature(response, signer)
     # RFC 5758 §3.2: ecdsa-with-SHA256 without parameters.
     assert not _basic(der)["signatureAlgorithm"]["parameters"].isValue
 
-    findings = _ocsp_findings(der)
+    findings = ocsp_findings(der)
     assert [str(f) for f in findings if f.severity <= ValidationFindingSeverity.WARNING] == []
 
     if shutil.which(OPENSSL):
@@ -468,8 +413,8 @@ def test_openssl_requests_with_several_serials_are_answered_and_verified(
     tmp_path: Path,
 ) -> None:
     request = tmp_path / "req.der"
-    _openssl("ocsp", "-issuer", pki_dir / "issuing.crt", "-serial", hex(HELD), "-serial",
-             hex(GOOD), "-serial", hex(REVOKED), "-reqout", request, check=True)  # fmt: skip
+    openssl("ocsp", "-issuer", pki_dir / "issuing.crt", "-serial", hex(HELD), "-serial",
+            hex(GOOD), "-serial", hex(REVOKED), "-reqout", request, check=True)  # fmt: skip
     der = pki.ocsp_response(ca, request.read_bytes(), statuses.get, now=now)
     response = ocsp.load_der_ocsp_response(der)
     assert [(s.serial_number, s.certificate_status) for s in response.responses] == [
@@ -479,7 +424,7 @@ def test_openssl_requests_with_several_serials_are_answered_and_verified(
     ]
     assert ca.ocsp_certificate is not None
     # -VAfile: trust the signer directly (as a relying party configured with it would).
-    _write_pem(tmp_path / "signer.pem", ca.ocsp_certificate)
+    write_pem(tmp_path / "signer.pem", ca.ocsp_certificate)
     checked = _openssl_check(tmp_path, request.read_bytes(), der,
                              ["-VAfile", tmp_path / "signer.pem"])  # fmt: skip
     assert checked.returncode == 0, checked.stderr
@@ -499,12 +444,12 @@ def test_the_rsa_path_signs_with_sha256_rsa_and_null_parameters(
         (8, ocsp.OCSPCertStatus.UNKNOWN),
     ]
     assert response.signature_algorithm_oid.dotted_string == "1.2.840.113549.1.1.11"
-    _verify_signature(response, rsa_ca.certificate)
+    verify_signature(response, rsa_ca.certificate)
     # RFC 4055 §5: sha256WithRSAEncryption carries NULL parameters.
     assert bytes(_basic(der)["signatureAlgorithm"]["parameters"]) == b"\x05\x00"
-    assert [f for f in _ocsp_findings(der) if f.severity <= ValidationFindingSeverity.WARNING] == []
+    assert [f for f in ocsp_findings(der) if f.severity <= ValidationFindingSeverity.WARNING] == []
     if shutil.which(OPENSSL):
-        _write_pem(tmp_path / "rsa-ca.pem", rsa_ca.certificate)
+        write_pem(tmp_path / "rsa-ca.pem", rsa_ca.certificate)
         checked = _openssl_check(tmp_path, request, der, ["-CAfile", tmp_path / "rsa-ca.pem"])
         assert "Response verify OK" in checked.stderr, checked.stderr
 
@@ -548,7 +493,7 @@ def test_archive_cutoff_goes_exactly_into_the_responses_whose_status_has_it(
         ocsp.OCSPCertStatus.REVOKED,
         ocsp.OCSPCertStatus.UNKNOWN,
     ]
-    assert [f for f in _ocsp_findings(der) if f.severity <= ValidationFindingSeverity.WARNING] == []
+    assert [f for f in ocsp_findings(der) if f.severity <= ValidationFindingSeverity.WARNING] == []
     if shutil.which(OPENSSL):
         checked = _openssl_check(tmp_path, request, der, ["-CAfile", pki_dir / "chain.pem"])
         assert "Response verify OK" in checked.stderr, checked.stderr
@@ -568,7 +513,7 @@ def test_a_single_cert_id_with_archive_cutoff_takes_the_pyasn1_path(
     assert response.certificate_status == ocsp.OCSPCertStatus.GOOD
     assert response.extensions.get_extension_for_class(x509.OCSPNonce).value.nonce == b"c" * 16
     assert ca.ocsp_certificate is not None
-    _verify_signature(response, ca.ocsp_certificate)
+    verify_signature(response, ca.ocsp_certificate)
 
     without = pki.ocsp_response(ca, request, lambda _: pki.CertStatusInfo("good"), now=now)
     assert _archive_cutoffs(without) == [None]
@@ -600,8 +545,8 @@ def test_openssl_serial_minus_5_gets_malformed_request_not_a_crash(
     ca: pki.CaMaterial, pki_dir: Path, now: datetime, tmp_path: Path
 ) -> None:
     request = tmp_path / "req.der"
-    _openssl("ocsp", "-issuer", pki_dir / "issuing.crt", "-serial", "-5", "-reqout", request,
-             check=True)  # fmt: skip
+    openssl("ocsp", "-issuer", pki_dir / "issuing.crt", "-serial", "-5", "-reqout", request,
+            check=True)  # fmt: skip
     der = pki.ocsp_response(ca, request.read_bytes(), lambda _: None, now=now)
     assert _status_of(der) == MALFORMED
 

@@ -1,35 +1,36 @@
 """certificates.pki revocation: one-pass CRLs, shard CRLs, the root's ARL, and a path that
 ``openssl verify -crl_check_all`` accepts end to end (root → issuing CA → citizen)."""
 
+# Test parameters named like the fixtures imported from pki_helpers are how pytest injects them.
+# ruff: noqa: F811
+
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import AuthorityInformationAccessOID
-from pkilint import loader
 from pkilint.bin import lint_crl
-from pkilint.pkix import create_attribute_decoder, create_extension_decoder, extension, name
-from pkilint.pkix import crl as pkix_crl
 from pkilint.validation import ValidationFindingSeverity
 from pyasn1.codec.der import decoder as der_decoder
 from pyasn1.type import useful
 
 from certificates import pki
-from tests.certificates.test_pki import (
-    OPENSSL,
-    Finding,
-    _findings,
-    _issue,
-    _openssl,
-    _rfc5280_findings,
-    _write_pem,
+from tests.certificates.pki_helpers import (  # noqa: F401 (fixtures)
+    ca,
+    crl_findings,
+    issue,
+    needs_openssl,
+    now,
+    openssl,
+    pki_dir,
+    rfc5280_findings,
+    write_pem,
 )
 
 PKI_HOST = "http://pki.example.gov.tr"
@@ -37,25 +38,8 @@ ARL_URL = f"{PKI_HOST}/crl/nes-portal-root.crl"
 ROOT_URL = f"{PKI_HOST}/ca/nes-portal-root.crt"
 SHARD_URL = f"{PKI_HOST}/crl/nes-portal/202911.crl"
 
-needs_openssl = pytest.mark.skipif(shutil.which(OPENSSL) is None, reason="needs openssl")
-
-
-@pytest.fixture(scope="module")
-def now() -> datetime:
-    # openssl checks validity periods against the real clock, so this is "now", passed in.
-    return datetime.now(UTC).replace(microsecond=0)
-
-
-@pytest.fixture(scope="module")
-def pki_dir(tmp_path_factory: pytest.TempPathFactory, now: datetime) -> Path:
-    directory = tmp_path_factory.mktemp("pki")
-    pki.create_demo_pki(directory, now=now, arl_url=ARL_URL, root_certificate_url=ROOT_URL)
-    return directory
-
-
-@pytest.fixture(scope="module")
-def ca(pki_dir: Path) -> pki.CaMaterial:
-    return pki.load_ca(pki.demo_ca_paths(pki_dir))
+# The demo CA of this module (pki_helpers.pki_dir) names its ARL and the root's certificate.
+DEMO_PKI_OPTIONS = {"arl_url": ARL_URL, "root_certificate_url": ROOT_URL}
 
 
 @pytest.fixture(scope="module")
@@ -81,24 +65,6 @@ class OnePass:
         for i in range(1, self.count + 1):
             self.yielded += 1
             yield pki.CrlEntry(2**64 + i, self.now - timedelta(seconds=i), reasons[i % 3])
-
-
-def _crl_findings(crl: x509.CertificateRevocationList) -> list[Finding]:
-    document = loader.RFC5280CertificateListDocumentLoader().load_der_document(
-        crl.public_bytes(serialization.Encoding.DER), "crl"
-    )
-    validator = pkix_crl.create_pkix_crl_validator_container(
-        [
-            create_attribute_decoder(name.ATTRIBUTE_TYPE_MAPPINGS),
-            create_extension_decoder(extension.EXTENSION_MAPPINGS),
-        ],
-        [
-            pkix_crl.create_issuer_validator_container([]),
-            pkix_crl.create_validity_validator_container([]),
-            pkix_crl.create_extensions_validator_container([]),
-        ],
-    )
-    return _findings(validator.validate(document.root))
 
 
 def _shard_crl(
@@ -252,7 +218,7 @@ def test_pkilint_finds_nothing_in_a_shard_crl_or_the_arl(
     shard = _shard_crl(ca, now, [pki.CrlEntry(0x77, now, x509.ReasonFlags.key_compromise)])
     arl = _arl(root, now)
     for crl in (shard, arl):
-        findings = _crl_findings(crl)
+        findings = crl_findings(crl)
         assert [str(f) for f in findings if f.severity <= ValidationFindingSeverity.ERROR] == []
         # Not even the unknown expiredCertsOnCRL: pkilint's CRL linter has no such check.
         assert findings == []
@@ -325,7 +291,7 @@ def test_the_issuing_ca_names_the_arl_and_the_root_certificate(
     ).value
     assert root_point.full_name == [x509.UniformResourceIdentifier(ARL_URL)]
     for cert in (root.certificate, ca.certificate):
-        findings = _rfc5280_findings(cert)
+        findings = rfc5280_findings(cert)
         assert {f.severity for f in findings} <= {ValidationFindingSeverity.INFO}, findings
 
 
@@ -347,17 +313,17 @@ def test_without_urls_the_ca_certificates_have_no_distribution_point_or_aia(
 def test_openssl_crl_check_all_accepts_the_whole_path_and_sees_revocations(
     ca: pki.CaMaterial, root: pki.CaMaterial, pki_dir: Path, now: datetime, tmp_path: Path
 ) -> None:
-    cert = _issue(ca, now, 0x7701, crl_url=SHARD_URL)
-    cert_path = _write_pem(tmp_path / "cert.pem", cert)
+    cert = issue(ca, now, 0x7701, crl_url=SHARD_URL)
+    cert_path = write_pem(tmp_path / "cert.pem", cert)
 
     def verify(
         shard: x509.CertificateRevocationList, arl: x509.CertificateRevocationList
     ) -> tuple[int, str]:
         (tmp_path / "shard.pem").write_bytes(shard.public_bytes(serialization.Encoding.PEM))
         (tmp_path / "arl.pem").write_bytes(arl.public_bytes(serialization.Encoding.PEM))
-        result = _openssl("verify", "-crl_check_all", "-CAfile", pki_dir / "root.crt",
-                          "-untrusted", pki_dir / "issuing.crt", "-CRLfile", tmp_path / "arl.pem",
-                          "-CRLfile", tmp_path / "shard.pem", cert_path)  # fmt: skip
+        result = openssl("verify", "-crl_check_all", "-CAfile", pki_dir / "root.crt",
+                         "-untrusted", pki_dir / "issuing.crt", "-CRLfile", tmp_path / "arl.pem",
+                         "-CRLfile", tmp_path / "shard.pem", cert_path)  # fmt: skip
         return result.returncode, result.stdout + result.stderr
 
     others = [pki.CrlEntry(0x7702, now - timedelta(hours=3), x509.ReasonFlags.superseded)]
@@ -391,14 +357,14 @@ def test_openssl_refuses_the_shard_crl_for_a_certificate_of_another_shard(
 ) -> None:
     # Why idp_url must equal the certificate's distribution point: a CRL of another scope
     # does not vouch for it.
-    cert = _issue(ca, now, 0x7703, crl_url=f"{PKI_HOST}/crl/nes-portal/202912.crl")
+    cert = issue(ca, now, 0x7703, crl_url=f"{PKI_HOST}/crl/nes-portal/202912.crl")
     (tmp_path / "shard.pem").write_bytes(
         _shard_crl(ca, now, []).public_bytes(serialization.Encoding.PEM)
     )
     (tmp_path / "arl.pem").write_bytes(_arl(root, now).public_bytes(serialization.Encoding.PEM))
-    result = _openssl("verify", "-crl_check_all", "-CAfile", pki_dir / "root.crt",
-                      "-untrusted", pki_dir / "issuing.crt", "-CRLfile", tmp_path / "arl.pem",
-                      "-CRLfile", tmp_path / "shard.pem",
-                      _write_pem(tmp_path / "cert.pem", cert))  # fmt: skip
+    result = openssl("verify", "-crl_check_all", "-CAfile", pki_dir / "root.crt",
+                     "-untrusted", pki_dir / "issuing.crt", "-CRLfile", tmp_path / "arl.pem",
+                     "-CRLfile", tmp_path / "shard.pem",
+                     write_pem(tmp_path / "cert.pem", cert))  # fmt: skip
     assert result.returncode != 0
     assert "different CRL scope" in result.stdout + result.stderr
