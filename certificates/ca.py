@@ -10,8 +10,10 @@ certificate), so an OCSP answer or a certificate page costs no query for it.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 
 from cryptography import x509
@@ -36,12 +38,23 @@ class CaRow:
 
 
 def ca_paths() -> pki.CaPaths:
+    return _paths(
+        settings.NES_CA_CERT_PATH,
+        settings.NES_CA_KEY_PATH,
+        settings.NES_CA_CHAIN_PATH,
+        settings.NES_OCSP_CERT_PATH,
+        settings.NES_OCSP_KEY_PATH,
+    )
+
+
+@lru_cache(maxsize=8)
+def _paths(cert: str, key: str, chain: str, ocsp_cert: str, ocsp_key: str) -> pki.CaPaths:
     return pki.CaPaths(
-        certificate=Path(settings.NES_CA_CERT_PATH),
-        key=Path(settings.NES_CA_KEY_PATH),
-        chain=[Path(settings.NES_CA_CHAIN_PATH)],
-        ocsp_certificate=Path(settings.NES_OCSP_CERT_PATH) if settings.NES_OCSP_CERT_PATH else None,
-        ocsp_key=Path(settings.NES_OCSP_KEY_PATH) if settings.NES_OCSP_KEY_PATH else None,
+        certificate=Path(cert),
+        key=Path(key),
+        chain=(Path(chain),),
+        ocsp_certificate=Path(ocsp_cert) if ocsp_cert else None,
+        ocsp_key=Path(ocsp_key) if ocsp_key else None,
     )
 
 
@@ -49,12 +62,23 @@ def _stamp(files: list[Path]) -> tuple:
     return tuple((str(p), p.stat().st_mtime_ns) for p in files if p.exists())
 
 
+# The files are looked at (stat) at most once a second per process: OCSP calls this on every
+# request, and a renewed CA file may take a second to be noticed.
+_STAMP_TTL = 1.0
+_stamps: dict[pki.CaPaths, tuple[float, tuple]] = {}
+
+
 def material() -> pki.CaMaterial:
-    """The issuing CA's certificate, key, chain and OCSP signer (reloaded when a file changes).
+    """The issuing CA's certificate, key, chain and OCSP signer (reloaded when a file changes,
+    noticed within a second).
 
     Raises ``pki.CaConfigurationError`` when the files are missing or do not belong together.
     """
     paths = ca_paths()
+    now = time.monotonic()
+    seen = _stamps.get(paths)
+    if seen is not None and now - seen[0] < _STAMP_TTL and seen[1] in _material:
+        return _material[seen[1]]
     files = [paths.certificate, paths.key, *paths.chain]
     files += [p for p in (paths.ocsp_certificate, paths.ocsp_key) if p is not None]
     key = _stamp(files)
@@ -62,13 +86,20 @@ def material() -> pki.CaMaterial:
         if key not in _material:
             _material.clear()
             _material[key] = pki.load_ca(paths)
+        _stamps.clear()
+        _stamps[paths] = (now, key)
         return _material[key]
+
+
+@lru_cache(maxsize=8)
+def _der(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.DER)
 
 
 def issuing_ca() -> CaRow:
     """The configured issuing CA's row (created on first use, then remembered per process)."""
     cert = material().certificate
-    der = cert.public_bytes(serialization.Encoding.DER)
+    der = _der(cert)
     cache_key = (settings.NES_CA_SLUG, der)
     row = _rows.get(cache_key)
     if row is not None:
@@ -90,9 +121,11 @@ def issuing_ca() -> CaRow:
 
 
 def forget_rows() -> None:
-    """Drop the per-process memory of CA rows (tests that recreate the database call it)."""
+    """Drop the per-process memory of CA rows and files (tests that recreate the database or
+    rewrite the CA files call it)."""
     with _lock:
         _rows.clear()
+        _stamps.clear()
 
 
 def _common_name(cert: x509.Certificate) -> str:

@@ -16,7 +16,6 @@ nextUpdate, capped by ``NES_OCSP_HTTP_MAX_AGE``; nonced responses are never cach
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509 import ocsp
@@ -180,26 +179,13 @@ def pds(request: HttpRequest) -> HttpResponse:
 
 
 def _ocsp_http_response(request: HttpRequest, answer: responder.Answer) -> HttpResponse:
-    if not answer.cacheable:
-        response = HttpResponse(answer.der, content_type=OCSP_RESPONSE_TYPE)
-        # A nonced answer is for one request only; errors must not be kept either.
-        response["Cache-Control"] = "no-cache, no-store, max-age=0"
-        return response
-    assert answer.this_update is not None and answer.next_update is not None
-    now = datetime.now(UTC)
-    max_age = max(
-        0,
-        min(settings.NES_OCSP_HTTP_MAX_AGE, int((answer.next_update - now).total_seconds())),
-    )
     conditional = None
-    if request.method in ("GET", "HEAD"):  # a POST is never conditional (it would get a 412)
+    if answer.cacheable and request.method in ("GET", "HEAD"):
+        # A POST is never conditional (it would get a 412).
         conditional = get_conditional_response(request, etag=answer.etag)
     response = conditional or HttpResponse(answer.der, content_type=OCSP_RESPONSE_TYPE)
-    # RFC 5019 §6.2.
-    response["ETag"] = answer.etag
-    response["Last-Modified"] = http_date(answer.this_update.timestamp())
-    response["Expires"] = http_date(answer.next_update.timestamp())
-    response["Cache-Control"] = f"max-age={max_age}, public, no-transform, must-revalidate"
+    for header, value in responder.http_headers(answer).items():
+        response[header] = value
     return response
 
 

@@ -42,9 +42,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from celery import current_app
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -57,8 +59,14 @@ logger = logging.getLogger(__name__)
 
 CRL_VALIDITY = timedelta(hours=24)
 CRL_REFRESH_AGE = timedelta(hours=12)
-# How long a request waits for another process's signing of a CRL that must exist.
-WAIT_FOR_SIGNER = 60.0
+# How long a request waits for the signing of a CRL that must exist (below gunicorn's timeout).
+WAIT_FOR_SIGNER = 20.0
+# The full CRL can be large (a million entries take ~40 s of a core to sign): once a signing
+# took a second or more, it follows changes at most every FULL_CRL_SPACING × that time, so it
+# never takes more than about a tenth of a worker. Shards, which certificates point at, follow
+# every change at once.
+FULL_CRL_SPACING = 10
+FULL_CRL_SPACING_FROM = 1.0
 STREAM_CHUNK = 5000
 
 Status = Certificate.Status
@@ -134,22 +142,29 @@ class Outcome:
 
     ``signed``: how many CRLs it signed; ``busy``: another publisher held the lease (it will see
     our change when it re-checks); ``pending``: changes are still unpublished after the last
-    round (the caller queues another run; the periodic task would catch it anyway).
+    round (the caller queues another run; the periodic task would catch it anyway);
+    ``retry_in``: seconds until the full CRL may follow the changes it is spaced out from.
     """
 
     signed: int = 0
     busy: bool = False
     pending: bool = False
+    retry_in: float = 0.0
+
+
+def _spacing_left(row: CrlShard, now: datetime) -> float:
+    """Seconds before a large full CRL may be re-signed for changes (0: now)."""
+    if not row.is_full or row.this_update is None or row.sign_seconds < FULL_CRL_SPACING_FROM:
+        return 0.0
+    ready = row.this_update + timedelta(seconds=FULL_CRL_SPACING * row.sign_seconds)
+    return max(0.0, (ready - now).total_seconds())
 
 
 def _needs_signing(row: CrlShard, now: datetime, *, force: bool) -> bool:
     if force or row.this_update is None or row.next_update is None:
         return True
-    return (
-        row.signed < row.wanted
-        or row.this_update <= now - CRL_REFRESH_AGE
-        or row.next_update <= now + timedelta(hours=1)
-    )
+    due = row.this_update <= now - CRL_REFRESH_AGE or row.next_update <= now + timedelta(hours=1)
+    return due or (row.signed < row.wanted and _spacing_left(row, now) == 0)
 
 
 _FRESH = "fresh"
@@ -215,7 +230,7 @@ def publish(shard_id: int, *, force: bool = False, max_rounds: int = 3) -> Outco
     for _round in range(max_rounds):
         taken = _take_lease(shard_id, force=force and signed == 0)
         if taken == _FRESH:
-            return Outcome(signed=signed)
+            return Outcome(signed=signed, retry_in=_retry_in(shard_id))
         if taken == _BUSY:
             return Outcome(signed=signed, busy=True)
         assert not isinstance(taken, str)
@@ -246,7 +261,7 @@ def publish(shard_id: int, *, force: bool = False, max_rounds: int = 3) -> Outco
             logger.warning("CRL %s/%s: lease lost while signing", row.ca_id, row.shard or "full")
             return Outcome(signed=signed, busy=True)
         signed += 1
-        _meta.pop((row.ca_id, row.shard), None)  # this process serves the new one at once
+        _announce(row.pk)  # every process serves the new one at once
         logger.info(
             "CRL %s/%s #%s signed: %s entries, %s bytes, %.2f s",
             row.ca_id,
@@ -258,6 +273,11 @@ def publish(shard_id: int, *, force: bool = False, max_rounds: int = 3) -> Outco
         )
     row = CrlShard.objects.defer("der").get(pk=shard_id)
     return Outcome(signed=signed, pending=_needs_signing(row, timezone.now(), force=False))
+
+
+def _retry_in(shard_id: int) -> float:
+    row = CrlShard.objects.defer("der").get(pk=shard_id)
+    return _spacing_left(row, timezone.now()) if row.signed < row.wanted else 0.0
 
 
 def publish_for(ca_id: int, shards: set[str], *, force: bool = False) -> Outcome:
@@ -275,6 +295,7 @@ def publish_for(ca_id: int, shards: set[str], *, force: bool = False) -> Outcome
         signed=sum(o.signed for o in outcomes),
         busy=any(o.busy for o in outcomes),
         pending=any(o.pending for o in outcomes),
+        retry_in=max(o.retry_in for o in outcomes),
     )
 
 
@@ -316,7 +337,35 @@ _bytes_size = 0
 _serve_lock = threading.Lock()
 
 
+def _meta_key(ca_id: int, shard: str) -> str:
+    return f"crl:meta:{ca_id}:{shard or 'full'}"
+
+
+def _announce(row_id: int) -> None:
+    """After a signing: every web process learns the new CRL at once through the shared cache
+    (only the publisher writes there, so a slow reader can never put an older CRL back)."""
+    _meta.pop(tuple(CrlShard.objects.values_list("ca_id", "shard").get(pk=row_id)), None)
+    if not settings.NES_SHARED_CACHE:
+        return
+    found = CrlShard.objects.filter(pk=row_id).values_list(
+        "ca_id", "shard", "pk", "number", "etag", "this_update", "next_update"
+    )[0]
+    try:
+        cache.set(_meta_key(found[0], found[1]), found[2:], timeout=None)
+    except Exception:
+        logger.warning("CRL announcement not cached; processes re-read within a second")
+
+
 def _metadata(ca_id: int, shard: str) -> tuple | None:
+    """Which CRL is current: from the shared cache (set by the publisher), else the database
+    read at most once a second per process."""
+    if settings.NES_SHARED_CACHE:
+        try:
+            shared = cache.get(_meta_key(ca_id, shard))
+        except Exception:
+            shared = None
+        if shared is not None:
+            return tuple(shared)
     key = (ca_id, shard)
     now = time.monotonic()
     cached = _meta.get(key)
@@ -329,7 +378,6 @@ def _metadata(ca_id: int, shard: str) -> tuple | None:
     )
     if found is not None and found[3] is not None:
         _meta[key] = (now, found)
-        return found
     return found
 
 
@@ -389,10 +437,30 @@ def current(ca_id: int, shard: str) -> PublishedCrl:
 
 
 def _sign_now(ca_id: int, shard: str) -> None:
-    """Sign a CRL that must exist now, or wait for whoever is signing it."""
+    """A CRL that must exist now (never signed, or past its nextUpdate).
+
+    With a worker, the publication task signs it (single-flight) and the request waits up to
+    ``WAIT_FOR_SIGNER`` seconds for it: a large CRL is never signed inside a web request, where
+    gunicorn would kill the request before the signature is done. The embedded default (tasks
+    in-process) signs it here, single-flight too.
+    """
     ensure_shards(ca_id, {shard} if shard else set())
     shard_id = CrlShard.objects.values_list("pk", flat=True).get(ca_id=ca_id, shard=shard)
     deadline = time.monotonic() + WAIT_FOR_SIGNER
+    if not current_app.conf.task_always_eager:
+        try:
+            current_app.send_task(
+                "certificates.publish_crls", args=[ca_id, [shard] if shard else []]
+            )
+        except Exception as exc:
+            raise CrlUnavailable("the publication task cannot be queued") from exc
+        while time.monotonic() < deadline:
+            _meta.pop((ca_id, shard), None)
+            row = CrlShard.objects.filter(pk=shard_id).values_list("next_update").first()
+            if row and row[0] is not None and row[0] > timezone.now():
+                return
+            time.sleep(0.2)
+        raise CrlUnavailable("the CRL is still being signed")
     while True:
         try:
             # No force: under the lease, "never signed" and "past or near nextUpdate" already

@@ -35,6 +35,7 @@ from cryptography.x509 import ocsp
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
+from django.utils.http import http_date
 
 from . import ca as ca_module
 from . import pki
@@ -188,6 +189,45 @@ def _validity() -> timedelta:
 
 
 # --- answering ------------------------------------------------------------------------------
+
+
+def presigned(request_der: bytes) -> Answer | None:
+    """The pre-signed answer to a nonce-less single-certificate request, if the shared cache
+    holds one for the certificate's current status; else None (the caller answers in full).
+
+    Never raises: anything unusual (a bad request, the CA files, the cache) is left to
+    :func:`answer`. Used by the view and by the WSGI fast path (``certificates.fastpath``).
+    """
+    if not cache_enabled() or len(request_der) > MAX_OCSP_REQUEST:
+        return None
+    try:
+        request = pki.parse_ocsp_request(request_der)
+        if request.nonce is not None or len(request.cert_ids) != 1:
+            return None
+        [cert_id] = request.cert_ids
+        material = ca_module.material()
+        if not pki.issued_by(material, cert_id):
+            return None
+        return _cached(ca_module.issuing_ca().id, cert_id, timezone.now())
+    except Exception:
+        return None
+
+
+def http_headers(answer: Answer, *, now: datetime | None = None) -> dict[str, str]:
+    """The caching headers of an answer: RFC 5019 §6.2 for a cacheable one, never kept else."""
+    if not answer.cacheable:
+        # A nonced answer is for one request only; errors must not be kept either.
+        return {"Cache-Control": "no-cache, no-store, max-age=0"}
+    assert answer.this_update is not None and answer.next_update is not None
+    now = now or timezone.now()
+    left = int((answer.next_update - now).total_seconds())
+    max_age = max(0, min(settings.NES_OCSP_HTTP_MAX_AGE, left))
+    return {
+        "ETag": answer.etag,
+        "Last-Modified": http_date(answer.this_update.timestamp()),
+        "Expires": http_date(answer.next_update.timestamp()),
+        "Cache-Control": f"max-age={max_age}, public, no-transform, must-revalidate",
+    }
 
 
 def answer(request_der: bytes) -> Answer:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from celery import shared_task
+from celery import current_app, shared_task
 
 from . import publication
 
@@ -37,6 +37,10 @@ def publish_crls(ca_id: int, shards: list[str]) -> int:
     outcome = publication.publish_for(ca_id, set(shards))
     if outcome.pending:
         queue_publication(ca_id, shards[0] if shards else "")
+    elif outcome.retry_in and not current_app.conf.task_always_eager:
+        # A large full CRL spaced out: one run when it may follow (the embedded default has
+        # small CRLs, which are never spaced out).
+        publish_crls.apply_async(args=[ca_id, []], countdown=outcome.retry_in)
     return outcome.signed
 
 

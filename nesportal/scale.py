@@ -21,8 +21,8 @@ What it loads (PostgreSQL only, through COPY; no model instances, rows generated
   validity are the row's own; the DER's are not. Good enough for CRL, OCSP and page
   benchmarks; useless for anything that parses the holder's certificate.
 * Afterwards: the CRL shard rows (``publication.ensure_shards``), every CRL of the CA marked as
-  needing publication (``wanted = signed + 1``), ``ANALYZE``; optionally (``publish=True``) the
-  CRLs signed at once with ``publication.refresh_due()``.
+  needing publication (``wanted = signed + 1``), ``VACUUM ANALYZE``; optionally
+  (``publish=True``) the CRLs signed at once with ``publication.refresh_due()``.
 
 Speed: under a minute per million certificates on a 2-core machine (bench/README.md has the
 measured figures). Every row goes in in one transaction: a failure leaves nothing behind.
@@ -345,7 +345,10 @@ def load(
             report.shards = CrlShard.objects.filter(ca_id=ca_row.id).count()
             step.note = f"  ({report.shards} CRLs incl. the full one)"
 
-    with phase("ANALYZE"), connection.cursor() as cursor:
+    # VACUUM too: it sets the visibility map, without which the CRL queries cannot be answered
+    # from the covering indexes alone (certificates migration 0005) until autovacuum comes by.
+    with phase("VACUUM ANALYZE"), connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE certificates_certificate")
         cursor.execute("ANALYZE")
 
     if publish:

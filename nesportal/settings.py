@@ -197,6 +197,8 @@ CACHE_URL = env.str("CACHE_URL", default="") or (
 )
 CACHES = {"default": env.cache_url_config(CACHE_URL)}
 CACHES["default"].setdefault("KEY_PREFIX", "nes")
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"]["BACKEND"] = "nesportal.cache.RedisCache"  # one client per pool
 
 # SMS (see accounts/sms.py). "file" appends to the outbox and echoes to the console.
 SMS_BACKEND = env.str("SMS_BACKEND", default="file")
@@ -277,11 +279,12 @@ NES_CRL_MEMORY_CACHE_BYTES = env.int("NES_CRL_MEMORY_CACHE_BYTES", default=256 *
 # is shared by all web processes: on by default with a Redis or Memcached cache).
 NES_OCSP_VALIDITY_SECONDS = env.int("NES_OCSP_VALIDITY_SECONDS", default=3600)
 NES_OCSP_HTTP_MAX_AGE = env.int("NES_OCSP_HTTP_MAX_AGE", default=300)
-NES_OCSP_RESPONSE_CACHE = env.bool(
-    "NES_OCSP_RESPONSE_CACHE",
-    default="locmem" not in CACHES["default"]["BACKEND"].lower()
-    and "dummy" not in CACHES["default"]["BACKEND"].lower(),
+# Whether the cache is shared by every web process (Redis, Memcached), not one process's memory.
+NES_SHARED_CACHE = (
+    "locmem" not in CACHES["default"]["BACKEND"].lower()
+    and "dummy" not in CACHES["default"]["BACKEND"].lower()
 )
+NES_OCSP_RESPONSE_CACHE = env.bool("NES_OCSP_RESPONSE_CACHE", default=NES_SHARED_CACHE)
 
 # PIN/PUK vault (pinvault/crypto.py): master keys as "key-id:base64-of-32-bytes", comma-separated,
 # the newest LAST (it encrypts; all decrypt). Required outside DEBUG; the demo keeps a generated

@@ -212,3 +212,50 @@ def test_public_responses_read_no_session_and_name_no_language(
     assert settings.SESSION_COOKIE_NAME not in response.cookies
     # A page still says its language.
     assert client.get("/ca/pds/")["Content-Language"] == "en"
+
+
+def test_a_large_full_crl_is_spaced_out_while_the_shard_follows_at_once(
+    certificate_factory: Any,
+    citizen: Any,
+    django_capture_on_commit_callbacks: Any,
+    time_machine: Any,
+) -> None:
+    row, _ = certificate_factory(citizen, "active")
+    publication.publish_for(row.ca_id, {row.crl_shard})
+    # As if the last full CRL had taken 5 s to sign (a large one).
+    CrlShard.objects.filter(shard=CrlShard.FULL).update(sign_seconds=5.0)
+    numbers = dict(CrlShard.objects.values_list("shard", "number"))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.suspend_certificate(row, citizen=citizen)
+    outcome = publication.publish_for(row.ca_id, {row.crl_shard})
+
+    after = dict(CrlShard.objects.values_list("shard", "number"))
+    assert after[row.crl_shard] == numbers[row.crl_shard] + 1  # the shard: at once
+    assert after[CrlShard.FULL] == numbers[CrlShard.FULL]  # the full CRL: later
+    assert 0 < outcome.retry_in <= publication.FULL_CRL_SPACING * 5.0
+    time_machine.move_to(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=51))
+    assert publication.refresh_due() == 1
+    full = publication.stored_crl(row.ca_id)
+    assert full is not None and row.serial_int in serials(full)
+
+
+def test_with_a_shared_cache_every_process_serves_a_new_crl_at_once(
+    client: Client, certificate_factory: Any, citizen: Any, settings: Any
+) -> None:
+    settings.NES_SHARED_CACHE = True
+    row, _ = certificate_factory(citizen, "active")
+    first = x509.load_der_x509_crl(client.get("/crl/nes-portal.crl").content)
+    # Another process published: this one's own memory of "current" is not consulted.
+    services_row = CrlShard.objects.get(shard=CrlShard.FULL)
+    publication.publish(services_row.pk, force=True)
+    publication._meta.clear()
+    publication._meta[(row.ca_id, "")] = (1e12, ("stale",))  # would be wrong if it were read
+
+    second = x509.load_der_x509_crl(client.get("/crl/nes-portal.crl").content)
+
+    number = x509.CRLNumber
+    assert (
+        second.extensions.get_extension_for_class(number).value.crl_number
+        == first.extensions.get_extension_for_class(number).value.crl_number + 1
+    )

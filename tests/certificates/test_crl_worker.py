@@ -133,3 +133,33 @@ def test_beat_publishes_a_change_no_task_was_queued_for(
     crl = publication.stored_crl(row.ca_id)
     assert crl is not None
     assert row.serial_int in {entry.serial_number for entry in crl}
+
+
+def test_eight_parallel_gets_of_an_expired_crl_are_signed_once_by_the_worker(
+    worker: CeleryProcess, certificate_factory: Any, citizen: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a worker, a request never signs a CRL itself (a large one would outlast gunicorn's
+    timeout): it asks the worker and waits; the worker's lease makes it one signing."""
+    import datetime as dt
+
+    from django.test import Client
+
+    with monkeypatch.context() as setup:
+        setup.setattr(tasks, "queue_publication", lambda *args: None)
+        row, _ = certificate_factory(citizen, "suspended")
+    publication.publish_for(row.ca_id, {row.crl_shard})
+    before = CrlShard.objects.get(shard=CrlShard.FULL).number
+    CrlShard.objects.filter(shard=CrlShard.FULL).update(
+        next_update=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    )
+    publication.forget_served()
+
+    def get() -> bytes:
+        response = Client().get("/crl/nes-portal.crl")
+        assert response.status_code == 200, response.status_code
+        return response.content
+
+    outcomes = in_parallel([get] * 8)
+
+    assert len({o.value for o in outcomes}) == 1
+    assert CrlShard.objects.get(shard=CrlShard.FULL).number == before + 1

@@ -1,0 +1,33 @@
+"""Django's Redis cache, with one redis client per connection pool instead of one per call.
+
+``django.core.cache.backends.redis.RedisCacheClient.get_client`` builds a new ``redis.Redis``
+object for every cache operation (about 0.15 ms here, half the cost of a pre-signed OCSP
+answer). A client is thread-safe and holds nothing but its pool, so one per pool serves every
+thread of the process. Everything else is Django's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
+from django.core.cache.backends.redis import RedisCacheClient
+
+
+class _PooledClient(RedisCacheClient):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._clients: dict[int, Any] = {}
+
+    def get_client(self, key: Any = None, *, write: bool = False) -> Any:
+        pool = self._get_connection_pool(write)
+        client = self._clients.get(id(pool))
+        if client is None:
+            client = self._clients[id(pool)] = self._client(connection_pool=pool)
+        return client
+
+
+class RedisCache(DjangoRedisCache):
+    def __init__(self, server: Any, params: dict[str, Any]) -> None:
+        super().__init__(server, params)
+        self._class = _PooledClient
