@@ -253,8 +253,10 @@ def stack_env(
         "SECURE_HSTS_SECONDS": "0",
         "DATABASE_URL": database_url(name),
         "REDIS_URL": REDIS_URL,
-        # Both stacks share the Redis db: each consumes only its own queue.
+        # Both stacks share the Redis db: each consumes only its own queue, and keeps its cache
+        # entries (pre-signed OCSP, CRL announcements, throttles) under its own prefix.
         "CELERY_TASK_DEFAULT_QUEUE": f"nes-bench-{name}",
+        "CACHE_KEY_PREFIX": f"nes-bench-{name}",
         "SMS_BACKEND": "file",
         "SMS_OUTBOX_PATH": str(directory / "sms-outbox.jsonl"),
         "VAR_DIR": str(directory / "var"),

@@ -356,10 +356,10 @@ def _announce(row_id: int) -> None:
         logger.warning("CRL announcement not cached; processes re-read within a second")
 
 
-def _metadata(ca_id: int, shard: str) -> tuple | None:
+def _metadata(ca_id: int, shard: str, *, shared: bool) -> tuple | None:
     """Which CRL is current: from the shared cache (set by the publisher), else the database
     read at most once a second per process."""
-    if settings.NES_SHARED_CACHE:
+    if shared:
         try:
             shared = cache.get(_meta_key(ca_id, shard))
         except Exception:
@@ -421,14 +421,18 @@ def current(ca_id: int, shard: str) -> PublishedCrl:
     then single-flight. Raises ``CrlUnavailable`` if no valid CRL can be had.
     """
     now = timezone.now()
-    for _attempt in range(2):
-        meta = _metadata(ca_id, shard)
+    shared = settings.NES_SHARED_CACHE
+    for _attempt in range(3):
+        meta = _metadata(ca_id, shard, shared=shared)
         if meta is not None and meta[3] is not None and meta[4] > now:
             pk, number, etag, this_update, next_update = meta
             try:
                 der = _crl_bytes(pk, number)
             except LookupError:
-                _meta.pop((ca_id, shard), None)  # superseded between the two reads
+                # Superseded between the two reads (or an announcement that is not ours):
+                # the database decides.
+                _meta.pop((ca_id, shard), None)
+                shared = False
                 continue
             return PublishedCrl(pk, number, etag, this_update, next_update, der)
         _sign_now(ca_id, shard)

@@ -196,7 +196,8 @@ CACHE_URL = env.str("CACHE_URL", default="") or (
     f"rediscache://{REDIS_URL.split('://', 1)[1]}" if REDIS_URL else "locmemcache://"
 )
 CACHES = {"default": env.cache_url_config(CACHE_URL)}
-CACHES["default"].setdefault("KEY_PREFIX", "nes")
+# Two installations sharing one Redis must not share keys (pre-signed OCSP, CRL announcements).
+CACHES["default"]["KEY_PREFIX"] = env.str("CACHE_KEY_PREFIX", default="nes")
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
     CACHES["default"]["BACKEND"] = "nesportal.cache.RedisCache"  # one client per pool
 
