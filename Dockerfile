@@ -37,9 +37,10 @@ RUN pip install . && pip uninstall -y nesportal && rm -rf build *.egg-info
 COPY . .
 RUN pip install --no-deps --force-reinstall . && rm -rf build *.egg-info
 
-# Static files at build time. The settings refuse to start without SECRET_KEY and VAULT_KEYS
-# when DEBUG is off; these throwaway values exist only for this command and are not kept.
-RUN SECRET_KEY=collectstatic-only-not-a-secret DEBUG=false \
+# Static files at build time. The settings refuse to start without SECRET_KEY, VAULT_KEYS,
+# SMS_BACKEND and EMAIL_URL when DEBUG is off; these throwaway values exist only for this
+# command and are not kept.
+RUN SECRET_KEY=collectstatic-only-not-a-secret DEBUG=false SMS_BACKEND=twilio EMAIL_URL=dummymail:// \
     VAULT_KEYS=collectstatic-only:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= \
     python manage.py collectstatic --noinput \
     && mkdir -p /app/var \

@@ -21,6 +21,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from nesportal import limits
+
 from .identity import mask_phone, turkish_upper, validate_tckn
 
 MAX_FAILURES = 3
@@ -197,7 +199,8 @@ class SmsChallenge(models.Model):
         EONAY = "eonay", _("E-Onay işlemi")
 
     LIFETIME = timedelta(seconds=180)
-    RESEND_AFTER = timedelta(seconds=60)
+    # Between two codes of one budget (own codes, recovery codes): nesportal/limits.py.
+    RESEND_AFTER = timedelta(seconds=limits.SECONDS_BETWEEN_CODES)
     MAX_WRONG = 3
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -240,6 +243,11 @@ class SmsMessage(models.Model):
     Its id is the idempotency key: the sending task claims the row with a conditional UPDATE
     (queued → sending) before calling the provider, so a redelivered task never sends twice.
     The text is rendered at send time and never stored (a login SMS carries a code).
+
+    Budgets (``nesportal/limits.py``) are counted on these rows: codes per citizen per hour,
+    the holder's own codes apart from recovery codes; phone-change codes per new number per
+    day; notices per citizen per hour. A row that finally *failed* costs nothing (and its code
+    is void); a notice over the hourly budget is recorded as *suppressed* and never sent.
     """
 
     class Kind(models.TextChoices):
@@ -267,12 +275,14 @@ class SmsMessage(models.Model):
         EONAY_WAITING = "eonay_waiting", _("E-Onay bekleyen başvuru bildirimi")
         EONAY_DECIDED = "eonay_decided", _("E-Onay kararı bildirimi")
         EONAY_CONSENT = "eonay_consent", _("E-Onay sürekli onay bildirimi")
+        NOTICES_CAPPED = "notices_capped", _("Bildirim sınırı aşıldı bildirimi")
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Kuyrukta")
         SENDING = "sending", _("Gönderiliyor")
         SENT = "sent", _("Gönderildi")
         FAILED = "failed", _("Başarısız")
+        SUPPRESSED = "suppressed", _("Gönderilmedi (bildirim sınırı)")
 
     CODE_KINDS = (
         Kind.LOGIN_CODE,
@@ -283,7 +293,39 @@ class SmsMessage(models.Model):
         Kind.PHONE_CHANGE_CODE,
         Kind.EONAY_CODE,
     )
-    HOURLY_CODE_LIMIT = 5
+    # Codes a third party who knows an ID and a birth date can trigger: a budget of their own.
+    RECOVERY_CODE_KINDS = (Kind.RECOVERY_CODE,)
+    # Codes the holder asked for, logged in or with their security word.
+    OWN_CODE_KINDS = (
+        Kind.LOGIN_CODE,
+        Kind.REVOKE_CODE,
+        Kind.PINPUK_CODE,
+        Kind.UNLOCK_CODE,
+        Kind.PHONE_CHANGE_CODE,
+        Kind.EONAY_CODE,
+    )
+    # Every other kind but the agent's reset link (what the citizen waits for, on the phone
+    # with the agent) and the cap notice itself.
+    NOTICE_KINDS = (
+        Kind.ACCOUNT_LOCKED,
+        Kind.CERT_OPENED,
+        Kind.CERT_SUSPENDED,
+        Kind.CERT_REINSTATED,
+        Kind.CERT_REVOKED,
+        Kind.PINPUK_VIEWED,
+        Kind.PINPUK_SAVED,
+        Kind.PINPUK_DELETED,
+        Kind.CARD_UNLOCKED,
+        Kind.CARD_UNUSABLE,
+        Kind.WORD_CHANGED,
+        Kind.PHONE_CHANGED,
+        Kind.CONTACT_UPDATED,
+        Kind.EONAY_WAITING,
+        Kind.EONAY_DECIDED,
+        Kind.EONAY_CONSENT,
+    )
+    # Statuses that cost nothing: never delivered.
+    FREE_STATUSES = (Status.FAILED, Status.SUPPRESSED)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     citizen = models.ForeignKey(Citizen, on_delete=models.CASCADE, related_name="sms_messages")
@@ -338,6 +380,14 @@ class ContactChange(models.Model):
         SmsChallenge, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     token_hash = models.CharField(max_length=64, blank=True)
+    target_key = models.CharField(
+        _("hedef anahtarı"),
+        max_length=254,
+        blank=True,
+        help_text=_(
+            "E-posta bütçesi için normalleştirilmiş yeni adres (küçük harf, +etiket atılmış)."
+        ),
+    )
     created_at = models.DateTimeField(_("istenme"), default=timezone.now)
     expires_at = models.DateTimeField(_("geçerlilik sonu"))
     confirmed_at = models.DateTimeField(_("onaylanma"), null=True, blank=True)
@@ -347,6 +397,10 @@ class ContactChange(models.Model):
         verbose_name = _("iletişim bilgisi değişikliği")
         verbose_name_plural = _("iletişim bilgisi değişiklikleri")
         ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["citizen", "field", "created_at"]),
+            models.Index(fields=["target_key", "created_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.citizen} {self.field}"

@@ -15,8 +15,13 @@ Security contract
 * Verification runs under row locks (challenge, then citizen) in one transaction, so two
   parallel submissions of one code give exactly one success. Codes are compared with
   ``hmac.compare_digest``.
-* A new code can be asked for 60 s after the pending one at the earliest, and at most five code
-  SMS go to one citizen per hour; both limits are checked under the citizen's row lock.
+* Budgets (figures in ``nesportal/limits.py``), checked under the citizen's row lock:
+  the holder's *own* codes (login, revoke, PIN/PUK, Kilit Çözme, E-Onay, phone change) and the
+  *recovery* codes (which anyone who knows an ID and a birth date can trigger) are two separate
+  budgets, each with its own hourly limit and its own 60-second resend window, so hammering
+  the recovery path never refuses the holder's own login a code. A code SMS that finally
+  failed (never delivered) costs nothing and its code is void. Every refusal is audited as
+  ``nes.sms.budget_exceeded`` (no number, no code).
 """
 
 from __future__ import annotations
@@ -32,13 +37,15 @@ from enum import Enum
 
 import pyotp
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django.utils.translation import ngettext
 from django.views.decorators.debug import sensitive_variables
 
 from audit.log import record
+from nesportal import limits
 
 from .models import MAX_FAILURES, Citizen, SmsChallenge, SmsMessage
 
@@ -55,12 +62,143 @@ CODE_KIND = {
 
 
 class SmsRateLimited(Exception):
-    """Too soon after the previous code, or the hourly limit is reached."""
+    """A budget refuses this code SMS: too soon after the previous one of the same budget
+    (``budget="resend"``), the hourly limit of the own or the recovery codes, or the daily
+    limit of codes to one new phone number. ``message`` is what the citizen reads."""
 
-    def __init__(self, retry_after: int, hourly: bool) -> None:
+    def __init__(
+        self,
+        retry_after: int,
+        hourly: bool,
+        *,
+        budget: str = "",
+        limit: int = 0,
+        citizen: Citizen | None = None,
+        **detail: str,
+    ) -> None:
         super().__init__(retry_after)
         self.retry_after = retry_after
         self.hourly = hourly
+        self.budget = budget or ("own_codes" if hourly else "resend")
+        self.limit = limit or (limits.OWN_CODES_PER_HOUR if hourly else 0)
+        self.citizen = citizen
+        self.detail = detail  # identifiers for the audit log only: masked, never a secret
+
+    @property
+    def message(self) -> str:
+        minutes = max(1, round(self.retry_after / 60))
+        if self.budget == "recovery_codes":
+            return ngettext(
+                "Güvenlik Sözcüğü yenileme için bir saat içinde en fazla %(limit)d SMS Onay Kodu "
+                "gönderilebilir. Lütfen %(minutes)d dakika sonra yeniden deneyiniz. Giriş ve "
+                "diğer işlemleriniz için gönderilen kodlar bu sınırdan etkilenmez.",
+                "Güvenlik Sözcüğü yenileme için bir saat içinde en fazla %(limit)d SMS Onay Kodu "
+                "gönderilebilir. Lütfen %(minutes)d dakika sonra yeniden deneyiniz. Giriş ve "
+                "diğer işlemleriniz için gönderilen kodlar bu sınırdan etkilenmez.",
+                minutes,
+            ) % {"limit": self.limit, "minutes": minutes}
+        if self.budget == "phone_number":
+            hours = max(1, math.ceil(self.retry_after / 3600))
+            return ngettext(
+                "Bu numaraya bir gün içinde en fazla %(limit)d onay kodu gönderilebilir. Lütfen "
+                "%(hours)d saat sonra yeniden deneyiniz ya da başka bir numara giriniz.",
+                "Bu numaraya bir gün içinde en fazla %(limit)d onay kodu gönderilebilir. Lütfen "
+                "%(hours)d saat sonra yeniden deneyiniz ya da başka bir numara giriniz.",
+                hours,
+            ) % {"limit": self.limit, "hours": hours}
+        if self.hourly:
+            return ngettext(
+                "Bir saat içinde en fazla %(limit)d SMS Onay Kodu gönderilebilir. Lütfen "
+                "%(minutes)d dakika sonra yeniden deneyiniz.",
+                "Bir saat içinde en fazla %(limit)d SMS Onay Kodu gönderilebilir. Lütfen "
+                "%(minutes)d dakika sonra yeniden deneyiniz.",
+                minutes,
+            ) % {"limit": self.limit, "minutes": minutes}
+        return ngettext(
+            "Yeni kod isteyebilmek için %(seconds)d saniye bekleyiniz.",
+            "Yeni kod isteyebilmek için %(seconds)d saniye bekleyiniz.",
+            self.retry_after,
+        ) % {"seconds": self.retry_after}
+
+    def audit(self, request: HttpRequest | None) -> None:
+        """Record the refusal (``nes.sms.budget_exceeded``). ``issue_challenge`` does, after its
+        own transaction; a caller that wraps it in a transaction of its own, which the refusal
+        rolls back (and the audit event with it), calls this again after that rollback."""
+        record(
+            "nes.sms.budget_exceeded",
+            citizen=self.citizen,
+            request=request,
+            budget=self.budget,
+            limit=self.limit,
+            retry_after=self.retry_after,
+            **self.detail,
+        )
+
+
+def _wait(since: datetime, window: timedelta, now: datetime) -> int:
+    return max(1, math.ceil((since + window - now).total_seconds()))
+
+
+def budget_wait(rows: QuerySet, limit: int, window: timedelta, now: datetime) -> int | None:
+    """Seconds until the oldest of ``rows`` (created within ``window``) leaves the window, when
+    ``limit`` of them are there already; None while there is room. Call under the lock that
+    serialises the budget (the citizen's row, or an advisory lock on the number/address)."""
+    if rows.count() < limit:
+        return None
+    oldest = rows.order_by("created_at").values_list("created_at", flat=True).first()
+    assert oldest is not None
+    return _wait(oldest, window, now)
+
+
+def code_budget(purpose: str) -> tuple[str, tuple[str, ...], int]:
+    """(budget name, the SMS kinds it counts, its hourly limit) for a code of ``purpose``."""
+    if CODE_KIND[purpose] in SmsMessage.RECOVERY_CODE_KINDS:
+        return "recovery_codes", SmsMessage.RECOVERY_CODE_KINDS, limits.RECOVERY_CODES_PER_HOUR
+    return "own_codes", SmsMessage.OWN_CODE_KINDS, limits.OWN_CODES_PER_HOUR
+
+
+def _check_code_budget(citizen: Citizen, purpose: str, now: datetime) -> SmsRateLimited | None:
+    """The refusal for one more code of ``purpose`` now, or None (caller holds the row lock)."""
+    budget, kinds, limit = code_budget(purpose)
+    purposes = [p for p, kind in CODE_KIND.items() if kind in kinds]
+    # The resend rule is about a code of the same budget that is still pending; after a code
+    # was used, voided (lock, unlock, undelivered) or expired, a new one may come at once (the
+    # hourly limit still holds). A pending recovery code never delays the holder's login code.
+    latest = (
+        SmsChallenge.objects.filter(
+            citizen=citizen,
+            purpose__in=purposes,
+            consumed_at=None,
+            invalidated_at=None,
+            expires_at__gt=now,
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    if latest and latest.created_at + SmsChallenge.RESEND_AFTER > now:
+        return SmsRateLimited(
+            _wait(latest.created_at, SmsChallenge.RESEND_AFTER, now),
+            hourly=False,
+            budget="resend",
+            citizen=citizen,
+            purpose=purpose,
+            resend_budget=budget,
+        )
+    hour = timedelta(hours=1)
+    window = SmsMessage.objects.filter(
+        citizen=citizen, kind__in=kinds, created_at__gt=now - hour
+    ).exclude(status__in=SmsMessage.FREE_STATUSES)
+    wait = budget_wait(window, limit, hour, now)
+    if wait is not None:
+        return SmsRateLimited(
+            wait,
+            hourly=True,
+            budget=budget,
+            limit=limit,
+            citizen=citizen,
+            purpose=purpose,
+        )
+    return None
 
 
 class Outcome(Enum):
@@ -109,59 +247,50 @@ def issue_challenge(
     ``subject`` names what the code confirms (e.g. a certificate serial); it is part of the
     code's derivation, so a code for one certificate cannot confirm another.
 
-    Raises ``SmsRateLimited`` when the 60-second or hourly limit forbids a new SMS.
+    Raises ``SmsRateLimited`` when the code's budget (resend window, hourly limit) forbids a
+    new SMS; the refusal is audited here. A caller that wraps this call in a transaction of its
+    own audits it again after that transaction rolled back (``exc.audit(request)``).
     """
     from .tasks import queue_sms
 
     now = now or timezone.now()
     token = secrets.token_urlsafe(32)
+    refused = None
     with transaction.atomic():
-        # Serialises issuing per citizen so the limits below cannot be raced.
+        # Serialises issuing per citizen so the budgets below cannot be raced.
         Citizen.objects.select_for_update().only("pk").get(pk=citizen.pk)
-        # The 60-second rule is about resending a code that is still pending; after a code was
-        # used, voided (lock, unlock) or expired, a new login may get one at once (the hourly
-        # limit still holds).
-        latest = (
-            SmsChallenge.objects.filter(
-                citizen=citizen, consumed_at=None, invalidated_at=None, expires_at__gt=now
+        refused = _check_code_budget(citizen, purpose, now)
+        if refused is None:
+            challenge = _create_challenge(citizen, purpose, subject, token, now)
+            queue_sms(
+                citizen,
+                CODE_KIND[purpose],
+                challenge=challenge,
+                request=request,
+                expires=challenge.expires_at,
+                to=to,
             )
-            .order_by("-created_at")
-            .first()
-        )
-        if latest and latest.created_at + SmsChallenge.RESEND_AFTER > now:
-            wait = latest.created_at + SmsChallenge.RESEND_AFTER - now
-            raise SmsRateLimited(retry_after=max(1, math.ceil(wait.total_seconds())), hourly=False)
-        window = SmsMessage.objects.filter(
-            citizen=citizen,
-            kind__in=SmsMessage.CODE_KINDS,
-            created_at__gt=now - timedelta(hours=1),
-        )
-        if window.count() >= SmsMessage.HOURLY_CODE_LIMIT:
-            oldest = window.order_by("created_at").first()
-            assert oldest is not None
-            wait = oldest.created_at + timedelta(hours=1) - now
-            raise SmsRateLimited(retry_after=max(1, math.ceil(wait.total_seconds())), hourly=True)
-        # A new code supersedes the open ones of the same purpose.
-        SmsChallenge.objects.filter(
-            citizen=citizen, purpose=purpose, consumed_at=None, invalidated_at=None
-        ).update(invalidated_at=now)
-        challenge = SmsChallenge.objects.create(
-            citizen=citizen,
-            purpose=purpose,
-            subject=subject,
-            binding_hash=_binding_hash(token),
-            created_at=now,
-            expires_at=now + SmsChallenge.LIFETIME,
-        )
-        queue_sms(
-            citizen,
-            CODE_KIND[purpose],
-            challenge=challenge,
-            request=request,
-            expires=challenge.expires_at,
-            to=to,
-        )
+    if refused is not None:
+        refused.audit(request)
+        raise refused
     return challenge, token
+
+
+def _create_challenge(
+    citizen: Citizen, purpose: str, subject: str, token: str, now: datetime
+) -> SmsChallenge:
+    # A new code supersedes the open ones of the same purpose.
+    SmsChallenge.objects.filter(
+        citizen=citizen, purpose=purpose, consumed_at=None, invalidated_at=None
+    ).update(invalidated_at=now)
+    return SmsChallenge.objects.create(
+        citizen=citizen,
+        purpose=purpose,
+        subject=subject,
+        binding_hash=_binding_hash(token),
+        created_at=now,
+        expires_at=now + SmsChallenge.LIFETIME,
+    )
 
 
 def rebind_recent_challenge(
@@ -248,6 +377,10 @@ def verify_code(
         if citizen.is_locked:
             return Verification(Outcome.LOCKED, citizen)
         if challenge.consumed_at or challenge.invalidated_at:
+            return Verification(Outcome.USED, citizen)
+        # A code whose SMS finally failed is void (it cost no budget either); a new one can be
+        # asked for at once.
+        if challenge.messages.filter(status=SmsMessage.Status.FAILED).exists():
             return Verification(Outcome.USED, citizen)
         if challenge.expires_at <= now:
             return Verification(Outcome.EXPIRED, citizen)

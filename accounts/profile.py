@@ -19,11 +19,22 @@
   is sent to the login page with a message asking them to open the link again afterwards.
 * Every change is a POST (CSRF), scoped to ``request.citizen``, and written to the audit log with
   before/after values (agents see them in admin, "Son bilgi değişiklikleri").
+* Budgets (figures in ``nesportal/limits.py``), so the forms cannot be used to bomb a phone or a
+  mailbox: codes to one *new* number, whoever asks, at most
+  ``PHONE_CHANGE_CODES_PER_NUMBER_PER_DAY`` (on top of the citizen's own code budget); e-mail
+  confirmations at most ``EMAIL_CONFIRMATIONS_PER_CITIZEN_PER_DAY`` per citizen and
+  ``EMAIL_CONFIRMATIONS_PER_ADDRESS_PER_DAY`` per target address (case-insensitive, ``+tag``
+  removed: :func:`email_budget_key`). Counted in the database under locks (the citizen's row;
+  on PostgreSQL an advisory lock on the number or address, which several citizens may ask
+  for), refused with a message on the form (429), no SMS or mail, nothing written, and audited
+  as ``nes.sms.budget_exceeded`` / ``nes.email.budget_exceeded`` with the target masked.
+  A confirmation mail the SMTP server refused costs nothing (its row is removed).
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 import smtplib
 import time
@@ -34,18 +45,19 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audit.log import record
+from nesportal import limits
 
 from .forms import CodeForm
 from .identity import mask_phone
@@ -57,7 +69,7 @@ from .models import (
     normalize_phone,
     validate_turkish_mobile,
 )
-from .otp import Outcome, SmsRateLimited, issue_challenge, verify_code
+from .otp import Outcome, SmsRateLimited, budget_wait, issue_challenge, verify_code
 from .stepup import add_outcome_error, code_step_context
 from .tasks import CALL_CENTRE, queue_sms
 from .views import _rate_limit_message, citizen_required
@@ -170,8 +182,117 @@ class ContactChangeError(Exception):
         self.message = message
 
 
+class EmailBudgetExceeded(ContactChangeError):
+    """No confirmation mail: the citizen's or the address's daily budget is used up."""
+
+    def __init__(self, message: str, *, budget: str, limit: int, retry_after: int) -> None:
+        super().__init__(message)
+        self.budget = budget
+        self.limit = limit
+        self.retry_after = retry_after
+
+
+DAY = timedelta(days=1)
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def email_budget_key(address: str) -> str:
+    """The mailbox an address reaches, for the per-address budget: case-insensitive and
+    without a ``+tag`` (RFC 5233 subaddress), so ``Ad+1@X.com`` and ``ad+2@x.com`` are one."""
+    local, _at, domain = address.strip().lower().rpartition("@")
+    return f"{local.split('+', 1)[0]}@{domain}"[:254]
+
+
+def mask_email(address: str) -> str:
+    """``a***@ornek.com.tr``: enough for an agent to recognise, not the address itself."""
+    local, _at, domain = address.rpartition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def _serialise_on(key: str) -> None:
+    """Hold a transaction-scoped lock on ``key`` (a number or an address that several citizens
+    may ask for, so no citizen row serialises them). SQLite serialises all writers anyway."""
+    if connection.vendor != "postgresql":
+        return
+    digest = hashlib.sha256(f"nesportal.budget:{key}".encode()).digest()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest[:8], "big", signed=True)]
+        )
+
+
+def _check_number_budget(citizen: Citizen, number: str, now: datetime) -> None:
+    """Raise ``SmsRateLimited`` if the new number had its codes for the day (whoever asked).
+
+    Call inside the transaction that sends the code: the lock on the number is held until it
+    commits, so two citizens asking for one number at once cannot both get the last code."""
+    _serialise_on(f"phone:{number}")
+    window = SmsMessage.objects.filter(
+        kind=SmsMessage.Kind.PHONE_CHANGE_CODE, to_number=number, created_at__gt=now - DAY
+    ).exclude(status__in=SmsMessage.FREE_STATUSES)
+    limit = limits.PHONE_CHANGE_CODES_PER_NUMBER_PER_DAY
+    wait = budget_wait(window, limit, DAY, now)
+    if wait is not None:
+        raise SmsRateLimited(
+            wait,
+            hourly=True,
+            budget="phone_number",
+            limit=limit,
+            citizen=citizen,
+            to=mask_phone(number),
+        )
+
+
+def _check_email_budget(citizen: Citizen, key: str, now: datetime) -> None:
+    """Raise ``EmailBudgetExceeded`` if the citizen or the address had their mails for the day
+    (the caller holds the citizen's row lock; the address lock is taken here)."""
+    _serialise_on(f"email:{key}")
+    since = now - DAY
+    mine = ContactChange.objects.filter(
+        citizen=citizen, field=ContactChange.Field.EMAIL, created_at__gt=since
+    )
+    limit = limits.EMAIL_CONFIRMATIONS_PER_CITIZEN_PER_DAY
+    wait = budget_wait(mine, limit, DAY, now)
+    if wait is not None:
+        hours = max(1, math.ceil(wait / 3600))
+        raise EmailBudgetExceeded(
+            ngettext(
+                "Bir gün içinde en fazla %(limit)d e-posta onay bağlantısı gönderilebilir. "
+                "Lütfen %(hours)d saat sonra yeniden deneyiniz.",
+                "Bir gün içinde en fazla %(limit)d e-posta onay bağlantısı gönderilebilir. "
+                "Lütfen %(hours)d saat sonra yeniden deneyiniz.",
+                hours,
+            )
+            % {"limit": limit, "hours": hours},
+            budget="email_citizen",
+            limit=limit,
+            retry_after=wait,
+        )
+    theirs = ContactChange.objects.filter(
+        field=ContactChange.Field.EMAIL, target_key=key, created_at__gt=since
+    )
+    limit = limits.EMAIL_CONFIRMATIONS_PER_ADDRESS_PER_DAY
+    wait = budget_wait(theirs, limit, DAY, now)
+    if wait is not None:
+        hours = max(1, math.ceil(wait / 3600))
+        raise EmailBudgetExceeded(
+            ngettext(
+                "Bu e-posta adresine bir gün içinde en fazla %(limit)d onay bağlantısı "
+                "gönderilebilir. Lütfen %(hours)d saat sonra yeniden deneyiniz ya da başka bir "
+                "adres giriniz.",
+                "Bu e-posta adresine bir gün içinde en fazla %(limit)d onay bağlantısı "
+                "gönderilebilir. Lütfen %(hours)d saat sonra yeniden deneyiniz ya da başka bir "
+                "adres giriniz.",
+                hours,
+            )
+            % {"limit": limit, "hours": hours},
+            budget="email_address",
+            limit=limit,
+            retry_after=wait,
+        )
 
 
 def open_changes(citizen: Citizen, field: str, now: datetime | None = None) -> Any:
@@ -206,36 +327,54 @@ def change_address(citizen: Citizen, address: str, *, request: HttpRequest) -> N
 def start_phone_change(
     citizen: Citizen, number: str, *, request: HttpRequest
 ) -> tuple[ContactChange, SmsChallenge, str]:
-    """Record the requested number and send its code to it. Raises ``SmsRateLimited``."""
+    """Record the requested number and send its code to it. Raises ``SmsRateLimited`` (the
+    number's daily budget or the citizen's code budget; nothing is written then)."""
     now = timezone.now()
-    with transaction.atomic():
-        open_changes(citizen, ContactChange.Field.PHONE, now).update(cancelled_at=now)
-        challenge, binding = issue_challenge(
-            citizen,
-            SmsChallenge.Purpose.PHONE_CHANGE,
-            subject=number,
-            to=number,
-            request=request,
-            now=now,
-        )
-        change = ContactChange.objects.create(
-            citizen=citizen,
-            field=ContactChange.Field.PHONE,
-            old_value=citizen.mobile_phone,
-            new_value=number,
-            challenge=challenge,
-            created_at=now,
-            expires_at=now + PHONE_LIFETIME,
-        )
-        record(
-            "nes.profile.phone_change_requested",
-            citizen=citizen,
-            request=request,
-            change=change.pk,
-            before=citizen.mobile_phone,
-            after=number,
-        )
+    try:
+        with transaction.atomic():
+            _check_number_budget(citizen, number, now)
+            open_changes(citizen, ContactChange.Field.PHONE, now).update(cancelled_at=now)
+            challenge, binding = issue_challenge(
+                citizen,
+                SmsChallenge.Purpose.PHONE_CHANGE,
+                subject=number,
+                to=number,
+                request=request,
+                now=now,
+            )
+            change = _record_phone_change(citizen, number, challenge, request=request, now=now)
+    except SmsRateLimited as exc:
+        exc.audit(request)  # after the rollback, so the audit event stays
+        raise
     return change, challenge, binding
+
+
+def _record_phone_change(
+    citizen: Citizen,
+    number: str,
+    challenge: SmsChallenge,
+    *,
+    request: HttpRequest,
+    now: datetime,
+) -> ContactChange:
+    change = ContactChange.objects.create(
+        citizen=citizen,
+        field=ContactChange.Field.PHONE,
+        old_value=citizen.mobile_phone,
+        new_value=number,
+        challenge=challenge,
+        created_at=now,
+        expires_at=now + PHONE_LIFETIME,
+    )
+    record(
+        "nes.profile.phone_change_requested",
+        citizen=citizen,
+        request=request,
+        change=change.pk,
+        before=citizen.mobile_phone,
+        after=number,
+    )
+    return change
 
 
 def confirm_phone_change(change_id: int, citizen: Citizen, *, request: HttpRequest) -> Citizen:
@@ -285,20 +424,39 @@ def email_confirm_url(token: str) -> str:
 
 @sensitive_variables("token", "body")
 def start_email_change(citizen: Citizen, email: str, *, request: HttpRequest) -> ContactChange:
-    """Record the requested address and mail it a confirmation link (valid 24 hours)."""
+    """Record the requested address and mail it a confirmation link (valid 24 hours).
+
+    Raises ``EmailBudgetExceeded`` (audited; nothing written, no mail) when the citizen's or the
+    address's daily budget is used up."""
     now = timezone.now()
     token = secrets.token_urlsafe(32)
-    with transaction.atomic():
-        open_changes(citizen, ContactChange.Field.EMAIL, now).update(cancelled_at=now)
-        change = ContactChange.objects.create(
+    key = email_budget_key(email)
+    try:
+        with transaction.atomic():
+            Citizen.objects.select_for_update().only("pk").get(pk=citizen.pk)
+            _check_email_budget(citizen, key, now)
+            open_changes(citizen, ContactChange.Field.EMAIL, now).update(cancelled_at=now)
+            change = ContactChange.objects.create(
+                citizen=citizen,
+                field=ContactChange.Field.EMAIL,
+                old_value=citizen.email,
+                new_value=email,
+                token_hash=token_hash(token),
+                target_key=key,
+                created_at=now,
+                expires_at=now + EMAIL_LIFETIME,
+            )
+    except EmailBudgetExceeded as exc:
+        record(
+            "nes.email.budget_exceeded",
             citizen=citizen,
-            field=ContactChange.Field.EMAIL,
-            old_value=citizen.email,
-            new_value=email,
-            token_hash=token_hash(token),
-            created_at=now,
-            expires_at=now + EMAIL_LIFETIME,
+            request=request,
+            budget=exc.budget,
+            limit=exc.limit,
+            retry_after=exc.retry_after,
+            to=mask_email(email),
         )
+        raise
     with translation.override("tr"):
         subject = _("NES Portal: e-posta adresinizi onaylayınız")
         body = _(
@@ -314,7 +472,8 @@ def start_email_change(citizen: Citizen, email: str, *, request: HttpRequest) ->
     try:
         send_mail(subject, body, None, [email])
     except (smtplib.SMTPException, OSError):
-        ContactChange.objects.filter(pk=change.pk).update(cancelled_at=timezone.now())
+        # Never delivered: no link exists, and the attempt costs no budget.
+        ContactChange.objects.filter(pk=change.pk).delete()
         raise
     record(
         "nes.profile.email_change_requested",
@@ -532,6 +691,7 @@ def profile_phone_resend(request: HttpRequest) -> HttpResponse:
     # A new code for the same change: the 10 minutes still count from the request.
     try:
         with transaction.atomic():
+            _check_number_budget(_citizen(request), change.new_value, timezone.now())
             challenge, binding = issue_challenge(
                 _citizen(request),
                 SmsChallenge.Purpose.PHONE_CHANGE,
@@ -541,6 +701,7 @@ def profile_phone_resend(request: HttpRequest) -> HttpResponse:
             )
             ContactChange.objects.filter(pk=change.pk).update(challenge=challenge)
     except SmsRateLimited as exc:
+        exc.audit(request)  # after the rollback, so the audit event stays
         messages.error(request, _rate_limit_message(exc))
     else:
         pending = request.session[SESSION_PHONE]
@@ -579,6 +740,9 @@ def profile_email(request: HttpRequest) -> HttpResponse:
         return _profile_page(request, status=400, email_form=form)
     try:
         start_email_change(citizen, form.cleaned_data["email"], request=request)
+    except EmailBudgetExceeded as exc:
+        form.add_error(None, exc.message)
+        return _profile_page(request, status=429, email_form=form)
     except (smtplib.SMTPException, OSError):
         form.add_error(
             None,

@@ -11,6 +11,9 @@ Security contract
   gives back its own strike (it resets nothing else); a wrong one keeps it and the third
   locks the account (``lock_citizen``). Wrong SMS codes count exactly like login codes
   (``verify_code``).
+* Recovery codes have a budget of their own (``RECOVERY_CODES_PER_HOUR`` and their own resend
+  window, ``accounts.otp.code_budget``): anyone who knows an ID and a birth date can ask for
+  them, so they never use up the holder's own login codes.
 * Unknown ID, locked account and wrong date give the same page after the same work: one Argon2
   verification of a dummy hash (as long as a login check) and one constant-time comparison.
 * The half-done recovery lives in the session that started it, for at most 10 minutes, and is
@@ -55,6 +58,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_http_methods, require_POST
 
 from audit.log import record
+from nesportal.decorators import throttled
 
 from .forms import CodeForm, SingleUseCaptchaField
 from .identity import normalize_identifier, validate_identifier
@@ -399,6 +403,7 @@ def _state(request: HttpRequest) -> dict[str, Any] | None:
 @sensitive_variables()
 @never_cache
 @require_http_methods(["GET", "POST"])
+@throttled("recovery")
 def forgot_word(request: HttpRequest) -> HttpResponse:
     form = RecoveryStartForm(request.POST or None)
     status = 200
@@ -440,6 +445,7 @@ def forgot_word(request: HttpRequest) -> HttpResponse:
 @sensitive_variables()
 @never_cache
 @require_http_methods(["GET", "POST"])
+@throttled("recovery_code")
 def recovery_code(request: HttpRequest) -> HttpResponse:
     state = _state(request)
     if state is None or "verified" in state:
@@ -495,6 +501,7 @@ def recovery_code(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @require_POST
+@throttled("recovery_code")
 def recovery_code_resend(request: HttpRequest) -> HttpResponse:
     state = _state(request)
     if state is None or "verified" in state:
@@ -570,6 +577,7 @@ def recovery_new_word(request: HttpRequest) -> HttpResponse:
 @sensitive_post_parameters("new_word1", "new_word2")
 @never_cache
 @require_http_methods(["GET", "POST"])
+@throttled("link")
 def reset_link(request: HttpRequest, token: str) -> HttpResponse:
     # Unusable links get a 200 page: Django logs the path of 4xx responses, and the path holds
     # the token.

@@ -16,6 +16,7 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.db import transaction
 from django.db.models import F
 from django.http import HttpRequest
+from django.middleware.csrf import rotate_token
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.views.decorators.debug import sensitive_variables
@@ -100,9 +101,12 @@ def session_hash(citizen: Citizen) -> str:
 
 
 def login_citizen(request: HttpRequest, citizen: Citizen) -> None:
-    """Start the citizen's session: new session key, bound to the citizen's current state."""
+    """Start the citizen's session: new session key and CSRF token (what a page fetched before the
+    login knew of either is worthless after it), bound to the citizen's current state. Every
+    login path (Şifreli Giriş, E-İmzalı Giriş) goes through here."""
     request.session.pop(SESSION_PENDING, None)
     request.session.cycle_key()
+    rotate_token(request)
     request.session[SESSION_CITIZEN] = citizen.pk
     request.session[SESSION_CITIZEN_HASH] = session_hash(citizen)
     request.citizen = citizen  # type: ignore[attr-defined]

@@ -7,8 +7,12 @@
 * ``twilio`` – the Twilio REST API through the ``twilio`` package.
 * any dotted path to a ``BaseSmsBackend`` subclass.
 
-The first three write the message text, which can hold a one-time code: they exist for
-development and tests only, and the system check ``accounts.W001`` flags them outside DEBUG.
+The first three write the message text, which can hold a one-time code or a link token: they
+exist for development and tests, and the system check ``accounts.W001`` flags them outside
+DEBUG. ``console`` and ``file`` may still be chosen explicitly without DEBUG (a staging host, the
+benchmark), but then they never print or store the secret parts: codes and link tokens are masked
+(``nesportal.redaction``) unless ``DEV_BACKENDS_SHOW_SECRETS`` (DEBUG, and the test suite) is on.
+``locmem`` keeps the text in this process's memory only, for the tests.
 
 Backends raise ``SmsDeliveryError`` with ``retryable=True`` only when the provider certainly did
 not accept the message (connection refused, HTTP 429/5xx before acceptance). An ambiguous
@@ -28,6 +32,8 @@ from typing import Any, TextIO
 from django.conf import settings
 from django.utils import timezone
 from django.utils.module_loading import import_string
+
+from nesportal.redaction import dev_backends_show_secrets, redact_secrets
 
 BACKENDS = {
     "console": "accounts.sms.ConsoleBackend",
@@ -66,11 +72,17 @@ def _entry(to: str, body: str, idempotency_key: str) -> dict[str, Any]:
     }
 
 
+def _shown(body: str) -> str:
+    """What a printing or storing backend may keep of ``body``."""
+    return body if dev_backends_show_secrets() else redact_secrets(body)
+
+
 class ConsoleBackend(BaseSmsBackend):
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream
 
     def send(self, *, to: str, body: str, idempotency_key: str) -> str:
+        body = _shown(body)
         stream = self.stream or sys.stdout
         stream.write(f"[SMS {timezone.localtime():%H:%M:%S}] {to}: {body}\n")
         stream.flush()
@@ -81,6 +93,7 @@ class FileBackend(ConsoleBackend):
     readable_outbox = True
 
     def send(self, *, to: str, body: str, idempotency_key: str) -> str:
+        body = _shown(body)
         path = settings.SMS_OUTBOX_PATH
         path.parent.mkdir(parents=True, exist_ok=True)
         line = json.dumps(_entry(to, body, idempotency_key), ensure_ascii=False) + "\n"

@@ -13,13 +13,20 @@ and hands only its id to the ``send_sms`` task once that transaction commits. Th
    past the code's lifetime; an ambiguous failure (read timeout) is recorded as *failed* and
    not retried, so nobody gets the same SMS twice.
 
-Every outcome is written to the row (visible in admin) and to the audit log.
+Every outcome is written to the row (visible in admin) and to the audit log. A code SMS that
+ends *failed* voids its code (``_finish``): it was never delivered, so it costs no budget
+(``accounts.otp``) and the citizen may ask for a new one at once.
+
+Notices (``SmsMessage.NOTICE_KINDS``) have a budget of their own, ``NOTICES_PER_HOUR`` per
+citizen, counted in ``queue_sms`` under the citizen's row lock: the first notice over it is
+replaced by one ``NOTICES_CAPPED`` SMS, and the later ones of that hour are recorded as
+*suppressed* and never sent (each one audited as ``nes.sms.budget_exceeded``).
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from celery import shared_task
 from django.conf import settings
@@ -31,7 +38,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 
 from audit.log import record
+from nesportal import limits
 
+from .housekeeping import purge_expired, settle_lost_sends
+from .identity import mask_phone
 from .models import Citizen, SmsChallenge, SmsMessage
 from .sms import SmsDeliveryError, get_backend
 
@@ -51,17 +61,123 @@ def queue_sms(
     to: str | None = None,
 ) -> SmsMessage:
     """Queue one SMS to the citizen's registered mobile, or to ``to`` (e.g. a new number being
-    confirmed, or the old number being told of a change)."""
-    message = SmsMessage.objects.create(
-        citizen=citizen,
-        challenge=challenge,
-        kind=kind,
-        to_number=to or citizen.mobile_phone,
-        context=context or {},
-    )
-    record("nes.sms.queued", citizen=citizen, request=request, sms=str(message.pk), kind=kind)
-    transaction.on_commit(lambda: send_sms.apply_async(args=[str(message.pk)], expires=expires))
+    confirmed, or the old number being told of a change).
+
+    A notice over the hourly notice budget is not sent: the returned row is then the
+    ``NOTICES_CAPPED`` SMS that replaces it, or the *suppressed* notice itself."""
+    with transaction.atomic():
+        if kind in SmsMessage.NOTICE_KINDS:
+            held = _hold_notice(citizen, kind, request=request, context=context, to=to)
+            if held is not None:
+                return held
+        message = SmsMessage.objects.create(
+            citizen=citizen,
+            challenge=challenge,
+            kind=kind,
+            to_number=to or citizen.mobile_phone,
+            context=context or {},
+        )
+        record("nes.sms.queued", citizen=citizen, request=request, sms=str(message.pk), kind=kind)
+        transaction.on_commit(lambda: _publish(message, expires=expires, request=request))
     return message
+
+
+NOTICE_WINDOW = timedelta(hours=1)
+
+
+def _hold_notice(
+    citizen: Citizen,
+    kind: str,
+    *,
+    request: HttpRequest | None,
+    context: dict[str, str] | None,
+    to: str | None,
+) -> SmsMessage | None:
+    """None if the notice may go; else the row recorded instead (caller holds a transaction).
+
+    The citizen's row lock serialises every notice of one citizen, so parallel actions cannot
+    both see "one left". A notice that failed, or was suppressed, does not count."""
+    now = timezone.now()
+    Citizen.objects.select_for_update().only("pk").get(pk=citizen.pk)
+    recent = SmsMessage.objects.filter(citizen=citizen, created_at__gt=now - NOTICE_WINDOW)
+    sent = (
+        recent.filter(kind__in=SmsMessage.NOTICE_KINDS)
+        .exclude(status__in=SmsMessage.FREE_STATUSES)
+        .count()
+    )
+    if sent < limits.NOTICES_PER_HOUR:
+        return None
+    capped = recent.filter(kind=SmsMessage.Kind.NOTICES_CAPPED).exists()
+    number = to or citizen.mobile_phone
+    suppressed = SmsMessage.objects.create(
+        citizen=citizen,
+        kind=kind,
+        to_number=number,
+        context=context or {},
+        status=SmsMessage.Status.SUPPRESSED,
+        failure_reason="Saatlik bildirim sınırı aşıldı; gönderilmedi.",
+    )
+    record(
+        "nes.sms.budget_exceeded",
+        citizen=citizen,
+        request=request,
+        budget="notices",
+        limit=limits.NOTICES_PER_HOUR,
+        kind=kind,
+        sms=str(suppressed.pk),
+        to=mask_phone(number),
+        replaced_by_cap_notice=not capped,
+    )
+    if capped:
+        return suppressed
+    return queue_sms(citizen, SmsMessage.Kind.NOTICES_CAPPED, request=request, to=number)
+
+
+class SmsUnavailable(Exception):
+    """A code or link SMS could not be handed to the worker (the broker is unreachable).
+
+    Nothing was sent and nothing of it is left: its row is deleted (the audit log keeps
+    ``nes.sms.queued`` and ``nes.sms.not_queued``), its challenge voided, so it counts against
+    no budget and a new attempt gets a new code at once. Views show "SMS gönderilemedi, lütfen
+    tekrar deneyiniz" with HTTP 503 (``nesportal.broker.SmsUnavailableMiddleware`` for the
+    views that do not catch it themselves).
+    """
+
+
+# What the citizen is waiting for on the page: failing to queue it fails the request.
+_WAITED_FOR = (*SmsMessage.CODE_KINDS, SmsMessage.Kind.WORD_RESET_LINK)
+
+
+def _publish(message: SmsMessage, *, expires: datetime | None, request: HttpRequest | None) -> None:
+    """Hand the row's id to the worker; runs once the issuing transaction has committed.
+
+    The broker's waits are bounded (nesportal/broker.py), so an unreachable or hung Redis ends
+    here within seconds. If the publish failed after Redis had stored the task after all (a
+    lost reply), the worker finds no queued row to claim and sends nothing: never twice.
+    """
+    try:
+        send_sms.apply_async(args=[str(message.pk)], expires=expires)
+    except Exception as exc:  # kombu's OperationalError, redis' errors, a socket timeout
+        reason = f"Kuyruğa alınamadı: {type(exc).__name__}"
+        logger.error("SMS %s not queued: %s: %s", message.pk, type(exc).__name__, exc)
+        record(
+            "nes.sms.not_queued",
+            citizen=message.citizen,
+            request=request,
+            sms=str(message.pk),
+            reason=reason,
+        )
+        if message.kind not in _WAITED_FOR:
+            # A notice of something that did happen: the row stays, marked, and the action
+            # that caused it is not undone.
+            _finish(message, SmsMessage.Status.FAILED, failure_reason=reason)
+            return
+        if message.challenge_id:
+            SmsChallenge.objects.filter(pk=message.challenge_id, invalidated_at=None).update(
+                invalidated_at=timezone.now()
+            )
+        SmsMessage.objects.filter(pk=message.pk, status=SmsMessage.Status.QUEUED).delete()
+        raise SmsUnavailable(reason) from exc
 
 
 @sensitive_variables("code", "params")
@@ -213,13 +329,23 @@ def render_body(message: SmsMessage) -> str | None:
                 "NES Portal: Hesabınız 3 hatalı giriş nedeniyle güvenlik amacıyla bloke edildi. "
                 "Yeniden açmak için %(phone)s numaralı Çağrı Merkezi'ni arayınız."
             ) % {"phone": CALL_CENTRE}
+        if message.kind == SmsMessage.Kind.NOTICES_CAPPED:
+            return _(
+                "NES Portal: Bu saat içinde hesabınızda çok sayıda işlem yapıldı; başka bildirim "
+                "gönderilmeyecek. İşlemlerinizi NES Portal'da görebilirsiniz."
+            )
     raise ValueError(f"unknown SMS kind {message.kind!r}")
 
 
 def _finish(message: SmsMessage, status: str, **fields: object) -> None:
-    SmsMessage.objects.filter(pk=message.pk).update(
-        status=status, updated_at=timezone.now(), **fields
-    )
+    now = timezone.now()
+    with transaction.atomic():
+        SmsMessage.objects.filter(pk=message.pk).update(status=status, updated_at=now, **fields)
+        if status == SmsMessage.Status.FAILED and message.challenge_id:
+            # Never delivered: the code is void (verify_code refuses it) and costs no budget.
+            SmsChallenge.objects.filter(
+                pk=message.challenge_id, consumed_at=None, invalidated_at=None
+            ).update(invalidated_at=now)
 
 
 @shared_task(bind=True, ignore_result=True)
@@ -229,7 +355,7 @@ def send_sms(self, message_id: str) -> str:  # type: ignore[no-untyped-def]
         status=SmsMessage.Status.SENDING, attempts=F("attempts") + 1, updated_at=timezone.now()
     )
     if not claimed:
-        return "already-handled"
+        return "lost-send" if settle_lost_sends(pk=message_id) else "already-handled"
     message = SmsMessage.objects.select_related("citizen", "challenge").get(pk=message_id)
 
     body = render_body(message)
@@ -281,3 +407,6 @@ def _handle_failure(task, message: SmsMessage, exc: SmsDeliveryError) -> str:  #
     _finish(message, SmsMessage.Status.FAILED, failure_reason=exc.reason)
     record("nes.sms.failed", citizen=message.citizen, sms=str(message.pk), reason=exc.reason)
     return "failed"
+
+
+__all__ = ["purge_expired", "queue_sms", "send_sms"]  # purge_expired: registers the task

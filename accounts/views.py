@@ -14,12 +14,13 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audit.log import record
+from nesportal.decorators import throttled
 
 from .forms import CodeForm, LoginForm
 from .models import Citizen, SmsChallenge
@@ -27,6 +28,7 @@ from .otp import Outcome, SmsRateLimited, issue_challenge, rebind_recent_challen
 from .services import SESSION_PENDING, check_security_word, login_citizen, logout_citizen
 from .sms import backend_class, read_outbox
 from .stepup import add_outcome_error, countdown_text, resend_wait, seconds_left
+from .tasks import SmsUnavailable
 
 # The half-authenticated state (security word passed, SMS code not yet) is time-boxed.
 PENDING_MAX_AGE = 10 * 60
@@ -36,6 +38,10 @@ LOGIN_FAILED = gettext_lazy(
     "bloke olur; bu durumda hesabınızı yeniden açtırmak için 444 5 576 numaralı Çağrı "
     "Merkezimizi arayınız."
 )
+
+
+# The broker (Redis) could not take the SMS (accounts.tasks.SmsUnavailable).
+SMS_UNAVAILABLE = gettext_lazy("SMS gönderilemedi, lütfen tekrar deneyiniz.")
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,7 @@ def _pending(request: HttpRequest) -> dict[str, Any] | None:
 @sensitive_variables()
 @never_cache
 @require_http_methods(["GET", "POST"])
+@throttled("login")
 def login(request: HttpRequest) -> HttpResponse:
     if getattr(request, "citizen", None) is not None:
         return redirect("accounts:menu")
@@ -120,6 +127,11 @@ def login(request: HttpRequest) -> HttpResponse:
                 except SmsRateLimited as exc:
                     form.add_error(None, _rate_limit_message(exc))
                     status = 429
+                except SmsUnavailable:
+                    # Nothing was sent and nothing is left (see queue_sms); the word was right,
+                    # so no strike either: the citizen simply tries again.
+                    form.add_error(None, SMS_UNAVAILABLE)
+                    status = 503
                 else:
                     return redirect("accounts:login_code")
         elif form.has_error("captcha"):
@@ -133,26 +145,15 @@ def login(request: HttpRequest) -> HttpResponse:
 
 
 def _rate_limit_message(exc: SmsRateLimited) -> str:
-    if exc.hourly:
-        minutes = max(1, round(exc.retry_after / 60))
-        return ngettext(
-            "Bir saat içinde en fazla 5 SMS Onay Kodu gönderilebilir. Lütfen %(minutes)d dakika "
-            "sonra yeniden deneyiniz.",
-            "Bir saat içinde en fazla 5 SMS Onay Kodu gönderilebilir. Lütfen %(minutes)d dakika "
-            "sonra yeniden deneyiniz.",
-            minutes,
-        ) % {"minutes": minutes}
-    return ngettext(
-        "Yeni kod isteyebilmek için %(seconds)d saniye bekleyiniz.",
-        "Yeni kod isteyebilmek için %(seconds)d saniye bekleyiniz.",
-        exc.retry_after,
-    ) % {"seconds": exc.retry_after}
+    # The budget knows its own figures (nesportal/limits.py): accounts.otp.SmsRateLimited.
+    return exc.message
 
 
 @sensitive_post_parameters("code")
 @sensitive_variables()
 @never_cache
 @require_http_methods(["GET", "POST"])
+@throttled("login_code")
 def login_code(request: HttpRequest) -> HttpResponse:
     pending = _pending(request)
     if pending is None:
@@ -205,6 +206,7 @@ def login_code(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @require_POST
+@throttled("login_code")
 def login_code_resend(request: HttpRequest) -> HttpResponse:
     pending = _pending(request)
     if pending is None:
@@ -217,6 +219,8 @@ def login_code_resend(request: HttpRequest) -> HttpResponse:
         challenge, token = issue_challenge(citizen, SmsChallenge.Purpose.LOGIN, request=request)
     except SmsRateLimited as exc:
         messages.error(request, _rate_limit_message(exc))
+    except SmsUnavailable:
+        messages.error(request, SMS_UNAVAILABLE)
     else:
         pending.update(challenge=str(challenge.pk), binding=token)
         request.session[SESSION_PENDING] = pending

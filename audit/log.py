@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.http import HttpRequest
 
+from nesportal.clientip import client_ip as _client_ip
+
 from .models import AuditEvent
 
 if TYPE_CHECKING:
@@ -13,11 +15,11 @@ if TYPE_CHECKING:
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
-    """The peer address. Behind a proxy, configure the proxy (gunicorn ``forwarded_allow_ips``)
-    rather than trusting a client-supplied X-Forwarded-For here."""
+    """The client's address as the throttles see it (``nesportal.clientip``: the peer, or the
+    trusted proxies' X-Forwarded-For entry when the peer is one of ``NES_TRUSTED_PROXIES``)."""
     if request is None:
         return None
-    return request.META.get("REMOTE_ADDR") or None
+    return _client_ip(request) or None
 
 
 def record(

@@ -257,8 +257,10 @@ def stack_env(
         # entries (pre-signed OCSP, CRL announcements, throttles) under its own prefix.
         "CELERY_TASK_DEFAULT_QUEUE": f"nes-bench-{name}",
         "CACHE_KEY_PREFIX": f"nes-bench-{name}",
+        # Explicit: DEBUG is off, so both are required; the file backends mask codes and tokens.
         "SMS_BACKEND": "file",
         "SMS_OUTBOX_PATH": str(directory / "sms-outbox.jsonl"),
+        "EMAIL_URL": f"filemail://{directory / 'mail'}",
         "VAR_DIR": str(directory / "var"),
         "STATIC_ROOT": str(_static_root()),
         # The demo CA in the checkout; demo holders' keys (seed_demo) go to the bench dir.

@@ -91,6 +91,20 @@ def material() -> pki.CaMaterial:
         return _material[key]
 
 
+def certificate() -> x509.Certificate:
+    """The issuing CA's certificate, also when its key or the OCSP signer cannot be loaded.
+
+    Serving what is already signed (the CRLs, until their nextUpdate) and naming the CA's row
+    must not depend on the signing key: with the key file gone, relying parties still get the
+    last CRLs while OCSP answers internalError. In that degraded state the certificate file is
+    read on every call. Raises ``pki.CaConfigurationError`` when the certificate itself is bad.
+    """
+    try:
+        return material().certificate
+    except pki.CaConfigurationError:
+        return pki.load_ca_certificate(ca_paths().certificate)
+
+
 @lru_cache(maxsize=8)
 def _der(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.DER)
@@ -98,7 +112,7 @@ def _der(cert: x509.Certificate) -> bytes:
 
 def issuing_ca() -> CaRow:
     """The configured issuing CA's row (created on first use, then remembered per process)."""
-    cert = material().certificate
+    cert = certificate()
     der = _der(cert)
     cache_key = (settings.NES_CA_SLUG, der)
     row = _rows.get(cache_key)

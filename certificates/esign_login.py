@@ -6,7 +6,11 @@ Protocol
 
 1. ``GET /e-imzali-giris/soru/`` (or the page ``GET /e-imzali-giris/``) makes a challenge:
    32 random bytes, valid :attr:`LoginChallenge.LIFETIME` (2 minutes), single use, bound to the
-   browser session that asked for it. The JSON answer is
+   browser that asked for it by the cookie ``nes_esign`` (a signed random token, HttpOnly,
+   SameSite=Strict, path ``/e-imzali-giris/``, a few minutes; the row keeps only the token's
+   SHA-256). No session is created or touched before a login succeeds, so anonymous GETs leave
+   only challenge rows, which expire and are purged (:func:`purge_expired_challenges`, run by
+   the housekeeping task; ``expires_at`` is indexed). The JSON answer is
    ``{"challenge_id", "nonce_b64", "expires_at", "csrf_token", "post_url", "message_prefix_b64"}``.
 2. The signing tool signs the canonical message (:func:`signed_message`)::
 
@@ -15,30 +19,42 @@ Protocol
    with SHA-256: ECDSA (DER-encoded signature, or raw r‖s as PKCS#11 returns it) or RSA
    PKCS#1 v1.5. The fixed prefix keeps a login signature from being mistaken for a signature
    over anything else (a document, an OCSP request); the challenge id ties it to one row.
-3. ``POST /e-imzali-giris/`` in the *same session* (session and CSRF cookies, ``X-CSRFToken``
-   header or ``csrfmiddlewaretoken`` field) with ``challenge_id``, ``signature`` (base64) and
-   ``certificate`` (PEM, or base64 DER). With ``Accept: application/json`` the answer is JSON
-   ``{"ok": true, "redirect": "/islemler/"}`` or ``{"ok": false, "error": "…"}`` (400).
+3. ``POST /e-imzali-giris/`` from the *same browser* (``nes_esign`` and CSRF cookies,
+   ``X-CSRFToken`` header or ``csrfmiddlewaretoken`` field) with ``challenge_id``,
+   ``signature`` (base64) and ``certificate`` (PEM, or base64 DER). With
+   ``Accept: application/json`` the answer is JSON ``{"ok": true, "redirect": "/islemler/"}``
+   or ``{"ok": false, "error": "…"}`` (400).
 
 Security contract of :func:`verify_login`
 =========================================
 
-* Checks run in this order and stop at the first failure: the challenge exists, belongs to this
-  session, has not expired, and is consumed by one conditional UPDATE (``used_at IS NULL`` →
-  now), so a replay or a racing second request fails; the certificate parses, is signed by
-  *our* issuing CA, is a ``Certificate`` row of that CA with byte-identical DER, is inside its
-  validity period, is ``active``; the signature verifies with its public key; its subject
-  serialNumber (``PNOTR-…``/``PASTR-…``, or the legacy ``TCKTR-…`` of certificates issued
-  before the ETSI identity types) is the row's citizen's; the citizen is not locked.
+* **Proof before strike.** A certificate is public (it travels with every signed document),
+  so nothing that only needs the certificate may cost its holder anything. Checks run in this
+  order and stop at the first failure:
+
+  1. the challenge exists, belongs to this browser (``nes_esign``), has not expired, and is
+     consumed by one conditional UPDATE (``used_at IS NULL`` → now), so a replay or a racing
+     second request fails — no strike;
+  2. the certificate parses, is signed by *our* issuing CA and is a ``Certificate`` row of that
+     CA with byte-identical DER — no strike (nothing ties a stranger's certificate to anyone);
+  3. the signature over the challenge verifies with the certificate's public key — a forged or
+     junk signature costs the citizen nothing: it is audited as ``nes.esign.signature_invalid``
+     (with the citizen, for the call centre) and no strike is taken;
+  4. only now, with key possession proven, a strike on the same counter as the security word is
+     *reserved* (conditional UPDATE, ``failure_count < 3`` and not locked), exactly as
+     ``accounts.services.check_security_word`` does, so parallel requests get no extra tries
+     (at most three checks below, whatever arrives at once); a locked account stops here;
+  5. the certificate is inside its validity period and ``active`` (not suspended, revoked or
+     pending), and its subject serialNumber (``PNOTR-…``/``PASTR-…``, or the legacy
+     ``TCKTR-…``) is the row's citizen's — a failure keeps the strike, the third locks;
+  6. the counter is reset (unless the account was locked meanwhile: the lock wins).
+
+  The TLS client-certificate login has no challenge: the proxy's handshake proved possession,
+  so it starts at step 2 and reserves the strike right after it.
 * Every failure gives the caller the same generic message; the precise reason goes only to the
-  audit log (``nes.login.esign_failed``, ``reason=…``).
-* Once the certificate maps to a citizen, a strike on the same counter as the security word is
-  *reserved* (conditional UPDATE, ``failure_count < 3`` and not locked) before the remaining
-  checks run, exactly as ``accounts.services.check_security_word`` does, so parallel requests
-  get no extra tries; a failure keeps the strike and the third locks the account. A success
-  resets the counter (unless the account was locked meanwhile: the lock wins).
+  audit log (``nes.login.esign_failed``, or ``nes.esign.signature_invalid``, ``reason=…``).
 * A challenge is consumed before the certificate is even parsed: every attempt costs a fresh
-  challenge, i.e. one more round trip in the same session.
+  challenge, i.e. one more round trip from the same browser.
 """
 
 from __future__ import annotations
@@ -50,7 +66,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote
 
 from cryptography import x509
@@ -61,6 +77,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.x509.oid import NameOID
 from django import forms
 from django.conf import settings
+from django.core import signing
 from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
@@ -75,15 +92,23 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.models import MAX_FAILURES, Citizen
 from accounts.services import login_citizen
 from audit.log import record
+from nesportal.decorators import throttled
 
 from . import ca as ca_module
 from . import pki
 from .models import Certificate, LoginChallenge
 
+ResponseT = TypeVar("ResponseT", bound=HttpResponse)
+
 MESSAGE_PREFIX = b"NES-PORTAL-LOGIN\0"
 NONCE_BYTES = 32
-SESSION_BINDING = "nes_esign_binding"
-# Expired challenges are deleted this long after they expire (on the next challenge issued).
+# The browser binding: its own short-lived cookie, so an anonymous challenge needs no session.
+BINDING_COOKIE = "nes_esign"
+BINDING_SALT = "nesportal.certificates.esign-binding"
+# A little longer than a challenge, and refreshed with every new one.
+BINDING_MAX_AGE = int(LoginChallenge.LIFETIME.total_seconds()) + 60
+# Expired challenges are deleted this long after they expire (housekeeping, and on the next
+# challenge issued).
 PURGE_AFTER = timedelta(minutes=10)
 MAX_SIGNATURE_CHARS = 2048  # base64 of an RSA-8192 signature is ~1.4k
 MAX_CERTIFICATE_CHARS = 16384
@@ -185,15 +210,61 @@ def _binding_hash(token: str) -> str:
 # --- challenges ------------------------------------------------------------------------------
 
 
-def issue_challenge(request: HttpRequest, *, now: datetime | None = None) -> LoginChallenge:
-    """A fresh challenge bound to this session (the session keeps the token, the row its hash)."""
-    now = now or timezone.now()
-    token = request.session.get(SESSION_BINDING)
+def _cookie_token(request: HttpRequest) -> str:
+    """The binding token of this browser's ``nes_esign`` cookie, or "" (absent, forged, old)."""
+    value = request.COOKIES.get(BINDING_COOKIE, "")
+    if not value or len(value) > 200:
+        return ""
+    try:
+        signer = signing.TimestampSigner(salt=BINDING_SALT)
+        return str(signer.unsign(value, max_age=BINDING_MAX_AGE))
+    except signing.BadSignature:  # also SignatureExpired
+        return ""
+
+
+def binding_token(request: HttpRequest) -> str:
+    """This browser's binding token: the cookie's, or a new one (set by :func:`bind_browser`)."""
+    token = getattr(request, "_nes_esign_token", "") or _cookie_token(request)
     if not token:
         token = secrets.token_urlsafe(32)
-        request.session[SESSION_BINDING] = token
-    # Keep the table small: anonymous GETs create rows, so old ones go as new ones come.
-    LoginChallenge.objects.filter(expires_at__lt=now - PURGE_AFTER).delete()
+    request._nes_esign_token = token  # type: ignore[attr-defined]
+    return token
+
+
+def bind_browser(response: ResponseT, request: HttpRequest) -> ResponseT:
+    """(Re)set the ``nes_esign`` cookie for the token the challenges were bound to."""
+    token = getattr(request, "_nes_esign_token", "")
+    if token:
+        response.set_cookie(
+            BINDING_COOKIE,
+            signing.TimestampSigner(salt=BINDING_SALT).sign(token),
+            max_age=BINDING_MAX_AGE,
+            path=reverse("certificates:esign_login"),
+            secure=settings.SESSION_COOKIE_SECURE,
+            httponly=True,
+            samesite="Strict",
+        )
+    return response
+
+
+def purge_expired_challenges(*, now: datetime | None = None) -> int:
+    """Delete challenges that expired more than :data:`PURGE_AFTER` ago; returns how many.
+
+    For the housekeeping task (``LoginChallenge.expires_at`` is indexed for it)."""
+    now = now or timezone.now()
+    deleted, _ = LoginChallenge.objects.filter(expires_at__lt=now - PURGE_AFTER).delete()
+    return deleted
+
+
+def issue_challenge(request: HttpRequest, *, now: datetime | None = None) -> LoginChallenge:
+    """A fresh challenge bound to this browser (the cookie keeps the token, the row its hash).
+
+    Never touches ``request.session``: a cookie-less GET must not store a session row. The
+    caller sets the cookie on its response with :func:`bind_browser`."""
+    now = now or timezone.now()
+    token = binding_token(request)
+    # Keep the table small even without the housekeeping task: old rows go as new ones come.
+    purge_expired_challenges(now=now)
     return LoginChallenge.objects.create(
         nonce=secrets.token_bytes(NONCE_BYTES),
         binding_hash=_binding_hash(token),
@@ -219,10 +290,18 @@ def challenge_payload(request: HttpRequest, challenge: LoginChallenge) -> dict[s
 class EsignFailed(Exception):
     """Verification failed; ``reason`` is for the audit log only, never for the user."""
 
-    def __init__(self, reason: str, citizen: Citizen | None = None, **data: Any) -> None:
+    def __init__(
+        self,
+        reason: str,
+        citizen: Citizen | None = None,
+        *,
+        action: str = "nes.login.esign_failed",
+        **data: Any,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.citizen = citizen
+        self.action = action
         self.data = data
         self.recorded = False
 
@@ -245,7 +324,7 @@ def _consume_challenge(request: HttpRequest, challenge_id: str, now: datetime) -
     challenge = LoginChallenge.objects.filter(pk=pk).first()
     if challenge is None:
         raise EsignFailed("challenge_unknown")
-    token = request.session.get(SESSION_BINDING) or ""
+    token = _cookie_token(request)
     if not token or not constant_time_compare(challenge.binding_hash, _binding_hash(token)):
         raise EsignFailed("challenge_other_session")
     if now >= challenge.expires_at:
@@ -274,30 +353,35 @@ def _our_certificate(cert: x509.Certificate) -> Certificate:
     return row
 
 
-def _check_for_citizen(
-    cert: x509.Certificate,
-    row: Certificate,
-    now: datetime,
-    *,
-    signature: bytes | None,
-    message: bytes,
+def _check_possession(
+    cert: x509.Certificate, row: Certificate, *, signature: bytes, message: bytes
 ) -> None:
-    """The checks after the certificate mapped to a citizen (a strike is already reserved).
+    """Proof of key possession, before anything may cost the citizen a strike: the signature
+    over the challenge verifies with the posted certificate's key. Anyone holds a citizen's
+    certificate; only the card holds the key, so a failure here is nobody's strike."""
+    try:
+        public_key = cert.public_key()
+    except (ValueError, UnsupportedAlgorithm):
+        raise EsignFailed("certificate_key_unsupported", serial=row.serial_number) from None
+    if not verify_signature(public_key, signature, message):
+        raise EsignFailed(
+            "signature_invalid",
+            row.citizen,
+            action="nes.esign.signature_invalid",
+            serial=row.serial_number,
+            strike=False,
+        )
 
-    ``signature=None`` only for a TLS client certificate, whose key possession the reverse
-    proxy's handshake proved."""
+
+def _check_for_citizen(cert: x509.Certificate, row: Certificate, now: datetime) -> None:
+    """The checks after key possession is proven (or the TLS handshake proved it) and a strike
+    is reserved: the certificate's validity and status, and the holder's identity."""
     if now < cert.not_valid_before_utc or now < row.not_before:
         raise EsignFailed("certificate_not_yet_valid")
     if now >= cert.not_valid_after_utc or row.is_expired(now):
         raise EsignFailed("certificate_expired")
     if row.status != Certificate.Status.ACTIVE:
         raise EsignFailed(f"certificate_{row.status}")
-    try:
-        public_key = cert.public_key()
-    except (ValueError, UnsupportedAlgorithm):
-        raise EsignFailed("certificate_key_unsupported") from None
-    if signature is not None and not verify_signature(public_key, signature, message):
-        raise EsignFailed("signature_invalid")
     names = cert.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)
     if len(names) != 1 or not pki.identity_matches(
         str(names[0].value),
@@ -315,7 +399,9 @@ def _login_with_certificate(
     signature: bytes | None,
     message: bytes = b"",
 ) -> Citizen:
-    """Certificate → our row → strike reserved → remaining checks → counter reset."""
+    """Certificate → our row → proof of possession → strike reserved → remaining checks →
+    counter reset. ``signature=None`` only for a TLS client certificate, whose key possession
+    the reverse proxy's handshake proved."""
     from accounts.otp import lock_citizen
 
     try:
@@ -324,14 +410,17 @@ def _login_with_certificate(
         raise EsignFailed("certificate_unparsable") from None
     row = _our_certificate(cert)
     citizen = row.citizen
-    # Reserved before the checks, like a security word: parallel requests get no extra tries.
+    if signature is not None:
+        _check_possession(cert, row, signature=signature, message=message)
+    # Reserved before the checks that may count, like a security word: parallel requests get
+    # no extra tries (at most MAX_FAILURES checks, however many arrive at once).
     reserved = Citizen.objects.filter(
         pk=citizen.pk, locked_at=None, failure_count__lt=MAX_FAILURES
     ).update(failure_count=F("failure_count") + 1)
     if not reserved:
         raise EsignFailed("citizen_locked", citizen, serial=row.serial_number)
     try:
-        _check_for_citizen(cert, row, now, signature=signature, message=message)
+        _check_for_citizen(cert, row, now)
     except EsignFailed as exc:
         citizen.refresh_from_db(fields=["failure_count"])
         _record_failure(
@@ -359,9 +448,14 @@ def _login_with_certificate(
 
 
 def _record_failure(
-    request: HttpRequest, reason: str, citizen: Citizen | None, **data: Any
+    request: HttpRequest,
+    reason: str,
+    citizen: Citizen | None,
+    *,
+    action: str = "nes.login.esign_failed",
+    **data: Any,
 ) -> None:
-    record("nes.login.esign_failed", citizen=citizen, request=request, reason=reason, **data)
+    record(action, citizen=citizen, request=request, reason=reason, **data)
 
 
 def _outcome(request: HttpRequest, attempt: Any) -> EsignResult:
@@ -369,7 +463,7 @@ def _outcome(request: HttpRequest, attempt: Any) -> EsignResult:
         citizen = attempt()
     except EsignFailed as exc:
         if not exc.recorded:
-            _record_failure(request, exc.reason, exc.citizen, **exc.data)
+            _record_failure(request, exc.reason, exc.citizen, action=exc.action, **exc.data)
         return EsignResult(None, exc.reason)
     return EsignResult(citizen)
 
@@ -394,7 +488,7 @@ def verify_login(
         try:
             signature = decode_signature(signature_b64)
         except ValueError:
-            signature = b""  # fails verification below, after the strike is reserved
+            signature = b""  # fails the proof of possession below: no strike
         return _login_with_certificate(
             request,
             certificate,
@@ -462,17 +556,24 @@ def _render_page(request: HttpRequest, *, error: Any = None, status: int = 200) 
         "tls_enabled": bool(tls_header()),
         "message_prefix": "NES-PORTAL-LOGIN\\0",
     }
-    return render(request, "certificates/esign_login.html", context, status=status)
+    response = render(request, "certificates/esign_login.html", context, status=status)
+    return bind_browser(response, request)
 
 
 def _finish(request: HttpRequest, result: EsignResult) -> HttpResponse:
     menu = reverse("accounts:menu")
     if result.citizen is not None:
-        request.session.pop(SESSION_BINDING, None)
+        # The first time this request touches the session: the login creates it.
         login_citizen(request, result.citizen)
+        response: HttpResponse
         if _wants_json(request):
-            return JsonResponse({"ok": True, "redirect": menu})
-        return redirect(menu)
+            response = JsonResponse({"ok": True, "redirect": menu})
+        else:
+            response = redirect(menu)
+        response.delete_cookie(
+            BINDING_COOKIE, path=reverse("certificates:esign_login"), samesite="Strict"
+        )
+        return response
     if _wants_json(request):
         return JsonResponse({"ok": False, "error": str(ESIGN_FAILED)}, status=400)
     return _render_page(request, error=ESIGN_FAILED, status=400)
@@ -480,6 +581,8 @@ def _finish(request: HttpRequest, result: EsignResult) -> HttpResponse:
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@throttled("esign_challenge", methods=("GET",))  # the page makes a challenge too
+@throttled("esign_login")
 def esign_login(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         if getattr(request, "citizen", None) is not None:
@@ -500,13 +603,16 @@ def esign_login(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @require_GET
+@throttled("esign_challenge")
 def esign_challenge(request: HttpRequest) -> JsonResponse:
     """The challenge as JSON, for signing tools (plus the CSRF token their POST needs)."""
-    return JsonResponse(challenge_payload(request, issue_challenge(request)))
+    response = JsonResponse(challenge_payload(request, issue_challenge(request)))
+    return bind_browser(response, request)
 
 
 @never_cache
 @require_POST
+@throttled("esign_login")
 def esign_tls_login(request: HttpRequest) -> HttpResponse:
     """Log in with the TLS client certificate the reverse proxy verified and forwarded.
 

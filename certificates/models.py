@@ -499,7 +499,8 @@ class CertificateStatusChange(models.Model):
 
 class LoginChallenge(models.Model):
     """A random challenge for E-İmzalı Giriş: single use, valid 2 minutes, bound to the browser
-    session that asked for it (the row keeps only the SHA-256 of the session's token)."""
+    that asked for it (the row keeps only the SHA-256 of the token in its ``nes_esign`` cookie).
+    Expired rows are purged by ``expires_at`` (indexed for it)."""
 
     LIFETIME = timedelta(minutes=2)
 
@@ -507,7 +508,7 @@ class LoginChallenge(models.Model):
     nonce = models.BinaryField(_("rastgele değer"))
     binding_hash = models.CharField(max_length=64)
     created_at = models.DateTimeField(_("oluşturulma"), default=timezone.now)
-    expires_at = models.DateTimeField(_("geçerlilik sonu"))
+    expires_at = models.DateTimeField(_("geçerlilik sonu"), db_index=True)
     used_at = models.DateTimeField(_("kullanılma"), null=True, blank=True)
 
     class Meta:

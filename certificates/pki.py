@@ -735,6 +735,16 @@ def _check_ca_certificate(cert: x509.Certificate, path: Path) -> None:
         )
 
 
+def load_ca_certificate(path: Path) -> x509.Certificate:
+    """The issuing CA's certificate alone (the first in ``path``), checked to be a CA's; no key.
+
+    What serving already signed CRLs needs, so that they outlive an unreadable key file.
+    """
+    certificate = _load_certs(path)[0]
+    _check_ca_certificate(certificate, path)
+    return certificate
+
+
 def load_ca(paths: CaPaths) -> CaMaterial:
     """Load and cross-check the issuing CA, its chain and the optional OCSP signer.
 

@@ -87,7 +87,7 @@ def valid_shard_name(shard: str) -> bool:
     """
     if len(shard) != 6 or not shard.isdigit() or not 1 <= int(shard[4:]) <= 12:
         return False
-    cert = ca_module.material().certificate
+    cert = ca_module.certificate()
     return (
         ca_module.shard_for(cert.not_valid_before_utc)
         <= shard

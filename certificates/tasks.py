@@ -9,8 +9,12 @@ from __future__ import annotations
 import logging
 
 from celery import current_app, shared_task
+from django.utils import timezone
+
+from accounts.housekeeping import delete_in_batches
 
 from . import publication
+from .models import LoginChallenge
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +52,15 @@ def publish_crls(ca_id: int, shards: list[str]) -> int:
 def refresh_crls() -> int:
     """Celery beat: re-sign what changed without being published, and what is due."""
     return publication.refresh_due()
+
+
+@shared_task(name="certificates.purge_challenges", acks_late=True)
+def purge_challenges() -> int:
+    """Celery beat: delete E-İmzalı Giriş challenges past their expiry, in batches (used or not,
+    an expired challenge can never log anybody in). Idempotent."""
+    count = delete_in_batches(LoginChallenge.objects.filter(expires_at__lt=timezone.now()))
+    logger.info("housekeeping: deleted esign_challenges=%d", count)
+    return count
 
 
 def queue_publication(ca_id: int, shard: str) -> None:

@@ -3,7 +3,13 @@
 ``django.core.cache.backends.redis.RedisCacheClient.get_client`` builds a new ``redis.Redis``
 object for every cache operation (about 0.15 ms here, half the cost of a pre-signed OCSP
 answer). A client is thread-safe and holds nothing but its pool, so one per pool serves every
-thread of the process. Everything else is Django's.
+thread of the process.
+
+Every connection also gets socket timeouts (``OPTIONS`` given in ``CACHES`` win): redis-py waits
+forever by default, so a Redis that accepts connections but never answers would hold every
+request that touches the cache (throttles, pre-signed OCSP) until gunicorn kills the worker.
+With them, a cache call fails within seconds and its caller decides (throttles fail open,
+OCSP signs afresh). Everything else is Django's.
 """
 
 from __future__ import annotations
@@ -27,7 +33,17 @@ class _PooledClient(RedisCacheClient):
         return client
 
 
+# Seconds to connect to Redis and to wait for a reply (tests/faults/test_redis_down.py).
+CONNECT_TIMEOUT = 0.5
+SOCKET_TIMEOUT = 1.0
+
+
 class RedisCache(DjangoRedisCache):
     def __init__(self, server: Any, params: dict[str, Any]) -> None:
-        super().__init__(server, params)
+        options = {
+            "socket_connect_timeout": CONNECT_TIMEOUT,
+            "socket_timeout": SOCKET_TIMEOUT,
+            **params.get("OPTIONS", {}),
+        }
+        super().__init__(server, {**params, "OPTIONS": options})
         self._class = _PooledClient

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.forms",  # the form renderer below finds Django's widget templates through it
     "captcha",
+    "nesportal.ratelimit_app.RatelimitConfig",  # django-ratelimit, with our cache check
     "audit",
     "accounts",
     "certificates",
@@ -61,8 +62,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "nesportal.logs.RequestIdMiddleware",  # first: every later log line has the id
     "django.middleware.security.SecurityMiddleware",
+    "nesportal.headers.PortalCSPMiddleware",  # Content-Security-Policy (below)
+    "nesportal.headers.PortalPermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files without a separate server
+    "nesportal.boundary.InputValidationMiddleware",  # NUL, controls, non-UTF-8 -> 400
     "nesportal.middleware.PortalSessionMiddleware",  # Django's, minus the public repository
     "nesportal.middleware.TurkishFirstLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -71,6 +76,7 @@ MIDDLEWARE = [
     "accounts.middleware.CitizenMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "nesportal.broker.SmsUnavailableMiddleware",  # an SMS that cannot be queued -> 503 page
 ]
 
 ROOT_URLCONF = "nesportal.urls"
@@ -87,6 +93,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.portal",
+                "nesportal.logs.request_id_context",
             ],
         },
     },
@@ -143,6 +150,10 @@ SESSION_COOKIE_NAME = "nes_session"
 CSRF_COOKIE_NAME = "nes_csrftoken"
 CSRF_COOKIE_HTTPONLY = True
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+CSRF_FAILURE_VIEW = "nesportal.errors.csrf_failure"
+# Take the request id from the proxy's X-Request-ID header (nesportal/logs.py); only when the
+# proxy sets it on every request and strips the one a client sent.
+NES_TRUST_REQUEST_ID_HEADER = env.bool("NES_TRUST_REQUEST_ID_HEADER", default=False)
 
 # Transport security: on by default outside DEBUG.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
@@ -154,10 +165,69 @@ PUBLIC_REPOSITORY_PATHS = [r"^crl/", r"^ca/[^/]+\.crt$", r"^ca/[^/]+-chain\.pem$
 SECURE_REDIRECT_EXEMPT = PUBLIC_REPOSITORY_PATHS
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+# Once a cookie is Secure it gets the __Host- prefix (it always has Path=/ and no Domain): the
+# browser then refuses it from a plain-HTTP page or a sibling subdomain, so nobody can plant a
+# session or CSRF cookie for the portal. Code and tests read the names from these settings.
+LANGUAGE_COOKIE_NAME = "nes_language"
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+if SESSION_COOKIE_SECURE:
+    SESSION_COOKIE_NAME = "__Host-" + SESSION_COOKIE_NAME
+    LANGUAGE_COOKIE_NAME = "__Host-" + LANGUAGE_COOKIE_NAME
+if CSRF_COOKIE_SECURE:
+    CSRF_COOKIE_NAME = "__Host-" + CSRF_COOKIE_NAME
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# A strict Content-Security-Policy (django-csp): the templates have no inline script, style or
+# event handler (static/js/portal.js wires everything through data- attributes), and Django's
+# admin needs nothing inline either. NES_CSP_REPORT_ONLY sends it as
+# Content-Security-Policy-Report-Only instead (try a change first); NES_CSP_REPORT_URI is where
+# browsers report violations. Not on the public repository (nesportal/headers.py).
+_CSP_DIRECTIVES: dict[str, list[str]] = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
+    "media-src": ["'self'"],  # the captcha's audio alternative
+    "object-src": ["'none'"],
+    "base-uri": ["'none'"],
+    "frame-ancestors": ["'none'"],
+    "form-action": ["'self'"],
+}
+NES_CSP_REPORT_ONLY = env.bool("NES_CSP_REPORT_ONLY", default=False)
+NES_CSP_REPORT_URI = env.str("NES_CSP_REPORT_URI", default="")
+if NES_CSP_REPORT_URI:
+    _CSP_DIRECTIVES["report-uri"] = [NES_CSP_REPORT_URI]
+if NES_CSP_REPORT_ONLY:
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = {"DIRECTIVES": _CSP_DIRECTIVES}
+else:
+    CONTENT_SECURITY_POLICY = {"DIRECTIVES": _CSP_DIRECTIVES}
+# Permissions-Policy (django-permissions-policy): the portal uses none of these browser features.
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "bluetooth",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "hid",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "publickey-credentials-get",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
+}
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
@@ -181,12 +251,29 @@ CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="nespor
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Bounded waits for Redis and the redelivery of a dead worker's tasks (nesportal/broker.py).
+from nesportal import broker as _broker  # noqa: E402
+
+CELERY_BROKER_TRANSPORT_OPTIONS = _broker.transport_options(
+    visibility_timeout=env.int("CELERY_VISIBILITY_TIMEOUT", default=300)
+)
+CELERY_TASK_PUBLISH_RETRY_POLICY = _broker.PUBLISH_RETRY_POLICY
+CELERY_BROKER_CONNECTION_TIMEOUT = _broker.CONNECT_TIMEOUT
 # Celery beat (run exactly one: `celery -A nesportal beat`): periodic work. Its schedule file goes
 # where --schedule says (docker-compose: a tmpfs); losing it only re-runs a task early.
 CELERY_BEAT_SCHEDULE = {
     "refresh-crls": {
         "task": "certificates.refresh_crls",
         "schedule": env.float("NES_CRL_REFRESH_INTERVAL", default=300.0),
+    },
+    # Housekeeping (accounts/housekeeping.py): expired sessions, challenges and links.
+    "purge-expired": {
+        "task": "accounts.purge_expired",
+        "schedule": env.float("NES_HOUSEKEEPING_INTERVAL", default=3600.0),
+    },
+    "purge-esign-challenges": {
+        "task": "certificates.purge_challenges",
+        "schedule": env.float("NES_HOUSEKEEPING_INTERVAL", default=3600.0),
     },
 }
 
@@ -201,8 +288,44 @@ CACHES["default"]["KEY_PREFIX"] = env.str("CACHE_KEY_PREFIX", default="nes")
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
     CACHES["default"]["BACKEND"] = "nesportal.cache.RedisCache"  # one client per pool
 
-# SMS (see accounts/sms.py). "file" appends to the outbox and echoes to the console.
-SMS_BACKEND = env.str("SMS_BACKEND", default="file")
+# Request throttles (nesportal/limits.py, nesportal/decorators.py): django-ratelimit counters in
+# the default cache. Fail open: a throttle whose cache is down lets the request through (and
+# logs it), since the 3-strike lock and the SMS/e-mail budgets live in the database and still
+# hold, while failing closed would turn a Redis outage into a portal outage for every citizen.
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_FAIL_OPEN = True
+RATELIMIT_ENABLE = True
+RATELIMIT_CACHE_PREFIX = "throttle:"
+# Operators' figures: "login=20/m;100/h,captcha=60/m" replaces those throttles' rates.
+NES_THROTTLES = env.str("NES_THROTTLES", default="")
+# Reverse proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For names the client
+# (nesportal/clientip.py). Empty: the TCP peer is the client and X-Forwarded-For is ignored.
+NES_TRUSTED_PROXIES = env.list("NES_TRUSTED_PROXIES", default=[])
+try:
+    import ipaddress as _ipaddress
+
+    from nesportal.limits import parse_throttle_overrides as _parse_throttles
+
+    _parse_throttles(NES_THROTTLES)
+    for _proxy in NES_TRUSTED_PROXIES:
+        _ipaddress.ip_network(_proxy.strip(), strict=False)
+except ValueError as _exc:
+    raise ImproperlyConfigured(str(_exc)) from None
+
+# SMS (see accounts/sms.py). DEBUG: "file" (appends to the outbox /dev/sms/ shows and echoes to
+# the console). Without DEBUG there is no default: a backend that prints codes is never chosen by
+# accident (and console/file then mask codes and link tokens, see DEV_BACKENDS_SHOW_SECRETS).
+SMS_BACKEND = env.str("SMS_BACKEND", default="file" if DEBUG else "")
+if not SMS_BACKEND:
+    raise ImproperlyConfigured(
+        "SMS_BACKEND must be set when DEBUG is off: twilio (with the TWILIO_* variables), or "
+        "console, file or locmem (development; codes are masked), or a dotted path to an "
+        "accounts.sms.BaseSmsBackend subclass."
+    )
+# Whether the console/file SMS and e-mail backends show one-time codes and link tokens
+# (nesportal/redaction.py): only with DEBUG, where people trying the demo need them. Not an
+# environment variable on purpose; the test suite turns it on in nesportal/test_settings.py.
+DEV_BACKENDS_SHOW_SECRETS = DEBUG
 SMS_OUTBOX_PATH = Path(env.str("SMS_OUTBOX_PATH", default=str(VAR_DIR / "sms-outbox.jsonl")))
 SMS_RETRY_BASE_SECONDS = env.float("SMS_RETRY_BASE_SECONDS", default=2.0)
 SMS_MAX_RETRIES = env.int("SMS_MAX_RETRIES", default=4)
@@ -234,14 +357,23 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    # Link tokens in request paths (Django logs the path of 4xx responses) are masked.
-    "filters": {"redact_tokens": {"()": "nesportal.gunicorn_logging.RedactTokenPaths"}},
+    "formatters": {
+        "plain": {
+            "format": "%(asctime)s %(levelname)s %(name)s request_id=%(request_id)s %(message)s"
+        }
+    },
+    # Link tokens in request paths (Django logs the path of 4xx responses) are masked; refused
+    # requests (4xx, django.security.*) are one line without traceback (nesportal/logs.py).
+    "filters": {
+        "request_id": {"()": "nesportal.logs.RequestIdFilter"},
+        "one_line_refusals": {"()": "nesportal.logs.OneLineRefusals"},
+        "redact_tokens": {"()": "nesportal.gunicorn_logging.RedactTokenPaths"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
-            "filters": ["redact_tokens"],
+            "filters": ["request_id", "one_line_refusals", "redact_tokens"],
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
@@ -317,8 +449,23 @@ for _entry in filter(None, (e.strip() for e in CARD_TOOL_API_KEYS.split(","))):
             "characters."
         )
 
-# E-mail (Bilgi Güncelle's confirmation links). The embedded default prints mails to the console;
-# production: EMAIL_URL=smtp+tls://user:password@host:587 (django-environ's email URL).
-EMAIL_URL = env_secret("EMAIL_URL", default="consolemail://")
+# E-mail (Bilgi Güncelle's confirmation links). The embedded default (DEBUG) prints mails to the
+# console; without DEBUG EMAIL_URL is required, e.g. smtp+tls://user:password@host:587
+# (django-environ's email URL). consolemail:// and filemail:///dir use Django's console and file
+# backends through nesportal/mail.py, which masks link tokens unless DEV_BACKENDS_SHOW_SECRETS.
+EMAIL_URL = env_secret("EMAIL_URL", default="consolemail://" if DEBUG else "")
+if not EMAIL_URL:
+    raise ImproperlyConfigured(
+        "EMAIL_URL (or EMAIL_URL_FILE) must be set when DEBUG is off: smtp://, smtp+tls:// or "
+        "smtp+ssl://user:password@host:port, or consolemail:// or filemail:///directory "
+        "(development; link tokens are masked), or memorymail:// or dummymail://."
+    )
 globals().update(env.email_url_config(EMAIL_URL))  # EMAIL_BACKEND, EMAIL_HOST, …
+if EMAIL_URL.startswith("filemail://"):
+    # django-environ drops the leading "/" of filemail:///abs/dir; an empty path: VAR_DIR/mail.
+    EMAIL_FILE_PATH = EMAIL_URL.removeprefix("filemail://") or str(VAR_DIR / "mail")
+EMAIL_BACKEND = {
+    "django.core.mail.backends.console.EmailBackend": "nesportal.mail.RedactingConsoleBackend",
+    "django.core.mail.backends.filebased.EmailBackend": "nesportal.mail.RedactingFileBackend",
+}.get(EMAIL_BACKEND, EMAIL_BACKEND)  # noqa: F821 (set by the globals() update above)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="NES Portal <nes-portal@localhost>")

@@ -9,6 +9,7 @@ import os
 os.environ.setdefault("SECRET_KEY", "test-only-" + "x" * 60)
 os.environ.setdefault("ALLOWED_HOSTS", "*")
 os.environ.setdefault("SMS_BACKEND", "locmem")
+os.environ.setdefault("EMAIL_URL", "memorymail://")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("SESSION_COOKIE_SECURE", "false")
 os.environ.setdefault("CSRF_COOKIE_SECURE", "false")
@@ -24,6 +25,10 @@ from .settings import REDIS_URL, env  # noqa: E402
 # Still Argon2 (the algorithm is part of the contract) but with cheap parameters, so 50 parallel
 # logins do not need 5 GiB of memory.
 PASSWORD_HASHERS = ["nesportal.testing.hashers.FastArgon2PasswordHasher"]
+
+# pytest-django runs every test with DEBUG off, and the browser journeys read their codes from the
+# file outbox: the suite's console/file backends show codes (the masking tests turn this off).
+DEV_BACKENDS_SHOW_SECRETS = True
 
 # Tests decide per test whether tasks go to a real worker (tests/accounts/test_worker.py). That
 # worker runs these settings with CELERY_TASK_ALWAYS_EAGER=false: if it stayed eager, a task's

@@ -1,16 +1,44 @@
+from captcha import views as captcha_views
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.utils.translation import gettext_lazy as _
+
+from nesportal.decorators import throttled
 
 admin.site.site_header = _("NES Portal — Çağrı Merkezi")
 admin.site.site_title = _("NES Portal yönetim")
 admin.site.index_title = _("Çağrı Merkezi ve yönetim")
+# Staff password guesses per client (POSTs only: showing the form is free). Before
+# admin.site.urls below, which reads admin.site.login once.
+admin.site.login = throttled("admin_login")(admin.site.login)  # type: ignore[method-assign]
+
+# django-simple-captcha's own URLs (captcha/urls.py, same names and patterns), each image, audio
+# and refresh counted per client: every one costs a render (and, for audio, a flite process).
+_captcha = throttled("captcha")
+captcha_patterns = [
+    re_path(
+        r"image/(?P<key>\w+)/$",
+        _captcha(captcha_views.captcha_image),
+        name="captcha-image",
+        kwargs={"scale": 1},
+    ),
+    re_path(
+        r"image/(?P<key>\w+)@2/$",
+        _captcha(captcha_views.captcha_image),
+        name="captcha-image-2x",
+        kwargs={"scale": 2},
+    ),
+    re_path(
+        r"audio/(?P<key>\w+).wav$", _captcha(captcha_views.captcha_audio), name="captcha-audio"
+    ),
+    re_path(r"refresh/$", _captcha(captcha_views.captcha_refresh), name="captcha-refresh"),
+]
 
 urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("captcha/", include("captcha.urls")),
+    path("captcha/", include(captcha_patterns)),
     path("", include("accounts.urls")),
     path("", include("certificates.urls")),
     path("", include("certificates.public_urls")),
@@ -18,3 +46,9 @@ urlpatterns = [
     path("", include("pinvault.api_urls")),
     path("", include("eonay.urls")),
 ]
+
+# Error pages that never read the request body and show the request id (nesportal/errors.py).
+handler400 = "nesportal.errors.bad_request"
+handler403 = "nesportal.errors.permission_denied"
+handler404 = "nesportal.errors.page_not_found"
+handler500 = "nesportal.errors.server_error"

@@ -23,6 +23,8 @@ Every request
     * 404 ``unknown_card``: no card with this serial number
     * 404 ``no_pending_unlock`` / ``unknown_unlock``: see the endpoints
     * 405 ``method_not_allowed``: wrong HTTP method (``Allow`` names the right one)
+    * 429 ``throttled``: too many calls without a valid key from this address (with
+      ``Retry-After`` and ``retry_after`` in seconds); calls with a valid key are not limited
     * 409: not possible in the card's current state (codes below)
     * 503 ``disabled``: ``CARD_TOOL_API_KEYS`` is empty
 
@@ -90,6 +92,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_variables
 
 from audit.log import record
+from nesportal.decorators import check_throttle
 
 from . import cardtool
 from .models import AkisCard
@@ -149,6 +152,17 @@ def card_tool_endpoint(method: str) -> Callable[[View], View]:
                 return error(503, "disabled", "the card tool API is not configured")
             tool = authenticated_tool(request, keys)
             if tool is None:
+                # Only calls without a valid key count (THROTTLES["cardtool"], per client): the
+                # comparison above is constant-time and touches no database, so a refused call
+                # costs as little as a counted one, and the tool itself, whose key is checked
+                # first, is never slowed down by strangers sharing its address.
+                exceeded = check_throttle(request, "cardtool")
+                if exceeded is not None:
+                    response = error(
+                        429, "throttled", "too many requests", retry_after=exceeded.retry_after
+                    )
+                    response["Retry-After"] = str(exceeded.retry_after)
+                    return response
                 record(
                     "nes.cardtool.auth_failed",
                     request=request,

@@ -150,8 +150,9 @@ def reset_broker_connections(app: Any) -> None:
 
 
 @contextmanager
-def publishing_to(queue: str) -> Iterator[None]:
-    """This test process publishes tasks through Redis to ``queue`` (not eagerly)."""
+def publishing_to(queue: str, broker_url: str = "") -> Iterator[None]:
+    """This test process publishes tasks through Redis (the tests' own, or ``broker_url``) to
+    ``queue`` (not eagerly)."""
     from django.conf import settings
 
     from nesportal.celery import app
@@ -159,7 +160,7 @@ def publishing_to(queue: str) -> Iterator[None]:
     keys = ("task_always_eager", "broker_url", "task_default_queue")
     saved = {key: getattr(app.conf, key) for key in keys}
     app.conf.task_always_eager = False
-    app.conf.broker_url = settings.REDIS_URL_FOR_TESTS
+    app.conf.broker_url = broker_url or settings.REDIS_URL_FOR_TESTS
     app.conf.task_default_queue = queue
     reset_broker_connections(app)
     try:

@@ -43,6 +43,15 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     pytest.skip(reason)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_throttles() -> None:
+    """Every test starts with empty throttle counters (nesportal/decorators.py): the suite logs in
+    from 127.0.0.1 far more often than one client may, but never more within one test."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
     """pytest-playwright: Debian's chromium, never a downloaded browser."""

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from captcha.models import CaptchaStore
+from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.test import Client
 from django.utils import timezone
@@ -132,12 +133,12 @@ def test_it_logs_in_with_id_captcha_word_and_sms_code(
     assert code not in html
     assert re.search(r'data-countdown="1[78]\d"', html)
 
-    key_before = client.cookies["nes_session"].value
+    key_before = client.cookies[settings.SESSION_COOKIE_NAME].value
     response = client.post(CODE_URL, {"code": code})
 
     assert response.status_code == 302
     assert response["Location"] == MENU_URL
-    key_after = client.cookies["nes_session"].value
+    key_after = client.cookies[settings.SESSION_COOKIE_NAME].value
     assert key_after != key_before
     assert not Session.objects.filter(session_key=key_before).exists()
     menu = client.get(MENU_URL)
@@ -407,7 +408,7 @@ def test_it_sends_the_sms_step_without_a_pending_login_back_to_the_form(
 def test_it_expires_the_pending_login_after_ten_minutes(
     client: Client, citizen: Citizen, clock: Any
 ) -> None:
-    session_key = client.cookies["nes_session"].value
+    session_key = client.cookies[settings.SESSION_COOKIE_NAME].value
 
     # Requests in between keep the session alive (10 minutes idle), but not the pending login.
     clock.shift(dt.timedelta(minutes=5))
@@ -419,7 +420,7 @@ def test_it_expires_the_pending_login_after_ten_minutes(
 
     assert response.status_code == 302
     assert response["Location"] == LOGIN_URL
-    assert client.cookies["nes_session"].value == session_key
+    assert client.cookies[settings.SESSION_COOKIE_NAME].value == session_key
     assert Session.objects.filter(session_key=session_key).exists()
     assert services.SESSION_PENDING not in client.session
     assert "Giriş işleminin süresi doldu" in client.get(LOGIN_URL).content.decode()

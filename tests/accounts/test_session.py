@@ -7,6 +7,7 @@ import datetime as dt
 from html.parser import HTMLParser
 
 import pytest
+from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import reverse
@@ -67,7 +68,7 @@ def buttons(html: str) -> list[dict]:
 
 
 def session_key(client: Client) -> str:
-    return client.cookies["nes_session"].value
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
 
 
 def test_it_lists_the_operations_not_built_yet_as_disabled_buttons(citizen_client):
@@ -189,7 +190,7 @@ def test_it_does_not_revive_a_logged_out_session_key(client, citizen):
 
     # Replaying the old cookie (e.g. copied before logout) gets nothing.
     replay = Client()
-    replay.cookies["nes_session"] = old_key
+    replay.cookies[settings.SESSION_COOKIE_NAME] = old_key
     response = replay.get(MENU)
 
     assert response.status_code == 302

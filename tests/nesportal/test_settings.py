@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -62,6 +63,7 @@ def production_env(tmp_path: Path) -> dict[str, str]:
         "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
         "TWILIO_AUTH_TOKEN": secrets.token_hex(16),
         "TWILIO_FROM": "+15005550006",
+        "EMAIL_URL": "smtp+tls://portal:mail-password@mail.example.gov.tr:587",
         "VAULT_KEYS": "prod-1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
     }
 
@@ -269,3 +271,158 @@ def test_it_refuses_to_start_without_vault_keys_when_debug_is_off(
 
     assert result.returncode != 0
     assert "VAULT_KEYS (or VAULT_KEYS_FILE) must be set when DEBUG is off." in result.stderr
+
+
+# -- secure defaults outside DEBUG: no SMS or e-mail backend that prints secrets by accident ----
+
+
+@pytest.mark.parametrize(
+    ("missing", "message"),
+    [
+        pytest.param(
+            "SMS_BACKEND",
+            "SMS_BACKEND must be set when DEBUG is off: twilio (with the TWILIO_* variables), or "
+            "console, file or locmem",
+            id="sms-backend",
+        ),
+        pytest.param(
+            "EMAIL_URL",
+            "EMAIL_URL (or EMAIL_URL_FILE) must be set when DEBUG is off: smtp://, smtp+tls:// "
+            "or smtp+ssl://",
+            id="email-url",
+        ),
+    ],
+)
+def test_it_refuses_to_start_without_sms_or_email_backend_when_debug_is_off(
+    tmp_path, production_env, missing, message
+):
+    result = manage(tmp_path, without(production_env, missing), "check")
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert message in result.stderr
+
+
+def test_it_keeps_the_printing_backends_as_the_embedded_default_with_debug(tmp_path):
+    result = show(
+        tmp_path, {"DEBUG": "true"}, "SMS_BACKEND", "EMAIL_BACKEND", "DEV_BACKENDS_SHOW_SECRETS"
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["file", "nesportal.mail.RedactingConsoleBackend", "True"]
+
+
+def test_it_reads_email_url_from_a_file(tmp_path, production_env):
+    url_file = tmp_path / "email_url"
+    url_file.write_text("smtp+ssl://portal:from-the-file@mail.example.gov.tr:465\n", "utf-8")
+    env = {**without(production_env, "EMAIL_URL"), "EMAIL_URL_FILE": str(url_file)}
+
+    result = show(tmp_path, env, "EMAIL_HOST", "EMAIL_PORT", "EMAIL_HOST_PASSWORD", "EMAIL_USE_SSL")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["mail.example.gov.tr", "465", "from-the-file", "True"]
+
+
+@pytest.mark.parametrize(
+    ("email_url", "backend"),
+    [
+        ("consolemail://", "nesportal.mail.RedactingConsoleBackend"),
+        ("filemail:///var/tmp/nes-mail", "nesportal.mail.RedactingFileBackend"),
+        ("dummymail://", "django.core.mail.backends.dummy.EmailBackend"),
+    ],
+)
+def test_it_warns_on_check_deploy_about_an_email_backend_that_delivers_nothing(
+    tmp_path, production_env, email_url, backend
+):
+    result = check_deploy(tmp_path, {**production_env, "EMAIL_URL": email_url})
+
+    assert result.returncode != 0
+    assert "accounts.W003" in result.stderr
+    assert backend in result.stderr
+    assert "accounts.W001" not in result.stderr
+
+
+def test_it_prefixes_secure_cookies_with_host(tmp_path, production_env):
+    result = show(
+        tmp_path, production_env, "SESSION_COOKIE_NAME", "CSRF_COOKIE_NAME", "LANGUAGE_COOKIE_NAME"
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "__Host-nes_session",
+        "__Host-nes_csrftoken",
+        "__Host-nes_language",
+    ]
+
+
+def test_it_names_cookies_without_the_prefix_when_not_secure(tmp_path):
+    result = show(tmp_path, {"DEBUG": "true"}, "SESSION_COOKIE_NAME", "CSRF_COOKIE_NAME")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["nes_session", "nes_csrftoken"]  # browsers refuse __Host-
+    # cookies over plain HTTP
+
+
+SEND_SECRETS = """
+import os
+from django.contrib.auth.models import User
+from django.test import RequestFactory
+from accounts.models import SmsChallenge
+from accounts.otp import expected_code, issue_challenge
+from accounts.profile import start_email_change
+from accounts.recovery import _link_token, create_reset_link
+from nesportal.testing.factories import CitizenFactory
+
+citizen = CitizenFactory()
+challenge, _binding = issue_challenge(citizen, SmsChallenge.Purpose.LOGIN)
+link = create_reset_link(citizen, agent=User.objects.create_user("agent"), reason="test")
+request = RequestFactory().post("/bilgi-guncelle/e-posta/")
+request.citizen = citizen
+start_email_change(citizen, "yeni.adres@example.com", request=request)
+with open(os.environ["SECRETS_OUT"], "w") as fh:
+    fh.write(expected_code(challenge) + " " + _link_token(link))
+"""
+
+
+@pytest.mark.parametrize(
+    ("sms_backend", "email_url"),
+    [("file", "filemail://{mail_dir}"), ("console", "consolemail://")],
+)
+def test_it_never_prints_or_stores_codes_or_link_tokens_without_debug(
+    tmp_path, sms_backend, email_url
+):
+    """A real login code, reset link and e-mail confirmation through the service functions, with
+    the development backends chosen explicitly in production mode (DEBUG off)."""
+    mail_dir = tmp_path / "mail"
+    outbox = tmp_path / "sms-outbox.jsonl"
+    secrets_out = tmp_path / "secrets.txt"
+    env = {
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(64),
+        "VAULT_KEYS": "prod-1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
+        "ALLOWED_HOSTS": "nes.example.gov.tr",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.sqlite3'}",
+        "SMS_BACKEND": sms_backend,
+        "SMS_OUTBOX_PATH": str(outbox),
+        "EMAIL_URL": email_url.format(mail_dir=mail_dir),
+        "SECRETS_OUT": str(secrets_out),
+        "LOG_LEVEL": "DEBUG",
+    }
+    migrated = manage(tmp_path, env, "migrate", "--noinput")
+    assert migrated.returncode == 0, migrated.stderr
+
+    result = manage(tmp_path, env, "shell", "--no-imports", "-c", SEND_SECRETS)
+
+    assert result.returncode == 0, result.stderr
+    code, token = secrets_out.read_text().split()
+    written = result.stdout + result.stderr
+    if sms_backend == "file":
+        written += outbox.read_text(encoding="utf-8")
+        written += "".join(p.read_text(encoding="utf-8") for p in mail_dir.iterdir())
+    # All three went out, readable but masked.
+    assert "SMS Onay Kodunuz: •••." in written
+    assert "/guvenlik-sozcugu/baglanti/•••/" in written
+    assert "/bilgi-guncelle/e-posta/onay/•••/" in written
+    assert code not in written
+    assert token not in written
+    assert not re.search(r"/onay/[\w-]{20,}", written)

@@ -247,9 +247,7 @@ def test_it_says_when_no_unlock_is_pending(client):
     assert "no-store" in response["Cache-Control"]
 
 
-@pytest.mark.parametrize(
-    "serial", ["AKIS-9999999999", "x" * 200, "ÇÖĞ-şüı", "AKIS-0000000001%00", "..", "'; --"]
-)
+@pytest.mark.parametrize("serial", ["AKIS-9999999999", "x" * 200, "ÇÖĞ-şüı", "..", "'; --"])
 def test_it_answers_unknown_cards_with_a_json_404(client, serial):
     make_card(serial_number="AKIS-0000000001")
 
@@ -257,6 +255,16 @@ def test_it_answers_unknown_cards_with_a_json_404(client, serial):
 
     assert response.status_code == 404
     assert response.json()["code"] == "unknown_card"
+
+
+def test_it_answers_a_nul_in_the_serial_with_a_json_400(client):
+    make_card(serial_number="AKIS-0000000001")
+
+    response = client.get("/api/kart-araci/kartlar/AKIS-0000000001%00/kilit-cozme/", **AUTH)
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "bad_request"
+    assert response.json()["request_id"] == response["X-Request-ID"]
 
 
 def test_it_refuses_to_hand_out_a_pin_that_is_no_longer_stored(client):

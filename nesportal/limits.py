@@ -1,0 +1,116 @@
+"""Every limit of the portal against abuse, in one place (README "Security" lists them).
+
+Two kinds, deliberately apart:
+
+* **Request throttles** (``THROTTLES``): what one *client* (an IP address, taken from a trusted
+  forwarded header behind the proxy, ``nesportal.clientip``) may try per window. They cost the
+  attacker, never the citizen: a throttle is never keyed by the target (a T.C. Kimlik No, a
+  phone number), since a limit on the target is a lockout anybody could trigger. The per-target
+  protection is the 3-strike account lock (reserved in the database before any secret is
+  checked) and the SMS budgets below.
+* **Budgets** (SMS and e-mail): how many messages the portal sends to one citizen, number or
+  address per window, counted in the database (``SmsMessage``/``ContactChange`` rows), so they
+  hold across processes and restarts. A budget never mixes what the holder asked for with what
+  somebody else triggered: recovery codes (which anyone who knows an ID and a birth date can
+  ask for) have their own, smaller budget and never use up the holder's own login codes.
+
+Rates are django-ratelimit's ``"<count>/<period>"`` strings (``s``, ``m``, ``h``, ``d``):
+fixed windows in the default cache (Redis in production). A throttle whose cache is down lets
+the request through (fail open, logged): the account lock and the budgets, which live in the
+database, still hold, and a Redis outage must not shut every citizen out.
+
+Operators tune the throttles with one variable, ``NES_THROTTLES`` (read by the settings module,
+checked at startup): ``name=rate[;rate…]`` entries separated by commas, each replacing every
+rate of that throttle, e.g. ``NES_THROTTLES=login=20/m;100/h,captcha=60/m``. Names not given
+keep the figures below.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """One request throttle: ``rates`` are all checked, the first one exceeded answers 429."""
+
+    name: str
+    rates: tuple[str, ...]
+    methods: tuple[str, ...] = ("POST",)
+
+
+THROTTLES: dict[str, Throttle] = {
+    # Şifreli Giriş (T.C. Kimlik No + captcha + Güvenlik Sözcüğü) and its SMS code step.
+    "login": Throttle("login", ("10/m", "60/h")),
+    "login_code": Throttle("login_code", ("10/m", "60/h")),
+    # Güvenlik Sözcüğümü Unuttum: the identity form, and (apart, with the same figures) its code
+    # step, so that a mistyped code does not use up the form's tries.
+    "recovery": Throttle("recovery", ("5/m", "30/h")),
+    "recovery_code": Throttle("recovery_code", ("5/m", "30/h")),
+    # E-İmzalı Giriş: a challenge (GET) and a signed answer (POST).
+    "esign_challenge": Throttle("esign_challenge", ("20/m", "200/h"), ("GET", "POST")),
+    "esign_login": Throttle("esign_login", ("10/m", "60/h")),
+    # Captcha images and audio (each one costs a render).
+    "captcha": Throttle("captcha", ("30/m", "300/h"), ("GET", "POST")),
+    # Security-word reset links opened (the token is checked in the database).
+    "link": Throttle("link", ("10/m", "60/h"), ("GET", "POST")),
+    # The AKİS card tool API's calls without a valid API key (calls with one are not limited:
+    # the key is the tool's identity, and strangers sharing its address must not stop it).
+    "cardtool": Throttle("cardtool", ("30/m", "600/h"), ("GET", "POST")),
+    # Django admin's password form (the staff second factor comes with django-otp).
+    "admin_login": Throttle("admin_login", ("10/m", "60/h")),
+}
+
+_RATE = re.compile(r"^[1-9][0-9]*/[0-9]*[smhd]$")
+
+
+@lru_cache(maxsize=8)  # read on every throttled request; the variable rarely changes
+def parse_throttle_overrides(text: str) -> dict[str, tuple[str, ...]]:
+    """``"login=20/m;100/h,captcha=60/m"`` → ``{"login": ("20/m", "100/h"), …}``.
+
+    Raises ValueError (the settings module turns it into ImproperlyConfigured) for an unknown
+    name or a rate django-ratelimit would not read the way it looks (``"10/m"``, ``"100/5m"``).
+    """
+    overrides: dict[str, tuple[str, ...]] = {}
+    for entry in filter(None, (e.strip() for e in text.split(","))):
+        name, sep, rates_text = entry.partition("=")
+        name = name.strip()
+        rates = tuple(r.strip() for r in rates_text.split(";") if r.strip())
+        if not sep or name not in THROTTLES:
+            raise ValueError(
+                f"NES_THROTTLES: unknown throttle {name!r} (known: {sorted(THROTTLES)})"
+            )
+        if not rates or not all(_RATE.match(rate) for rate in rates):
+            raise ValueError(f"NES_THROTTLES: {name}: rates are count/period, e.g. 10/m;60/h")
+        overrides[name] = rates
+    return overrides
+
+
+def throttle(name: str, overrides: str = "") -> Throttle:
+    """``THROTTLES[name]``, with the rates ``overrides`` (``NES_THROTTLES``) gives it, if any."""
+    rates = parse_throttle_overrides(overrides).get(name) if overrides else None
+    return replace(THROTTLES[name], rates=rates) if rates else THROTTLES[name]
+
+
+# --- SMS budgets (counted in SmsMessage rows) -------------------------------------------------
+
+# Codes the holder asked for (login, revoke, PIN/PUK, Kilit Çözme, E-Onay, phone change).
+OWN_CODES_PER_HOUR = 5
+# Codes of the recovery path, which a third party who knows an ID and a birth date can trigger.
+RECOVERY_CODES_PER_HOUR = 3
+# Between two codes of one budget (a double click reuses the open code instead).
+SECONDS_BETWEEN_CODES = 60
+# Codes sent to one *new* number for a phone change, per day (whoever asks).
+PHONE_CHANGE_CODES_PER_NUMBER_PER_DAY = 3
+# Notices (address changed, certificate suspended, …) per citizen per hour; then one SMS says
+# that further notices this hour are held back ("NOTICES_CAPPED"), and later ones are recorded
+# as suppressed without being sent (the security log shows them all).
+NOTICES_PER_HOUR = 5
+
+# --- E-mail budgets (counted in ContactChange rows) -------------------------------------------
+
+# Confirmation mails for an e-mail change, per citizen per day and per target address per day.
+EMAIL_CONFIRMATIONS_PER_CITIZEN_PER_DAY = 3
+EMAIL_CONFIRMATIONS_PER_ADDRESS_PER_DAY = 3
