@@ -7,10 +7,12 @@ superuser can set a new security word, which is hashed at once.
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -21,10 +23,14 @@ from django.utils.translation import ngettext
 
 from audit.models import AuditEvent
 
+from . import lockout
+from .forms import ResetLinkForm
 from .identity import mask_phone
 from .models import Citizen, ContactChange, SmsMessage
-from .recovery import ResetLinkForm, create_reset_link
-from .services import unlock_citizen
+from .services import create_reset_link
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 RECENT = 20
 LOGIN_ACTIONS = (
@@ -69,7 +75,8 @@ class CitizenAdminForm(forms.ModelForm):
         ]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if not self.instance.pk and not data.get("new_security_word"):
             self.add_error("new_security_word", _("Yeni vatandaş için Güvenlik Sözcüğü gerekir."))
         return data
@@ -96,7 +103,7 @@ class LockedFilter(admin.SimpleListFilter):
     title = _("kilit durumu")
     parameter_name = "kilit"
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, StrOrPromise]]:
         return [("evet", _("Kilitli")), ("hayir", _("Açık"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Citizen]) -> QuerySet[Citizen]:
@@ -170,7 +177,7 @@ class CitizenAdmin(admin.ModelAdmin):
         return obj.is_locked
 
     @admin.display(description=_("son giriş denemeleri"))
-    def recent_login_attempts(self, obj: Citizen) -> str:
+    def recent_login_attempts(self, obj: Citizen) -> StrOrPromise:
         events = AuditEvent.objects.filter(citizen=obj, action__in=LOGIN_ACTIONS).select_related(
             "actor"
         )[:RECENT]
@@ -200,7 +207,7 @@ class CitizenAdmin(admin.ModelAdmin):
         )
 
     @admin.display(description=_("son SMS'ler"))
-    def recent_sms(self, obj: Citizen) -> str:
+    def recent_sms(self, obj: Citizen) -> StrOrPromise:
         sms = SmsMessage.objects.filter(citizen=obj)[:RECENT]
         if not sms:
             return _("Kayıt yok.")
@@ -230,10 +237,10 @@ class CitizenAdmin(admin.ModelAdmin):
         )
 
     @admin.display(description=_("son bilgi değişiklikleri"))
-    def recent_contact_changes(self, obj: Citizen) -> str:
+    def recent_contact_changes(self, obj: Citizen) -> StrOrPromise:
         """Bilgi Güncelle history with before/after: phone and e-mail requests (confirmed or
         not) from ContactChange, address changes (saved at once) from the audit log."""
-        rows = [
+        rows: list[tuple[datetime, StrOrPromise, str, str, StrOrPromise]] = [
             (c.created_at, c.get_field_display(), c.old_value, c.new_value, _contact_state(c))
             for c in ContactChange.objects.filter(citizen=obj)[:RECENT]
         ]
@@ -272,7 +279,7 @@ class CitizenAdmin(admin.ModelAdmin):
             form = UnlockForm(request.POST)
             if form.is_valid():
                 count = sum(
-                    unlock_citizen(c, agent=request.user, reason=form.cleaned_data["reason"])
+                    lockout.unlock(c, agent=request.user, reason=form.cleaned_data["reason"])
                     for c in locked
                 )
                 self.message_user(
@@ -299,8 +306,8 @@ class CitizenAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "citizens": locked,
             "form": form,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-            "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            "selected": request.POST.getlist(ACTION_CHECKBOX_NAME),
         }
         return TemplateResponse(request, "admin/accounts/citizen/unlock.html", context)
 
@@ -353,13 +360,13 @@ class CitizenAdmin(admin.ModelAdmin):
             "citizens": open_,
             "skipped": queryset.filter(locked_at__isnull=False),
             "form": form,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-            "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            "selected": request.POST.getlist(ACTION_CHECKBOX_NAME),
         }
         return TemplateResponse(request, "admin/accounts/citizen/send_reset_link.html", context)
 
 
-def _contact_state(change: ContactChange) -> str:
+def _contact_state(change: ContactChange) -> StrOrPromise:
     if change.confirmed_at:
         return _("Onaylandı %(at)s") % {"at": f"{change.confirmed_at:%d.%m.%Y %H:%M}"}
     if change.cancelled_at:
@@ -386,7 +393,7 @@ class ContactChangeAdmin(admin.ModelAdmin):
     list_filter = ["field"]
     search_fields = ["=citizen__tckn", "=citizen__passport_no"]
     list_select_related = ["citizen"]
-    fields = readonly_fields = [
+    fields = readonly_fields = (
         "citizen",
         "field",
         "old_value",
@@ -395,7 +402,7 @@ class ContactChangeAdmin(admin.ModelAdmin):
         "expires_at",
         "confirmed_at",
         "cancelled_at",
-    ]
+    )
     date_hierarchy = "created_at"
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.apps import apps as global_apps
 from django.contrib.auth.management import create_permissions
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 
 from .models import CALL_CENTRE_GROUP
 
@@ -22,8 +22,6 @@ PERMISSIONS = [
 
 
 def ensure_call_centre_group() -> Group:
-    from django.contrib.auth.models import Permission
-
     for label in ("accounts", "audit"):
         create_permissions(global_apps.get_app_config(label), verbosity=0)
     group, _ = Group.objects.get_or_create(name=CALL_CENTRE_GROUP)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from captcha.fields import CaptchaField, CaptchaTextInput
@@ -11,6 +12,17 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .identity import normalize_identifier, validate_identifier
+
+
+def mutable_copy(data: Mapping[str, Any]) -> MutableMapping[str, Any]:
+    """A copy of a bound form's ``data`` that may be changed (``request.POST`` may not).
+
+    ``request.POST`` is a ``QueryDict`` (a ``dict`` subclass) whose ``copy()`` is mutable and
+    keeps every value of a repeated field; a form bound in code usually gets a plain ``dict``.
+    """
+    if isinstance(data, dict):
+        return data.copy()
+    return dict(data)
 
 
 class SingleUseCaptchaField(CaptchaField):
@@ -85,6 +97,17 @@ class CodeForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.data.get("code"):
-            data = self.data.copy()
+            data = mutable_copy(self.data)
             data["code"] = "".join(str(data["code"]).split())
             self.data = data
+
+
+class ResetLinkForm(forms.Form):
+    """The reason an agent gives for sending a reset link (admin action)."""
+
+    reason = forms.CharField(
+        label=_("Bağlantı gönderme gerekçesi"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=500,
+        help_text=_("Ör. vatandaş aradı, kimliği doğrulandı. Gizli bilgi yazmayınız."),
+    )

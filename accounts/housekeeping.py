@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 from importlib import import_module
+from uuid import UUID
 
 from celery import shared_task
 from django.conf import settings
@@ -63,7 +64,7 @@ LOST_SEND_REASON = (
 )
 
 
-def settle_lost_sends(*, pk: object = None, now: datetime | None = None) -> int:
+def settle_lost_sends(*, pk: UUID | str | None = None, now: datetime | None = None) -> int:
     """Mark SMS left ``sending`` by a worker that died mid-send as failed; return how many.
 
     A row stays ``sending`` for at most one provider call (``TWILIO_TIMEOUT_SECONDS``); one

@@ -2,6 +2,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
+from nesportal.http import PortalRequest
 from nesportal.middleware import is_public_repository
 
 from .services import SESSION_CITIZEN, session_citizen
@@ -18,13 +19,13 @@ class CitizenMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        request.citizen = None  # type: ignore[attr-defined]
+    def __call__(self, request: PortalRequest) -> HttpResponse:
+        request.citizen = None
         if is_public_repository(request):
             return self.get_response(request)
         if SESSION_CITIZEN in request.session:
             citizen = session_citizen(request)
             if citizen is None:
                 request.session.flush()
-            request.citizen = citizen  # type: ignore[attr-defined]
+            request.citizen = citizen
         return self.get_response(request)

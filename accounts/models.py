@@ -63,8 +63,18 @@ class CitizenQuerySet(models.QuerySet):
 
 class Citizen(models.Model):
     class LockReason(models.TextChoices):
+        """What the attempt that locked the account was (``accounts.lockout.lock``).
+
+        Wrong words, wrong birth dates and failed E-İmzalı Giriş share one strike counter, so
+        the reason names the third strike; the audit log shows each of them."""
+
         WRONG_WORD = "wrong_word", _("3 kez hatalı Güvenlik Sözcüğü")
         WRONG_CODE = "wrong_code", _("3 kez hatalı SMS Onay Kodu")
+        WRONG_BIRTH_DATE = (
+            "wrong_birth_date",
+            _("3 kez hatalı doğum tarihi (Güvenlik Sözcüğümü Unuttum)"),
+        )
+        ESIGN_FAILED = "esign_failed", _("3 kez başarısız E-İmzalı Giriş")
 
     tckn = models.CharField(
         _("T.C. Kimlik No"),

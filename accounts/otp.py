@@ -3,15 +3,15 @@
 Security contract
 -----------------
 * A code is six digits from RFC 4226 HOTP (``pyotp``) whose secret is
-  HMAC-SHA256(server key, challenge id ‖ purpose ‖ citizen id). Nothing that reveals the code is
-  stored: not the code, not its secret. The sending task receives the challenge id only and
-  derives the text itself.
+  HMAC-SHA256(server key, challenge id ‖ purpose ‖ citizen id) (``accounts.codes``). Nothing
+  that reveals the code is stored: not the code, not its secret. The sending task receives the
+  challenge id only and derives the text itself.
 * A challenge is bound to the browser session that asked for it (the row keeps the SHA-256 of a
   random token that lives only in that session) and to a purpose: a login code is useless for a
   step-up and vice versa.
 * Valid for 180 s, single use, and the third wrong code invalidates it. A wrong code is also a
   strike on the citizen's code-failure counter, which only a right code resets (not a new
-  login with the right word): three wrong codes in a row lock the account.
+  login with the right word): three wrong codes in a row lock the account (``accounts.lockout``).
 * Verification runs under row locks (challenge, then citizen) in one transaction, so two
   parallel submissions of one code give exactly one success. Codes are compared with
   ``hmac.compare_digest``.
@@ -26,7 +26,6 @@ Security contract
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import math
@@ -35,22 +34,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
-import pyotp
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.crypto import salted_hmac
 from django.utils.translation import ngettext
 from django.views.decorators.debug import sensitive_variables
 
 from audit.log import record
 from nesportal import limits
 
+from . import lockout
+from .codes import expected_code
 from .models import MAX_FAILURES, Citizen, SmsChallenge, SmsMessage
+from .sms_queue import queue_sms
 
-CODE_DIGITS = 6
-CODE_KIND = {
+# Keyed by str: callers pass a purpose as stored on SmsChallenge (TextChoices are strs).
+CODE_KIND: dict[str, SmsMessage.Kind] = {
     SmsChallenge.Purpose.LOGIN: SmsMessage.Kind.LOGIN_CODE,
     SmsChallenge.Purpose.REVOKE: SmsMessage.Kind.REVOKE_CODE,
     SmsChallenge.Purpose.PINPUK: SmsMessage.Kind.PINPUK_CODE,
@@ -221,18 +221,6 @@ def _binding_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-@sensitive_variables("secret")
-def expected_code(challenge: SmsChallenge) -> str:
-    """The code for ``challenge``, derived with the server key (never stored)."""
-    mac = salted_hmac(
-        "nesportal.accounts.otp",
-        f"{challenge.pk}:{challenge.purpose}:{challenge.subject}:{challenge.citizen_id}",
-        algorithm="sha256",
-    ).digest()
-    secret = base64.b32encode(mac).decode()
-    return pyotp.HOTP(secret, digits=CODE_DIGITS).at(0)
-
-
 def issue_challenge(
     citizen: Citizen,
     purpose: str,
@@ -251,8 +239,6 @@ def issue_challenge(
     new SMS; the refusal is audited here. A caller that wraps this call in a transaction of its
     own audits it again after that transaction rolled back (``exc.audit(request)``).
     """
-    from .tasks import queue_sms
-
     now = now or timezone.now()
     token = secrets.token_urlsafe(32)
     refused = None
@@ -324,33 +310,6 @@ def rebind_recent_challenge(
     return challenge, token
 
 
-def lock_citizen(
-    citizen_id: int, reason: str, *, request: HttpRequest | None, now: datetime
-) -> bool:
-    """Lock the account if its counter reached the maximum. True if this call locked it."""
-    from .tasks import queue_sms
-
-    with transaction.atomic():
-        locked = Citizen.objects.filter(
-            Q(failure_count__gte=MAX_FAILURES) | Q(code_failure_count__gte=MAX_FAILURES),
-            pk=citizen_id,
-            locked_at=None,
-        ).update(locked_at=now, lock_reason=reason)
-        if locked:
-            citizen = Citizen.objects.get(pk=citizen_id)
-            SmsChallenge.objects.filter(
-                citizen=citizen, consumed_at=None, invalidated_at=None
-            ).update(invalidated_at=now)
-            record("nes.account.locked", citizen=citizen, request=request, reason=reason)
-            queue_sms(
-                citizen,
-                SmsMessage.Kind.ACCOUNT_LOCKED,
-                request=request,
-                expires=now + timedelta(hours=1),
-            )
-    return bool(locked)
-
-
 @sensitive_variables("code", "expected")
 def verify_code(
     challenge_id: str,
@@ -389,8 +348,7 @@ def verify_code(
         if hmac.compare_digest(expected.encode(), code.encode()):
             challenge.consumed_at = now
             challenge.save(update_fields=["consumed_at"])
-            Citizen.objects.filter(pk=citizen.pk).update(failure_count=0, code_failure_count=0)
-            citizen.failure_count = citizen.code_failure_count = 0
+            lockout.reset_counters(citizen)
             record("nes.login.code_passed", citizen=citizen, request=request, purpose=purpose)
             return Verification(Outcome.OK, citizen)
 
@@ -399,8 +357,7 @@ def verify_code(
             challenge.invalidated_at = now
         challenge.save(update_fields=["wrong_attempts", "invalidated_at"])
         # Counted on its own: a new login with the right word does not break "3 in a row".
-        citizen.code_failure_count = min(citizen.code_failure_count + 1, MAX_FAILURES)
-        Citizen.objects.filter(pk=citizen.pk).update(code_failure_count=citizen.code_failure_count)
+        lockout.count_code_failure(citizen)
         record(
             "nes.login.code_failed",
             citizen=citizen,
@@ -409,7 +366,7 @@ def verify_code(
             code_failure_count=citizen.code_failure_count,
         )
         if citizen.code_failure_count >= MAX_FAILURES:
-            lock_citizen(citizen.pk, Citizen.LockReason.WRONG_CODE, request=request, now=now)
+            lockout.lock(citizen.pk, Citizen.LockReason.WRONG_CODE, request=request, now=now)
             return Verification(Outcome.LOCKED, citizen)
         # A challenge cannot collect three wrong codes without the account counter reaching three
         # too (only a right code resets it), so a voided challenge always ends in LOCKED above.

@@ -58,7 +58,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from audit.log import record
 from nesportal import limits
+from nesportal.http import CitizenRequest
 
+from .decorators import citizen_required
 from .forms import CodeForm
 from .identity import mask_phone
 from .models import (
@@ -70,9 +72,10 @@ from .models import (
     validate_turkish_mobile,
 )
 from .otp import Outcome, SmsRateLimited, budget_wait, issue_challenge, verify_code
-from .stepup import add_outcome_error, code_step_context
-from .tasks import CALL_CENTRE, queue_sms
-from .views import _rate_limit_message, citizen_required
+from .sms_queue import queue_sms
+from .sms_texts import CALL_CENTRE
+from .stepup import add_outcome_error, code_step_context, rate_limit_message
+from .tokens import token_hash
 
 SESSION_PHONE = "nes_pending_phone"
 PHONE_LIFETIME = timedelta(minutes=10)
@@ -193,10 +196,6 @@ class EmailBudgetExceeded(ContactChangeError):
 
 
 DAY = timedelta(days=1)
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def email_budget_key(address: str) -> str:
@@ -520,14 +519,10 @@ def confirm_email_change(change: ContactChange, *, request: HttpRequest) -> Citi
 # --- views -----------------------------------------------------------------------------------
 
 
-def _citizen(request: HttpRequest) -> Citizen:
-    return request.citizen  # type: ignore[attr-defined,no-any-return]
-
-
 def _profile_page(
-    request: HttpRequest, *, status: int = 200, error: str | None = None, **forms_: Any
+    request: CitizenRequest, *, status: int = 200, error: str | None = None, **forms_: Any
 ) -> HttpResponse:
-    citizen = _citizen(request)
+    citizen = request.citizen
     now = timezone.now()
     context = {
         "phone_form": forms_.get("phone_form") or PhoneForm(citizen=citizen),
@@ -543,15 +538,15 @@ def _profile_page(
 @never_cache
 @citizen_required
 @require_GET
-def profile(request: HttpRequest) -> HttpResponse:
+def profile(request: CitizenRequest) -> HttpResponse:
     return _profile_page(request)
 
 
 @never_cache
 @citizen_required
 @require_POST
-def profile_address(request: HttpRequest) -> HttpResponse:
-    citizen = _citizen(request)
+def profile_address(request: CitizenRequest) -> HttpResponse:
+    citizen = request.citizen
     form = AddressForm(request.POST, citizen=citizen)
     if not form.is_valid():
         return _profile_page(request, status=400, address_form=form)
@@ -563,13 +558,13 @@ def profile_address(request: HttpRequest) -> HttpResponse:
 # Mobile phone ---------------------------------------------------------------------------------
 
 
-def _pending_phone(request: HttpRequest) -> ContactChange | None:
+def _pending_phone(request: CitizenRequest) -> ContactChange | None:
     """This session's open phone change, if any."""
     pending = request.session.get(SESSION_PHONE)
     if not pending:
         return None
     change = (
-        open_changes(_citizen(request), ContactChange.Field.PHONE)
+        open_changes(request.citizen, ContactChange.Field.PHONE)
         .filter(pk=pending.get("change"))
         .first()
     )
@@ -578,8 +573,8 @@ def _pending_phone(request: HttpRequest) -> ContactChange | None:
     return change
 
 
-def _send_phone_code(request: HttpRequest, number: str) -> ContactChange:
-    change, challenge, binding = start_phone_change(_citizen(request), number, request=request)
+def _send_phone_code(request: CitizenRequest, number: str) -> ContactChange:
+    change, challenge, binding = start_phone_change(request.citizen, number, request=request)
     request.session[SESSION_PHONE] = {
         "change": change.pk,
         "challenge": str(challenge.pk),
@@ -592,15 +587,15 @@ def _send_phone_code(request: HttpRequest, number: str) -> ContactChange:
 @never_cache
 @citizen_required
 @require_POST
-def profile_phone(request: HttpRequest) -> HttpResponse:
-    citizen = _citizen(request)
+def profile_phone(request: CitizenRequest) -> HttpResponse:
+    citizen = request.citizen
     form = PhoneForm(request.POST, citizen=citizen)
     if not form.is_valid():
         return _profile_page(request, status=400, phone_form=form)
     try:
         _send_phone_code(request, form.cleaned_data["mobile_phone"])
     except SmsRateLimited as exc:
-        form.add_error(None, _rate_limit_message(exc))
+        form.add_error(None, rate_limit_message(exc))
         return _profile_page(request, status=429, phone_form=form)
     return redirect("accounts:profile_phone_code")
 
@@ -623,13 +618,13 @@ def _restart_phone(request: HttpRequest) -> HttpResponse:
 @never_cache
 @citizen_required
 @require_http_methods(["GET", "POST"])
-def profile_phone_code(request: HttpRequest) -> HttpResponse:
+def profile_phone_code(request: CitizenRequest) -> HttpResponse:
     change = _pending_phone(request)
     if change is None:
         return _restart_phone(request)
     pending = request.session[SESSION_PHONE]
     challenge = SmsChallenge.objects.filter(
-        pk=pending.get("challenge"), citizen=_citizen(request)
+        pk=pending.get("challenge"), citizen=request.citizen
     ).first()
 
     form = CodeForm(request.POST or None)
@@ -651,7 +646,7 @@ def profile_phone_code(request: HttpRequest) -> HttpResponse:
             if outcome is Outcome.OK:
                 request.session.pop(SESSION_PHONE, None)
                 try:
-                    citizen = confirm_phone_change(change.pk, _citizen(request), request=request)
+                    citizen = confirm_phone_change(change.pk, request.citizen, request=request)
                 except ContactChangeError as exc:
                     messages.error(request, exc.message)
                     return redirect("accounts:profile")
@@ -684,16 +679,16 @@ def profile_phone_code(request: HttpRequest) -> HttpResponse:
 @never_cache
 @citizen_required
 @require_POST
-def profile_phone_resend(request: HttpRequest) -> HttpResponse:
+def profile_phone_resend(request: CitizenRequest) -> HttpResponse:
     change = _pending_phone(request)
     if change is None:
         return _restart_phone(request)
     # A new code for the same change: the 10 minutes still count from the request.
     try:
         with transaction.atomic():
-            _check_number_budget(_citizen(request), change.new_value, timezone.now())
+            _check_number_budget(request.citizen, change.new_value, timezone.now())
             challenge, binding = issue_challenge(
-                _citizen(request),
+                request.citizen,
                 SmsChallenge.Purpose.PHONE_CHANGE,
                 subject=change.new_value,
                 to=change.new_value,
@@ -702,7 +697,7 @@ def profile_phone_resend(request: HttpRequest) -> HttpResponse:
             ContactChange.objects.filter(pk=change.pk).update(challenge=challenge)
     except SmsRateLimited as exc:
         exc.audit(request)  # after the rollback, so the audit event stays
-        messages.error(request, _rate_limit_message(exc))
+        messages.error(request, rate_limit_message(exc))
     else:
         pending = request.session[SESSION_PHONE]
         pending.update(challenge=str(challenge.pk), binding=binding)
@@ -714,15 +709,16 @@ def profile_phone_resend(request: HttpRequest) -> HttpResponse:
 @never_cache
 @citizen_required
 @require_POST
-def profile_phone_cancel(request: HttpRequest) -> HttpResponse:
+def profile_phone_cancel(request: CitizenRequest) -> HttpResponse:
     change = _pending_phone(request)
     request.session.pop(SESSION_PHONE, None)
     if change is not None:
         now = timezone.now()
         ContactChange.objects.filter(pk=change.pk, confirmed_at=None).update(cancelled_at=now)
-        SmsChallenge.objects.filter(
-            pk=change.challenge_id, consumed_at=None, invalidated_at=None
-        ).update(invalidated_at=now)
+        if change.challenge_id is not None:  # None matched no challenge anyway
+            SmsChallenge.objects.filter(
+                pk=change.challenge_id, consumed_at=None, invalidated_at=None
+            ).update(invalidated_at=now)
         messages.info(request, _("Numara değişikliğinden vazgeçtiniz; numaranız değişmedi."))
     return redirect("accounts:profile")
 
@@ -733,8 +729,8 @@ def profile_phone_cancel(request: HttpRequest) -> HttpResponse:
 @never_cache
 @citizen_required
 @require_POST
-def profile_email(request: HttpRequest) -> HttpResponse:
-    citizen = _citizen(request)
+def profile_email(request: CitizenRequest) -> HttpResponse:
+    citizen = request.citizen
     form = EmailForm(request.POST, citizen=citizen)
     if not form.is_valid():
         return _profile_page(request, status=400, email_form=form)

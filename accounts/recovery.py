@@ -9,8 +9,8 @@ Security contract
   strike is reserved with the same conditional UPDATE (``failure_count < 3`` and not locked)
   before the date is compared, so parallel requests cannot get extra guesses. A right date
   gives back its own strike (it resets nothing else); a wrong one keeps it and the third
-  locks the account (``lock_citizen``). Wrong SMS codes count exactly like login codes
-  (``verify_code``).
+  locks the account, reason "wrong birth date" (``accounts.lockout``). Wrong SMS codes count
+  exactly like login codes (``verify_code``).
 * Recovery codes have a budget of their own (``RECOVERY_CODES_PER_HOUR`` and their own resend
   window, ``accounts.otp.code_budget``): anyone who knows an ID and a birth date can ask for
   them, so they never use up the holder's own login codes.
@@ -24,33 +24,30 @@ Security contract
   of the citizen ends at its next request (``CitizenMiddleware``). Sessions are not deleted
   from the session store: they are not indexed by citizen, and finding them would mean
   decoding every session. They are useless anyway and expire after 10 idle minutes.
-* Agent reset links: the token is HMAC(server key, link id ‖ created_at), derived again when
-  the SMS is rendered; only its SHA-256 is stored. The link works once (conditional UPDATE on
+* Agent reset links (made by ``accounts.services.create_reset_link``): the token is
+  HMAC(server key, link id ‖ created_at), derived again when the SMS is rendered
+  (``accounts.tokens``); only its SHA-256 is stored. The link works once (conditional UPDATE on
   ``used_at``), for 30 minutes, and not for a locked account (unlock first).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 import time
 from typing import Any
 
 from captcha.fields import CaptchaTextInput
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import check_password, make_password
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils import timezone
-from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -60,19 +57,24 @@ from django.views.decorators.http import require_http_methods, require_POST
 from audit.log import record
 from nesportal.decorators import throttled
 
-from .forms import CodeForm, SingleUseCaptchaField
+from . import lockout
+from .forms import CodeForm, SingleUseCaptchaField, mutable_copy
 from .identity import normalize_identifier, validate_identifier
-from .models import MAX_FAILURES, Citizen, SmsChallenge, SmsMessage, WordResetLink
-from .otp import Outcome, SmsRateLimited, issue_challenge, lock_citizen, verify_code
-from .profile import token_hash
-from .services import dummy_hash, session_hash, subject_digest
-from .stepup import add_outcome_error, countdown_text, resend_wait, seconds_left
-from .tasks import queue_sms
-from .views import _rate_limit_message
+from .models import Citizen, SmsChallenge, SmsMessage, WordResetLink
+from .otp import Outcome, SmsRateLimited, issue_challenge, verify_code
+from .services import session_hash, subject_digest
+from .sms_queue import queue_sms
+from .stepup import (
+    add_outcome_error,
+    countdown_text,
+    rate_limit_message,
+    resend_wait,
+    seconds_left,
+)
+from .tokens import open_reset_link
 
 SESSION_RECOVERY = "nes_recovery"
 RECOVERY_MAX_AGE = 10 * 60
-LINK_SALT = "nesportal.accounts.reset-link"
 MIN_WORD_LENGTH = 8
 # Compared against when there is no citizen, so every path does one comparison.
 _DUMMY_DATE = "1900-01-01"
@@ -105,15 +107,13 @@ def check_birth_date(
     given = birth_date.isoformat()
     citizen = Citizen.objects.by_identifier(identifier).first()
     if citizen is None:
-        check_password(secrets.token_urlsafe(16), dummy_hash())
+        lockout.check_dummy()
         constant_time_compare(given, _DUMMY_DATE)
         record("nes.recovery.fact_failed", request=request, subject=subject_digest(identifier))
         return None
 
-    reserved = Citizen.objects.filter(
-        pk=citizen.pk, locked_at=None, failure_count__lt=MAX_FAILURES
-    ).update(failure_count=F("failure_count") + 1)
-    check_password(secrets.token_urlsafe(16), dummy_hash())
+    reserved = lockout.reserve_strike(citizen.pk)
+    lockout.check_dummy()
     matches = constant_time_compare(given, citizen.birth_date.isoformat())
     if not reserved:
         record("nes.recovery.locked_attempt", citizen=citizen, request=request)
@@ -122,9 +122,7 @@ def check_birth_date(
     if matches:
         # Give back this attempt's strike; earlier strikes stay. If parallel wrong attempts
         # locked the account meanwhile, the lock wins.
-        if Citizen.objects.filter(pk=citizen.pk, locked_at=None, failure_count__gt=0).update(
-            failure_count=F("failure_count") - 1
-        ):
+        if lockout.give_back_strike(citizen.pk):
             citizen.refresh_from_db()
             record("nes.recovery.fact_passed", citizen=citizen, request=request)
             return citizen
@@ -138,7 +136,9 @@ def check_birth_date(
         request=request,
         failure_count=citizen.failure_count,
     )
-    lock_citizen(citizen.pk, Citizen.LockReason.WRONG_WORD, request=request, now=timezone.now())
+    lockout.lock(
+        citizen.pk, Citizen.LockReason.WRONG_BIRTH_DATE, request=request, now=timezone.now()
+    )
     return None
 
 
@@ -226,13 +226,15 @@ def set_new_word(
             invalidated_at=now
         )
         citizen.refresh_from_db()
+        # Event data only: typed Any, since record()'s own keywords share the namespace.
+        extra: dict[str, Any] = {"link": link.pk} if link is not None else {}
         record(
             "nes.recovery.word_changed",
             citizen=citizen,
             request=request,
             actor=link.created_by if link is not None else None,
             via=via,
-            **({"link": link.pk} if link is not None else {}),
+            **extra,
         )
         queue_sms(
             citizen,
@@ -241,71 +243,6 @@ def set_new_word(
             expires=now + dt.timedelta(hours=1),
         )
     return citizen
-
-
-def _link_token(link: WordResetLink) -> str:
-    created = link.created_at.astimezone(dt.UTC).isoformat(timespec="microseconds")
-    return salted_hmac(LINK_SALT, f"{link.pk}:{created}", algorithm="sha256").hexdigest()
-
-
-def create_reset_link(
-    citizen: Citizen, *, agent: Any, reason: str, now: dt.datetime | None = None
-) -> WordResetLink:
-    """An agent's reset link: stored as a hash, sent by SMS (the token is derived at send time).
-    Supersedes the citizen's earlier open links."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        WordResetLink.objects.filter(citizen=citizen, used_at=None, expires_at__gt=now).update(
-            expires_at=now
-        )
-        link = WordResetLink.objects.create(
-            citizen=citizen,
-            # Placeholder until the id exists; the token depends on it.
-            token_hash="pending-" + secrets.token_hex(24),
-            created_by=agent,
-            reason=reason,
-            created_at=now,
-            expires_at=now + WordResetLink.LIFETIME,
-        )
-        link.token_hash = token_hash(_link_token(link))
-        link.save(update_fields=["token_hash"])
-        record("nes.recovery.link_sent", citizen=citizen, actor=agent, reason=reason, link=link.pk)
-        queue_sms(
-            citizen,
-            SmsMessage.Kind.WORD_RESET_LINK,
-            context={"reset_link": str(link.pk)},
-            expires=link.expires_at,
-        )
-    return link
-
-
-def reset_link_sms_url(link_id: int | str) -> str | None:
-    """The absolute URL for the SMS, or None if the link is used or expired (then no SMS)."""
-    try:
-        link = WordResetLink.objects.filter(pk=int(link_id)).first()
-    except (TypeError, ValueError):
-        return None
-    if link is None or link.used_at is not None or link.expires_at <= timezone.now():
-        return None
-    path = reverse("accounts:reset_link", args=[_link_token(link)])
-    return settings.PORTAL_BASE_URL.rstrip("/") + path
-
-
-def open_link(token: str, *, now: dt.datetime | None = None) -> WordResetLink | None:
-    """The open link for ``token`` (unused, unexpired), or None."""
-    now = now or timezone.now()
-    if not token or len(token) > 128:
-        return None
-    link = (
-        WordResetLink.objects.select_related("citizen", "created_by")
-        .filter(token_hash=token_hash(token))
-        .first()
-    )
-    if link is None or not constant_time_compare(_link_token(link), token):
-        return None
-    if link.used_at is not None or link.expires_at <= now:
-        return None
-    return link
 
 
 # --- forms ----------------------------------------------------------------------------------
@@ -365,7 +302,8 @@ class NewWordForm(forms.Form):
 
     @sensitive_variables("word1", "word2")
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         word1, word2 = data.get("new_word1"), data.get("new_word2")
         if word1 and word2 and not constant_time_compare(word1, word2):
             self.add_error("new_word2", _("Girdiğiniz iki Güvenlik Sözcüğü aynı değil."))
@@ -375,17 +313,6 @@ class NewWordForm(forms.Form):
             except ValidationError as exc:
                 self.add_error("new_word1", exc)
         return data
-
-
-class ResetLinkForm(forms.Form):
-    """The reason an agent gives for sending a reset link (admin action)."""
-
-    reason = forms.CharField(
-        label=gettext_lazy("Bağlantı gönderme gerekçesi"),
-        widget=forms.Textarea(attrs={"rows": 3}),
-        max_length=500,
-        help_text=gettext_lazy("Ör. vatandaş aradı, kimliği doğrulandı. Gizli bilgi yazmayınız."),
-    )
 
 
 # --- views ----------------------------------------------------------------------------------
@@ -421,7 +348,7 @@ def forgot_word(request: HttpRequest) -> HttpResponse:
                         citizen, SmsChallenge.Purpose.RECOVERY, request=request
                     )
                 except SmsRateLimited as exc:
-                    form.add_error(None, _rate_limit_message(exc))
+                    form.add_error(None, rate_limit_message(exc))
                     status = 429
                 else:
                     request.session.cycle_key()
@@ -435,9 +362,10 @@ def forgot_word(request: HttpRequest) -> HttpResponse:
                     return redirect("accounts:recovery_code")
         elif form.has_error("captcha"):
             record("nes.recovery.captcha_failed", request=request)
-        form.data = form.data.copy()
-        form.data.pop("birth_date", None)
-        form.data.pop("captcha_1", None)
+        data = mutable_copy(form.data)
+        data.pop("birth_date", None)
+        data.pop("captcha_1", None)
+        form.data = data
     return render(request, "accounts/forgot_word.html", {"form": form}, status=status)
 
 
@@ -513,7 +441,7 @@ def recovery_code_resend(request: HttpRequest) -> HttpResponse:
     try:
         challenge, token = issue_challenge(citizen, SmsChallenge.Purpose.RECOVERY, request=request)
     except SmsRateLimited as exc:
-        messages.error(request, _rate_limit_message(exc))
+        messages.error(request, rate_limit_message(exc))
     else:
         state.update(challenge=str(challenge.pk), binding=token)
         request.session[SESSION_RECOVERY] = state
@@ -581,7 +509,7 @@ def recovery_new_word(request: HttpRequest) -> HttpResponse:
 def reset_link(request: HttpRequest, token: str) -> HttpResponse:
     # Unusable links get a 200 page: Django logs the path of 4xx responses, and the path holds
     # the token.
-    link = open_link(token)
+    link = open_reset_link(token)
     if link is None:
         return render(request, "accounts/recovery_link.html", {"invalid": True})
     citizen = link.citizen

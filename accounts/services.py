@@ -1,20 +1,19 @@
-"""Login and call-centre workflows: security-word check, unlock, session binding.
+"""Login and call-centre workflows: security-word check, session binding, the reset link.
 
-The 3-strike lock is our own per-account counter (not django-axes, which checks the lock before
-authenticating and records the failure afterwards, so parallel requests get extra guesses).
-A strike is *reserved* with a conditional UPDATE (``failure_count < 3`` and not locked) before
-the Argon2 check runs; a request that cannot reserve one never touches the real hash. So no more
-than three checks can ever happen between two successes, however many requests arrive at once.
-The Argon2 check itself runs outside any transaction or row lock.
+The security word counts into the 3-strike lock (``accounts.lockout``, which states the
+contract): a strike is *reserved* before the Argon2 check runs, and a request that cannot
+reserve one never touches the real hash. The Argon2 check itself runs outside any transaction
+or row lock.
 """
 
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
+from typing import Any
 
-from django.contrib.auth.hashers import check_password, make_password
+from django.contrib.auth.hashers import check_password
 from django.db import transaction
-from django.db.models import F
 from django.http import HttpRequest
 from django.middleware.csrf import rotate_token
 from django.utils import timezone
@@ -22,23 +21,16 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from django.views.decorators.debug import sensitive_variables
 
 from audit.log import record
+from nesportal.http import PortalRequest
 
-from .models import MAX_FAILURES, Citizen, SmsChallenge
+from . import lockout
+from .models import Citizen, SmsMessage, WordResetLink
+from .sms_queue import queue_sms
+from .tokens import reset_link_token, token_hash
 
 SESSION_CITIZEN = "nes_citizen"
 SESSION_CITIZEN_HASH = "nes_citizen_hash"
 SESSION_PENDING = "nes_pending_login"
-
-_dummy_hash: str | None = None
-
-
-def dummy_hash() -> str:
-    """An Argon2 hash of a random word, checked when there is no real hash to check, so that
-    unknown IDs and locked accounts cost the same work as a wrong security word."""
-    global _dummy_hash
-    if _dummy_hash is None:
-        _dummy_hash = make_password(secrets.token_urlsafe(24))
-    return _dummy_hash
 
 
 def subject_digest(identifier: str) -> str:
@@ -56,29 +48,24 @@ def check_security_word(identifier: str, word: str, *, request: HttpRequest) -> 
     """
     citizen = Citizen.objects.by_identifier(identifier).first()
     if citizen is None:
-        check_password(word, dummy_hash())
+        lockout.check_dummy(word)
         record("nes.login.word_failed", request=request, subject=subject_digest(identifier))
         return None
 
-    reserved = Citizen.objects.filter(
-        pk=citizen.pk, locked_at=None, failure_count__lt=MAX_FAILURES
-    ).update(failure_count=F("failure_count") + 1)
-    if not reserved:
-        check_password(word, dummy_hash())
+    if not lockout.reserve_strike(citizen.pk):
+        lockout.check_dummy(word)
         record("nes.login.locked_attempt", citizen=citizen, request=request)
         return None
 
     # Outside any transaction: Argon2 takes ~100 ms and must not hold a row lock.
     if check_password(word, citizen.security_word_hash):
-        # Conditional: if parallel wrong attempts locked the account meanwhile, the lock wins.
-        if Citizen.objects.filter(pk=citizen.pk, locked_at=None).update(failure_count=0):
+        # If parallel wrong attempts locked the account meanwhile, the lock wins.
+        if lockout.reset_strikes(citizen.pk):
             citizen.refresh_from_db()
             record("nes.login.word_passed", citizen=citizen, request=request)
             return citizen
         record("nes.login.locked_attempt", citizen=citizen, request=request)
         return None
-
-    from .otp import lock_citizen
 
     citizen.refresh_from_db(fields=["failure_count"])
     record(
@@ -87,7 +74,7 @@ def check_security_word(identifier: str, word: str, *, request: HttpRequest) -> 
         request=request,
         failure_count=citizen.failure_count,
     )
-    lock_citizen(citizen.pk, Citizen.LockReason.WRONG_WORD, request=request, now=timezone.now())
+    lockout.lock(citizen.pk, Citizen.LockReason.WRONG_WORD, request=request, now=timezone.now())
     return None
 
 
@@ -100,7 +87,7 @@ def session_hash(citizen: Citizen) -> str:
     ).hexdigest()
 
 
-def login_citizen(request: HttpRequest, citizen: Citizen) -> None:
+def login_citizen(request: PortalRequest, citizen: Citizen) -> None:
     """Start the citizen's session: new session key and CSRF token (what a page fetched before the
     login knew of either is worthless after it), bound to the citizen's current state. Every
     login path (Şifreli Giriş, E-İmzalı Giriş) goes through here."""
@@ -109,7 +96,7 @@ def login_citizen(request: HttpRequest, citizen: Citizen) -> None:
     rotate_token(request)
     request.session[SESSION_CITIZEN] = citizen.pk
     request.session[SESSION_CITIZEN_HASH] = session_hash(citizen)
-    request.citizen = citizen  # type: ignore[attr-defined]
+    request.citizen = citizen
     record("nes.login.succeeded", citizen=citizen, request=request)
 
 
@@ -132,23 +119,32 @@ def logout_citizen(request: HttpRequest) -> None:
     request.session.flush()
 
 
-def unlock_citizen(citizen: Citizen, *, agent: object, reason: str) -> bool:
-    """Call-centre unlock: clears the lock and the counter. False if it was not locked."""
+def create_reset_link(
+    citizen: Citizen, *, agent: Any, reason: str, now: datetime | None = None
+) -> WordResetLink:
+    """An agent's reset link: stored as a hash, sent by SMS (the token is derived at send time,
+    ``accounts.tokens``). Supersedes the citizen's earlier open links."""
+    now = now or timezone.now()
     with transaction.atomic():
-        unlocked = Citizen.objects.filter(pk=citizen.pk, locked_at__isnull=False).update(
-            locked_at=None, lock_reason="", failure_count=0, code_failure_count=0
+        WordResetLink.objects.filter(citizen=citizen, used_at=None, expires_at__gt=now).update(
+            expires_at=now
         )
-        if not unlocked:
-            return False
-        SmsChallenge.objects.filter(citizen=citizen, consumed_at=None, invalidated_at=None).update(
-            invalidated_at=timezone.now()
-        )
-        record(
-            "nes.account.unlocked",
+        link = WordResetLink.objects.create(
             citizen=citizen,
-            actor=agent,
+            # Placeholder until the id exists; the token depends on it.
+            token_hash="pending-" + secrets.token_hex(24),
+            created_by=agent,
             reason=reason,
-            previous_reason=citizen.lock_reason,
+            created_at=now,
+            expires_at=now + WordResetLink.LIFETIME,
         )
-    citizen.refresh_from_db()
-    return True
+        link.token_hash = token_hash(reset_link_token(link))
+        link.save(update_fields=["token_hash"])
+        record("nes.recovery.link_sent", citizen=citizen, actor=agent, reason=reason, link=link.pk)
+        queue_sms(
+            citizen,
+            SmsMessage.Kind.WORD_RESET_LINK,
+            context={"reset_link": str(link.pk)},
+            expires=link.expires_at,
+        )
+    return link

@@ -10,17 +10,19 @@ helpers here only cover what is the same everywhere.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.utils import timezone
-from django.utils.functional import Promise
 from django.utils.translation import gettext, gettext_lazy
 
 from .models import SmsChallenge
-from .otp import Outcome, Verification
+from .otp import Outcome, SmsRateLimited, Verification
 
-CODE_ERRORS: dict[Outcome, Promise] = {
+if TYPE_CHECKING:
+    from django_stubs_ext import StrPromise
+
+CODE_ERRORS: dict[Outcome, StrPromise] = {
     Outcome.EXPIRED: gettext_lazy("SMS Onay Kodunun süresi doldu. Yeni kod isteyiniz."),
     Outcome.USED: gettext_lazy("Bu SMS Onay Kodu artık geçerli değil. Yeni kod isteyiniz."),
     Outcome.INVALID: gettext_lazy(
@@ -28,6 +30,12 @@ CODE_ERRORS: dict[Outcome, Promise] = {
     ),
 }
 """The form error for each outcome that ends the challenge (a new code has to be asked for)."""
+
+
+def rate_limit_message(exc: SmsRateLimited) -> str:
+    """What the citizen reads when a budget refuses a code SMS. The budget knows its own
+    figures (``nesportal/limits.py``): :attr:`accounts.otp.SmsRateLimited.message`."""
+    return exc.message
 
 
 def wrong_code_message(attempts_left: int) -> str:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import wraps
 from typing import Any
 
 from django.conf import settings
@@ -21,14 +19,22 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from audit.log import record
 from nesportal.decorators import throttled
+from nesportal.http import PortalRequest
 
-from .forms import CodeForm, LoginForm
+from .decorators import citizen_required
+from .forms import CodeForm, LoginForm, mutable_copy
 from .models import Citizen, SmsChallenge
 from .otp import Outcome, SmsRateLimited, issue_challenge, rebind_recent_challenge, verify_code
 from .services import SESSION_PENDING, check_security_word, login_citizen, logout_citizen
 from .sms import backend_class, read_outbox
-from .stepup import add_outcome_error, countdown_text, resend_wait, seconds_left
-from .tasks import SmsUnavailable
+from .sms_queue import SmsUnavailable
+from .stepup import (
+    add_outcome_error,
+    countdown_text,
+    rate_limit_message,
+    resend_wait,
+    seconds_left,
+)
 
 # The half-authenticated state (security word passed, SMS code not yet) is time-boxed.
 PENDING_MAX_AGE = 10 * 60
@@ -40,7 +46,7 @@ LOGIN_FAILED = gettext_lazy(
 )
 
 
-# The broker (Redis) could not take the SMS (accounts.tasks.SmsUnavailable).
+# The broker (Redis) could not take the SMS (accounts.sms_queue.SmsUnavailable).
 SMS_UNAVAILABLE = gettext_lazy("SMS gönderilemedi, lütfen tekrar deneyiniz.")
 
 
@@ -62,17 +68,6 @@ def menu_items() -> list[MenuItem]:
         MenuItem(_("Kilit Çözme"), "pinvault:unlock_list"),
         MenuItem(_("Askıdan İndir"), "certificates:reinstate_list"),
     ]
-
-
-def citizen_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if getattr(request, "citizen", None) is None:
-            messages.info(request, _("Bu sayfa için giriş yapmanız gerekir."))
-            return redirect("accounts:login")
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 @require_GET
@@ -125,7 +120,7 @@ def login(request: HttpRequest) -> HttpResponse:
                 try:
                     _start_pending(request, citizen)
                 except SmsRateLimited as exc:
-                    form.add_error(None, _rate_limit_message(exc))
+                    form.add_error(None, rate_limit_message(exc))
                     status = 429
                 except SmsUnavailable:
                     # Nothing was sent and nothing is left (see queue_sms); the word was right,
@@ -138,15 +133,11 @@ def login(request: HttpRequest) -> HttpResponse:
             # No account is looked up and nothing is said about one: only the bot signal.
             record("nes.login.captcha_failed", request=request)
         # A bound form re-renders with a fresh captcha; the word is never echoed back.
-        form.data = form.data.copy()
-        form.data.pop("security_word", None)
-        form.data.pop("captcha_1", None)
+        data = mutable_copy(form.data)
+        data.pop("security_word", None)
+        data.pop("captcha_1", None)
+        form.data = data
     return render(request, "accounts/login.html", {"form": form}, status=status)
-
-
-def _rate_limit_message(exc: SmsRateLimited) -> str:
-    # The budget knows its own figures (nesportal/limits.py): accounts.otp.SmsRateLimited.
-    return exc.message
 
 
 @sensitive_post_parameters("code")
@@ -154,7 +145,7 @@ def _rate_limit_message(exc: SmsRateLimited) -> str:
 @never_cache
 @require_http_methods(["GET", "POST"])
 @throttled("login_code")
-def login_code(request: HttpRequest) -> HttpResponse:
+def login_code(request: PortalRequest) -> HttpResponse:
     pending = _pending(request)
     if pending is None:
         messages.warning(request, _("Giriş işleminin süresi doldu. Lütfen yeniden giriş yapınız."))
@@ -218,7 +209,7 @@ def login_code_resend(request: HttpRequest) -> HttpResponse:
     try:
         challenge, token = issue_challenge(citizen, SmsChallenge.Purpose.LOGIN, request=request)
     except SmsRateLimited as exc:
-        messages.error(request, _rate_limit_message(exc))
+        messages.error(request, rate_limit_message(exc))
     except SmsUnavailable:
         messages.error(request, SMS_UNAVAILABLE)
     else:

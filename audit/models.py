@@ -28,7 +28,7 @@ class AuditEventQuerySet(models.QuerySet):
         raise AppendOnlyError("The audit log is append-only.")
 
     # bulk_update goes through update(); _raw_delete is what cascades would use.
-    def _raw_delete(self, using: str) -> int:
+    def _raw_delete(self, using: str | None) -> int:
         raise AppendOnlyError("The audit log is append-only.")
 
 

@@ -23,8 +23,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 class StatusChangeInline(admin.TabularInline):
     model = CertificateStatusChange
-    fields = ["at", "from_status", "to_status", "by_citizen", "by_user", "reason"]
-    readonly_fields = fields
+    fields = readonly_fields = ("at", "from_status", "to_status", "by_citizen", "by_user", "reason")
     extra = 0
     can_delete = False
 

@@ -41,12 +41,13 @@ Security contract of :func:`verify_login`
      junk signature costs the citizen nothing: it is audited as ``nes.esign.signature_invalid``
      (with the citizen, for the call centre) and no strike is taken;
   4. only now, with key possession proven, a strike on the same counter as the security word is
-     *reserved* (conditional UPDATE, ``failure_count < 3`` and not locked), exactly as
+     *reserved* (``accounts.lockout.reserve_strike``), exactly as
      ``accounts.services.check_security_word`` does, so parallel requests get no extra tries
      (at most three checks below, whatever arrives at once); a locked account stops here;
   5. the certificate is inside its validity period and ``active`` (not suspended, revoked or
      pending), and its subject serialNumber (``PNOTR-…``/``PASTR-…``, or the legacy
-     ``TCKTR-…``) is the row's citizen's — a failure keeps the strike, the third locks;
+     ``TCKTR-…``) is the row's citizen's — a failure keeps the strike, the third locks (lock
+     reason ``ESIGN_FAILED``);
   6. the counter is reset (unless the account was locked meanwhile: the lock wins).
 
   The TLS client-certificate login has no challenge: the proxy's handshake proved possession,
@@ -78,7 +79,6 @@ from cryptography.x509.oid import NameOID
 from django import forms
 from django.conf import settings
 from django.core import signing
-from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
@@ -89,10 +89,12 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.models import MAX_FAILURES, Citizen
+from accounts import lockout
+from accounts.models import Citizen
 from accounts.services import login_citizen
 from audit.log import record
 from nesportal.decorators import throttled
+from nesportal.http import PortalRequest
 
 from . import ca as ca_module
 from . import pki
@@ -402,8 +404,6 @@ def _login_with_certificate(
     """Certificate → our row → proof of possession → strike reserved → remaining checks →
     counter reset. ``signature=None`` only for a TLS client certificate, whose key possession
     the reverse proxy's handshake proved."""
-    from accounts.otp import lock_citizen
-
     try:
         cert = parse_certificate(cert_text)
     except ValueError:
@@ -414,10 +414,7 @@ def _login_with_certificate(
         _check_possession(cert, row, signature=signature, message=message)
     # Reserved before the checks that may count, like a security word: parallel requests get
     # no extra tries (at most MAX_FAILURES checks, however many arrive at once).
-    reserved = Citizen.objects.filter(
-        pk=citizen.pk, locked_at=None, failure_count__lt=MAX_FAILURES
-    ).update(failure_count=F("failure_count") + 1)
-    if not reserved:
+    if not lockout.reserve_strike(citizen.pk):
         raise EsignFailed("citizen_locked", citizen, serial=row.serial_number)
     try:
         _check_for_citizen(cert, row, now)
@@ -430,11 +427,11 @@ def _login_with_certificate(
             serial=row.serial_number,
             failure_count=citizen.failure_count,
         )
-        lock_citizen(citizen.pk, Citizen.LockReason.WRONG_WORD, request=request, now=now)
+        lockout.lock(citizen.pk, Citizen.LockReason.ESIGN_FAILED, request=request, now=now)
         exc.recorded = True
         raise
-    # Conditional: if parallel failures locked the account meanwhile, the lock wins.
-    if not Citizen.objects.filter(pk=citizen.pk, locked_at=None).update(failure_count=0):
+    # If parallel failures locked the account meanwhile, the lock wins.
+    if not lockout.reset_strikes(citizen.pk):
         raise EsignFailed("citizen_locked", citizen, serial=row.serial_number)
     citizen.refresh_from_db()
     record(
@@ -560,7 +557,7 @@ def _render_page(request: HttpRequest, *, error: Any = None, status: int = 200) 
     return bind_browser(response, request)
 
 
-def _finish(request: HttpRequest, result: EsignResult) -> HttpResponse:
+def _finish(request: PortalRequest, result: EsignResult) -> HttpResponse:
     menu = reverse("accounts:menu")
     if result.citizen is not None:
         # The first time this request touches the session: the login creates it.
@@ -583,7 +580,7 @@ def _finish(request: HttpRequest, result: EsignResult) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @throttled("esign_challenge", methods=("GET",))  # the page makes a challenge too
 @throttled("esign_login")
-def esign_login(request: HttpRequest) -> HttpResponse:
+def esign_login(request: PortalRequest) -> HttpResponse:
     if request.method == "GET":
         if getattr(request, "citizen", None) is not None:
             return redirect("accounts:menu")
@@ -613,7 +610,7 @@ def esign_challenge(request: HttpRequest) -> JsonResponse:
 @never_cache
 @require_POST
 @throttled("esign_login")
-def esign_tls_login(request: HttpRequest) -> HttpResponse:
+def esign_tls_login(request: PortalRequest) -> HttpResponse:
     """Log in with the TLS client certificate the reverse proxy verified and forwarded.
 
     Off unless ``ESIGN_TRUST_PROXY_CERT_HEADER`` names the header; then the proxy MUST strip

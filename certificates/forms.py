@@ -52,7 +52,9 @@ class RevokeForm(forms.Form):
     def __init__(self, *args: Any, certificates: Iterable[Certificate], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.certificates = {cert.serial_number: cert for cert in certificates}
-        self.fields["certificate"].choices = [
+        field = self.fields["certificate"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [
             (serial, certificate_label(cert)) for serial, cert in self.certificates.items()
         ]
 

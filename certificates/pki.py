@@ -274,7 +274,7 @@ def _ski(cert: x509.Certificate) -> x509.SubjectKeyIdentifier:
     try:
         return cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     except x509.ExtensionNotFound:
-        return x509.SubjectKeyIdentifier.from_public_key(cert.public_key())  # type: ignore[arg-type]
+        return x509.SubjectKeyIdentifier.from_public_key(cert.public_key())
 
 
 def _key_usage(**enabled: bool) -> x509.KeyUsage:

@@ -344,7 +344,8 @@ def _meta_key(ca_id: int, shard: str) -> str:
 def _announce(row_id: int) -> None:
     """After a signing: every web process learns the new CRL at once through the shared cache
     (only the publisher writes there, so a slow reader can never put an older CRL back)."""
-    _meta.pop(tuple(CrlShard.objects.values_list("ca_id", "shard").get(pk=row_id)), None)
+    ca_id, shard = CrlShard.objects.values_list("ca_id", "shard").get(pk=row_id)
+    _meta.pop((ca_id, shard), None)
     if not settings.NES_SHARED_CACHE:
         return
     found = CrlShard.objects.filter(pk=row_id).values_list(
@@ -361,11 +362,11 @@ def _metadata(ca_id: int, shard: str, *, shared: bool) -> tuple | None:
     read at most once a second per process."""
     if shared:
         try:
-            shared = cache.get(_meta_key(ca_id, shard))
+            announced = cache.get(_meta_key(ca_id, shard))
         except Exception:
-            shared = None
-        if shared is not None:
-            return tuple(shared)
+            announced = None
+        if announced is not None:
+            return tuple(announced)
     key = (ca_id, shard)
     now = time.monotonic()
     cached = _meta.get(key)

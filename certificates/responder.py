@@ -252,7 +252,7 @@ def answer(request_der: bytes) -> Answer:
     now = timezone.now()
     single = request.cert_ids[0] if len(request.cert_ids) == 1 else None
     use_cache = single is not None and request.nonce is None and cache_enabled()
-    if use_cache:
+    if use_cache and single is not None:
         hit = _cached(ca_row.id, single, now)
         if hit is not None:
             return hit

@@ -11,7 +11,8 @@ transition raises ``CertificateError`` and still leaves one audit entry
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from django.conf import settings
@@ -20,7 +21,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.models import Citizen, SmsMessage
-from accounts.tasks import queue_sms
+from accounts.sms_queue import queue_sms
 from audit.log import record
 
 from . import ca as ca_module
@@ -33,7 +34,9 @@ from .models import (
     announce_after_commit,
 )
 
-NOTICES = {
+# The holder's SMS for the status a transition reached (keyed by the plain status string that
+# CertificateStatusChange.to_status holds).
+NOTICES: dict[str, str] = {
     Certificate.Status.ACTIVE: SmsMessage.Kind.CERT_OPENED,
     Certificate.Status.SUSPENDED: SmsMessage.Kind.CERT_SUSPENDED,
     Certificate.Status.REVOKED: SmsMessage.Kind.CERT_REVOKED,
@@ -49,7 +52,7 @@ def _run(
     citizen: Citizen | None,
     actor: object = None,
     notice: str | None = None,
-    **data: object,
+    **data: Any,
 ) -> CertificateStatusChange:
     """Run ``transition`` with its audit entry and SMS notice.
 
@@ -112,6 +115,7 @@ def _hold_change(
 ) -> CertificateStatusChange:
     """Suspend or reinstate: by the holder if ``citizen`` is given, by the CA otherwise."""
     by = Certificate.SuspendedBy.HOLDER if citizen is not None else Certificate.SuspendedBy.CA
+    method: Callable[..., CertificateStatusChange]
     if action == "suspended":
         method, notice = cert.suspend, None
     else:
@@ -169,7 +173,7 @@ def revoke_certificate(
 
 def issue_certificate(
     citizen: Citizen,
-    public_key: object,
+    public_key: pki.SubjectPublicKey,
     *,
     kind: str = Certificate.Kind.NES,
     not_before: datetime | None = None,
@@ -183,7 +187,7 @@ def issue_certificate(
     """
     ca_row = ca_module.issuing_ca()
     not_before = not_before or timezone.now()
-    not_after = not_after or not_before + timezone.timedelta(days=validity_days)
+    not_after = not_after or not_before + timedelta(days=validity_days)
     shard = ca_module.shard_for(not_after)
     serial = pki.random_serial()
     cert = pki.issue_qualified_certificate(

@@ -44,7 +44,7 @@ def publish_crls(ca_id: int, shards: list[str]) -> int:
     elif outcome.retry_in and not current_app.conf.task_always_eager:
         # A large full CRL spaced out: one run when it may follow (the embedded default has
         # small CRLs, which are never spaced out).
-        publish_crls.apply_async(args=[ca_id, []], countdown=outcome.retry_in)
+        publish_crls.apply_async(args=(ca_id, []), countdown=outcome.retry_in)
     return outcome.signed
 
 
@@ -67,7 +67,7 @@ def queue_publication(ca_id: int, shard: str) -> None:
     """Called once a status change committed; never lets a broker outage fail the change."""
     try:
         publish_crls.apply_async(
-            args=[ca_id, [shard] if shard else []], countdown=PUBLISH_COUNTDOWN
+            args=(ca_id, [shard] if shard else []), countdown=PUBLISH_COUNTDOWN
         )
     except Exception:
         # The demand is in the database: refresh_crls (beat) publishes it within minutes.

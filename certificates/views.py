@@ -21,7 +21,7 @@ from typing import Any
 from cryptography import x509
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -32,11 +32,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.decorators import citizen_required
 from accounts.forms import CodeForm
 from accounts.models import SmsChallenge
 from accounts.otp import Outcome, SmsRateLimited, issue_challenge, verify_code
 from accounts.stepup import add_outcome_error, code_step_context
-from accounts.views import _rate_limit_message, citizen_required
+from accounts.stepup import rate_limit_message as _rate_limit_message
+from nesportal.http import CitizenRequest
 
 from . import pki
 from .forms import RevokeForm
@@ -97,11 +99,11 @@ def _policy_labels() -> dict[str, Any]:
 # --- helpers -------------------------------------------------------------------------------
 
 
-def _own(request: HttpRequest, serial: str) -> Certificate:
+def _own(request: CitizenRequest, serial: str) -> Certificate:
     """The logged-in citizen's certificate with this serial, or 404 (also for other citizens')."""
     return get_object_or_404(
         Certificate.objects.all(),
-        citizen=request.citizen,  # type: ignore[attr-defined]
+        citizen=request.citizen,
         serial_number=serial.lower(),
     )
 
@@ -153,7 +155,7 @@ def _history(cert: Certificate) -> list[dict[str, Any]]:
             actor = _("Başka bir kullanıcı")
         reason = change.reason
         if reason in Certificate.RevocationReason.values:
-            reason = Certificate.RevocationReason(reason).label
+            reason = str(Certificate.RevocationReason(reason).label)
         rows.append(
             {
                 "at": change.at,
@@ -166,7 +168,7 @@ def _history(cert: Certificate) -> list[dict[str, Any]]:
     return rows
 
 
-def _refused(request: HttpRequest, cert: Certificate, exc: CertificateError) -> HttpResponse:
+def _refused(request: CitizenRequest, cert: Certificate, exc: CertificateError) -> HttpResponse:
     return render(
         request,
         "certificates/refused.html",
@@ -181,8 +183,8 @@ def _refused(request: HttpRequest, cert: Certificate, exc: CertificateError) -> 
 @never_cache
 @citizen_required
 @require_GET
-def certificate_list(request: HttpRequest) -> HttpResponse:
-    certificates = Certificate.objects.filter(citizen=request.citizen).order_by(  # type: ignore[attr-defined]
+def certificate_list(request: CitizenRequest) -> HttpResponse:
+    certificates = Certificate.objects.filter(citizen=request.citizen).order_by(
         "-not_before", "-id"
     )
     return render(request, "certificates/list.html", {"certificates": certificates})
@@ -191,7 +193,7 @@ def certificate_list(request: HttpRequest) -> HttpResponse:
 @never_cache
 @citizen_required
 @require_GET
-def certificate_detail(request: HttpRequest, serial: str) -> HttpResponse:
+def certificate_detail(request: CitizenRequest, serial: str) -> HttpResponse:
     cert = _own(request, serial)
     info = pki.describe(x509.load_der_x509_certificate(bytes(cert.der)))
     policy_labels = _policy_labels()
@@ -213,7 +215,7 @@ def certificate_detail(request: HttpRequest, serial: str) -> HttpResponse:
 @never_cache
 @citizen_required
 @require_GET
-def certificate_pem(request: HttpRequest, serial: str) -> HttpResponse:
+def certificate_pem(request: CitizenRequest, serial: str) -> HttpResponse:
     cert = _own(request, serial)
     pem = pki.certificate_to_pem(x509.load_der_x509_certificate(bytes(cert.der)))
     response = HttpResponse(pem, content_type="application/x-pem-file")
@@ -224,9 +226,11 @@ def certificate_pem(request: HttpRequest, serial: str) -> HttpResponse:
 # --- Sertifikamı Kullanıma Aç ----------------------------------------------------------------
 
 
-def _open_list_page(request: HttpRequest, *, error: Any = None, status: int = 200) -> HttpResponse:
+def _open_list_page(
+    request: CitizenRequest, *, error: Any = None, status: int = 200
+) -> HttpResponse:
     pending = Certificate.objects.filter(
-        citizen=request.citizen,  # type: ignore[attr-defined]
+        citizen=request.citizen,
         status=Status.PENDING,
         not_after__gt=timezone.now(),
     ).order_by("-not_before", "-id")
@@ -241,17 +245,17 @@ def _open_list_page(request: HttpRequest, *, error: Any = None, status: int = 20
 @never_cache
 @citizen_required
 @require_GET
-def open_list(request: HttpRequest) -> HttpResponse:
+def open_list(request: CitizenRequest) -> HttpResponse:
     return _open_list_page(request)
 
 
 @never_cache
 @citizen_required
 @require_POST
-def open_for_use(request: HttpRequest, serial: str) -> HttpResponse:
+def open_for_use(request: CitizenRequest, serial: str) -> HttpResponse:
     cert = _own(request, serial)
     try:
-        open_certificate(cert, citizen=request.citizen, request=request)  # type: ignore[attr-defined]
+        open_certificate(cert, citizen=request.citizen, request=request)
     except CertificateError as exc:
         return _open_list_page(request, error=exc.message, status=409)
     messages.success(
@@ -268,11 +272,11 @@ def open_for_use(request: HttpRequest, serial: str) -> HttpResponse:
 @never_cache
 @citizen_required
 @require_http_methods(["GET", "POST"])
-def suspend(request: HttpRequest, serial: str) -> HttpResponse:
+def suspend(request: CitizenRequest, serial: str) -> HttpResponse:
     cert = _own(request, serial)
     if request.method == "POST":
         try:
-            suspend_certificate(cert, citizen=request.citizen, request=request)  # type: ignore[attr-defined]
+            suspend_certificate(cert, citizen=request.citizen, request=request)
         except CertificateError as exc:
             return _refused(request, cert, exc)
         messages.success(
@@ -294,9 +298,9 @@ def suspend(request: HttpRequest, serial: str) -> HttpResponse:
 @never_cache
 @citizen_required
 @require_GET
-def reinstate_list(request: HttpRequest) -> HttpResponse:
+def reinstate_list(request: CitizenRequest) -> HttpResponse:
     suspended = Certificate.objects.filter(
-        citizen=request.citizen,  # type: ignore[attr-defined]
+        citizen=request.citizen,
         status=Status.SUSPENDED,
         not_after__gt=timezone.now(),
     ).order_by("-not_before", "-id")
@@ -310,10 +314,10 @@ def reinstate_list(request: HttpRequest) -> HttpResponse:
 @never_cache
 @citizen_required
 @require_POST
-def reinstate(request: HttpRequest, serial: str) -> HttpResponse:
+def reinstate(request: CitizenRequest, serial: str) -> HttpResponse:
     cert = _own(request, serial)
     try:
-        reinstate_certificate(cert, citizen=request.citizen, request=request)  # type: ignore[attr-defined]
+        reinstate_certificate(cert, citizen=request.citizen, request=request)
     except CertificateError as exc:
         return _refused(request, cert, exc)
     messages.success(
@@ -327,7 +331,7 @@ def reinstate(request: HttpRequest, serial: str) -> HttpResponse:
 # --- Sertifikamı İptal Et --------------------------------------------------------------------
 
 
-def _pending_revoke(request: HttpRequest, serial: str) -> dict[str, Any] | None:
+def _pending_revoke(request: CitizenRequest, serial: str) -> dict[str, Any] | None:
     """This session's pending revocation, if it is fresh and for ``serial``."""
     pending = request.session.get(SESSION_REVOKE)
     if not pending or time.time() - pending.get("since", 0) > REVOKE_MAX_AGE:
@@ -338,17 +342,17 @@ def _pending_revoke(request: HttpRequest, serial: str) -> dict[str, Any] | None:
     return pending
 
 
-def _restart(request: HttpRequest, serial: str) -> HttpResponse:
+def _restart(request: CitizenRequest, serial: str) -> HttpResponse:
     messages.warning(
         request, _("İptal işleminin süresi doldu ya da başlatılmadı. Lütfen baştan başlayınız.")
     )
     return redirect(f"{reverse('certificates:revoke_start')}?seri={serial}")
 
 
-def _revocable(request: HttpRequest) -> list[Certificate]:
+def _revocable(request: CitizenRequest) -> list[Certificate]:
     return list(
         Certificate.objects.filter(
-            citizen=request.citizen,  # type: ignore[attr-defined]
+            citizen=request.citizen,
             not_after__gt=timezone.now(),
         )
         .exclude(status=Status.REVOKED)
@@ -359,7 +363,7 @@ def _revocable(request: HttpRequest) -> list[Certificate]:
 @never_cache
 @citizen_required
 @require_http_methods(["GET", "POST"])
-def revoke_start(request: HttpRequest) -> HttpResponse:
+def revoke_start(request: CitizenRequest) -> HttpResponse:
     status = 200
     if request.method == "POST":
         posted = request.POST.get("certificate", "").strip()
@@ -386,7 +390,7 @@ def revoke_start(request: HttpRequest) -> HttpResponse:
 @never_cache
 @citizen_required
 @require_http_methods(["GET", "POST"])
-def revoke_confirm(request: HttpRequest, serial: str) -> HttpResponse:
+def revoke_confirm(request: CitizenRequest, serial: str) -> HttpResponse:
     cert = _own(request, serial)
     pending = _pending_revoke(request, cert.serial_number)
     if pending is None:
@@ -404,7 +408,7 @@ def revoke_confirm(request: HttpRequest, serial: str) -> HttpResponse:
             return redirect("certificates:revoke_code", serial=cert.serial_number)
         try:
             challenge, token = issue_challenge(
-                request.citizen,  # type: ignore[attr-defined]
+                request.citizen,
                 SmsChallenge.Purpose.REVOKE,
                 subject=cert.serial_number,
                 request=request,
@@ -433,7 +437,7 @@ REVOKE_CODE_INVALID = gettext_lazy(
 @never_cache
 @citizen_required
 @require_http_methods(["GET", "POST"])
-def revoke_code(request: HttpRequest, serial: str) -> HttpResponse:
+def revoke_code(request: CitizenRequest, serial: str) -> HttpResponse:
     cert = _own(request, serial)
     pending = _pending_revoke(request, cert.serial_number)
     if pending is None:
@@ -464,7 +468,7 @@ def revoke_code(request: HttpRequest, serial: str) -> HttpResponse:
                     revoke_certificate(
                         cert,
                         reason=pending["reason"],
-                        citizen=request.citizen,  # type: ignore[attr-defined]
+                        citizen=request.citizen,
                         request=request,
                     )
                 except CertificateError as exc:
@@ -489,7 +493,7 @@ def revoke_code(request: HttpRequest, serial: str) -> HttpResponse:
         "form": form,
         **code_step_context(
             challenge,
-            masked_phone=request.citizen.masked_phone,  # type: ignore[attr-defined]
+            masked_phone=request.citizen.masked_phone,
             offer_new_code=offer_new_code,
         ),
     }
@@ -499,14 +503,14 @@ def revoke_code(request: HttpRequest, serial: str) -> HttpResponse:
 @never_cache
 @citizen_required
 @require_POST
-def revoke_code_resend(request: HttpRequest, serial: str) -> HttpResponse:
+def revoke_code_resend(request: CitizenRequest, serial: str) -> HttpResponse:
     cert = _own(request, serial)
     pending = _pending_revoke(request, cert.serial_number)
     if pending is None:
         return _restart(request, cert.serial_number)
     try:
         challenge, token = issue_challenge(
-            request.citizen,  # type: ignore[attr-defined]
+            request.citizen,
             SmsChallenge.Purpose.REVOKE,
             subject=cert.serial_number,
             request=request,
@@ -523,7 +527,7 @@ def revoke_code_resend(request: HttpRequest, serial: str) -> HttpResponse:
 @never_cache
 @citizen_required
 @require_GET
-def revoke_done(request: HttpRequest, serial: str) -> HttpResponse:
+def revoke_done(request: CitizenRequest, serial: str) -> HttpResponse:
     cert = _own(request, serial)
     if cert.status != Status.REVOKED:
         return redirect(cert)

@@ -88,10 +88,10 @@ class ApplicationAdmin(admin.ModelAdmin):
             obj.decided_by_consent,
         )
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         if obj is None:
-            return ENTRY_FIELDS
-        return [
+            return tuple(ENTRY_FIELDS)
+        return (
             "reference",
             *ENTRY_FIELDS,
             "entered_by",
@@ -100,11 +100,11 @@ class ApplicationAdmin(admin.ModelAdmin):
             "decided_at",
             "how_decided",
             "decided_by_consent_link",
-        ]
+        )
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         if obj is None:
-            return []
+            return ()
         return self.get_fields(request, obj)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -143,7 +143,7 @@ class ConsentAdmin(admin.ModelAdmin):
     list_filter = ["scope", ("withdrawn_at", admin.EmptyFieldListFilter)]
     search_fields = ["=citizen__tckn", "=citizen__passport_no"]
     list_select_related = ["citizen"]
-    fields = ["citizen", "scope", "given_at", "withdrawn_at"]
+    fields = ("citizen", "scope", "given_at", "withdrawn_at")
     readonly_fields = fields
     actions = None
 

@@ -8,18 +8,31 @@
   tabs (or a tab and a replayed request) can never both decide. A CheckConstraint keeps the
   decision fields consistent with the status. Staff never decide: the admin has no code path
   that calls ``decide()``.
+
+Both change state only through the methods below (like ``certificates.models.Certificate``):
+``Consent.objects.give``, ``Consent.withdraw``, ``Application.enter`` and
+``Application.decide``. Giving, withdrawing and entering take the citizen's row lock first, so
+an application entered while the citizen withdraws their consent is either approved by a
+consent that was active or waits, never approved by a consent withdrawn before it; a refused
+transition raises ``ConsentError`` / ``ApplicationError``. Pages ask the rows what they allow
+(``Application.allowed_actions``, ``Consent.objects.allowed_actions``); ``eonay.services`` adds
+the audit entry and the SMS around each transition.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.core.validators import RegexValidator
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Citizen
 
 
 class ApplicationError(Exception):
@@ -30,10 +43,58 @@ class ApplicationError(Exception):
         self.message = message
 
 
+class ConsentError(Exception):
+    """The standing consent cannot be changed so (e.g. it was withdrawn already)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def lock_holder(citizen_id: int) -> None:
+    """The citizen's row lock (inside transaction.atomic): consents and entries queue on it."""
+    Citizen.objects.select_for_update().only("pk").get(pk=citizen_id)
+
+
+class ConsentManager(models.Manager["Consent"]):
+    def active(self, citizen: Citizen, scope: str | None) -> Consent | None:
+        """The citizen's active standing consent for ``scope`` (None for no scope)."""
+        if scope is None:
+            return None
+        return self.filter(citizen=citizen, scope=scope, withdrawn_at=None).first()
+
+    def allowed_actions(self, citizen: Citizen, scope: str) -> frozenset[str]:
+        """``{"withdraw"}`` while a consent for ``scope`` is active, ``{"give"}`` otherwise."""
+        if self.active(citizen, scope) is not None:
+            return frozenset({Consent.Action.WITHDRAW})
+        return frozenset({Consent.Action.GIVE})
+
+    def give(
+        self, citizen: Citizen, scope: str, *, now: datetime | None = None
+    ) -> tuple[Consent, bool]:
+        """A standing consent for ``scope``: (consent, created). Idempotent.
+
+        Under the citizen's row lock (held until the caller's transaction commits): an active
+        consent is returned as it is, otherwise a new row is made (the partial unique
+        constraint allows one active row per citizen and scope).
+        """
+        with transaction.atomic():
+            lock_holder(citizen.pk)
+            now = now or timezone.now()  # after the lock: times follow the order of changes
+            existing = self.active(citizen, scope)
+            if existing is not None:
+                return existing, False
+            return self.create(citizen=citizen, scope=scope, given_at=now), True
+
+
 class Consent(models.Model):
     class Scope(models.TextChoices):
         FIRST = "kurum_odemeli_ilk", _("Kurum ödemeli ilk başvuru")
         RENEWAL = "kurum_odemeli_yenileme", _("Kurum ödemeli yenileme")
+
+    class Action:
+        GIVE = "give"
+        WITHDRAW = "withdraw"
 
     citizen = models.ForeignKey(
         "accounts.Citizen",
@@ -44,6 +105,8 @@ class Consent(models.Model):
     scope = models.CharField(_("kapsam"), max_length=32, choices=Scope.choices)
     given_at = models.DateTimeField(_("verilme zamanı"), default=timezone.now)
     withdrawn_at = models.DateTimeField(_("geri alınma zamanı"), null=True, blank=True)
+
+    objects = ConsentManager()
 
     class Meta:
         verbose_name = _("sürekli E-Onay")
@@ -72,6 +135,20 @@ class Consent(models.Model):
     def is_active(self) -> bool:
         return self.withdrawn_at is None
 
+    def withdraw(self, *, now: datetime | None = None) -> None:
+        """active → withdrawn, under the citizen's row lock, as ``UPDATE … WHERE withdrawn_at IS
+        NULL``. Raises ``ConsentError`` if it was withdrawn already (e.g. in another tab)."""
+        with transaction.atomic():
+            lock_holder(self.citizen_id)
+            now = now or timezone.now()  # after the lock: times follow the order of changes
+            updated = Consent.objects.filter(pk=self.pk, withdrawn_at=None).update(withdrawn_at=now)
+            self.refresh_from_db(fields=["withdrawn_at"])
+        if not updated:
+            raise ConsentError(
+                gettext("%(scope)s için verilmiş bir sürekli onayınız bulunmuyor.")
+                % {"scope": self.get_scope_display()}
+            )
+
 
 tax_number_validator = RegexValidator(r"^\d{10}$", _("Vergi kimlik numarası 10 rakamdan oluşur."))
 
@@ -87,9 +164,13 @@ class Application(models.Model):
         APPROVED = "approved", _("Onaylandı")
         REJECTED = "rejected", _("Reddedildi")
 
+    class Action:
+        APPROVE = "approve"
+        REJECT = "reject"
+
     # Which standing consent covers which kind; a replacement card always needs an explicit
     # decision.
-    CONSENT_SCOPES = {
+    CONSENT_SCOPES: ClassVar[dict[str, str]] = {
         Kind.FIRST: Consent.Scope.FIRST,
         Kind.RENEWAL: Consent.Scope.RENEWAL,
     }
@@ -160,7 +241,7 @@ class Application(models.Model):
         indexes = [models.Index(fields=["citizen", "status"], name="eonay_app_citizen_status")]
 
     def __str__(self) -> str:
-        return self.reference or _("(numarasız başvuru)")
+        return self.reference or gettext("(numarasız başvuru)")
 
     def save(self, *args: object, **kwargs: object) -> None:
         super().save(*args, **kwargs)  # type: ignore[arg-type]
@@ -186,6 +267,53 @@ class Application(models.Model):
     def decided_by_citizen(self) -> bool:
         return self.status != self.Status.WAITING and self.decided_by_consent_id is None
 
+    # --- what the application allows ---------------------------------------------------------
+
+    @property
+    def can_decide(self) -> bool:
+        """The citizen may still approve or reject it (``decide`` checks again in SQL)."""
+        return self.is_waiting
+
+    def allowed_actions(self) -> frozenset[str]:
+        """``{"approve", "reject"}`` while it waits for the citizen, nothing once decided."""
+        if self.can_decide:
+            return frozenset({self.Action.APPROVE, self.Action.REJECT})
+        return frozenset()
+
+    def decision_refusal(self) -> str | None:
+        """Why it cannot be decided (for the citizen), or None while it waits."""
+        if self.can_decide:
+            return None
+        return gettext(
+            "%(ref)s numaralı başvuru için karar daha önce verilmiş (%(status)s). E-Onay "
+            "kararları kesindir ve değiştirilemez."
+        ) % {"ref": self.reference, "status": self.get_status_display()}
+
+    # --- transitions -------------------------------------------------------------------------
+
+    def enter(self, *, entered_by: Any, now: datetime | None = None) -> Consent | None:
+        """Save this new application as entered by staff: waiting, or approved at once.
+
+        Under the citizen's row lock (held until the caller's transaction commits, like
+        ``Consent.objects.give`` and ``Consent.withdraw``): if an active standing consent covers
+        its kind it approves the application; that consent is returned (None: it waits).
+        """
+        if self.pk is not None:
+            raise ValueError("only a new application is entered")
+        with transaction.atomic():
+            lock_holder(self.citizen_id)
+            now = now or timezone.now()  # after the lock: times follow the order of changes
+            self.entered_by = entered_by
+            self.entered_at = now
+            self.status = self.Status.WAITING
+            self.decided_at = None
+            self.decided_by_consent = None
+            self.save()
+            consent = Consent.objects.active(self.citizen, self.consent_scope)
+            if consent is not None:
+                self.decide(approve=True, consent=consent, now=now)
+        return consent
+
     def decide(
         self,
         *,
@@ -193,11 +321,12 @@ class Application(models.Model):
         consent: Consent | None = None,
         now: datetime | None = None,
     ) -> bool:
-        """Record the decision if the application is still waiting. True if this call decided.
+        """waiting → approved/rejected, once. True: this call decided (it never answers False).
 
         A conditional UPDATE: the database lets exactly one of two parallel calls match
         ``status='waiting'`` (on PostgreSQL the second waits for the first's row lock, then
-        re-checks the condition and updates nothing).
+        re-checks the condition and updates nothing). Every other call raises
+        ``ApplicationError`` (the instance is re-read first, so it shows the decision made).
         """
         if consent is not None and not approve:
             raise ValueError("a standing consent only approves")
@@ -207,4 +336,6 @@ class Application(models.Model):
             status=status, decided_at=now, decided_by_consent=consent
         )
         self.refresh_from_db(fields=["status", "decided_at", "decided_by_consent"])
-        return bool(updated)
+        if not updated:
+            raise ApplicationError(self.decision_refusal() or "")
+        return True

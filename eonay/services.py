@@ -1,9 +1,11 @@
 """E-Onay workflows: entering an application, the citizen's decision, standing consent.
 
-Every change writes an audit entry (``nes.eonay.*``) and tells the citizen by SMS. Standing
-consent and entering an application both take the citizen's row lock first, so an application
-entered while the citizen withdraws their consent is either approved by a consent that was
-active or waits; never approved by a consent withdrawn before it.
+Every change writes an audit entry (``nes.eonay.*``) and tells the citizen by SMS, in the
+transaction of the model method that makes it (``Application.enter`` / ``.decide``,
+``Consent.objects.give``, ``Consent.withdraw``). Standing consent and entering an application
+both take the citizen's row lock first (in those methods; held until these transactions
+commit), so an application entered while the citizen withdraws their consent is either approved
+by a consent that was active or waits; never approved by a consent withdrawn before it.
 """
 
 from __future__ import annotations
@@ -13,14 +15,14 @@ from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from accounts.models import Citizen, SmsMessage
-from accounts.tasks import queue_sms
+from accounts.sms_queue import queue_sms
 from audit.log import record
 
-from .models import Application, ApplicationError, Consent
+from .models import Application, ApplicationError, Consent, ConsentError
 
 DECISION_WORDS = {True: "onaylandı", False: "reddedildi"}
 BY_CONSENT_WORD = "sürekli onayınızla onaylandı"
@@ -32,14 +34,8 @@ def _state(word: str, scope: str) -> str:
         return f"{word} ({Consent.Scope(scope).label})"
 
 
-def _lock_citizen(citizen: Citizen) -> None:
-    Citizen.objects.select_for_update().only("pk").get(pk=citizen.pk)
-
-
 def active_consent(citizen: Citizen, scope: str | None) -> Consent | None:
-    if scope is None:
-        return None
-    return Consent.objects.filter(citizen=citizen, scope=scope, withdrawn_at=None).first()
+    return Consent.objects.active(citizen, scope)
 
 
 def enter_application(
@@ -59,14 +55,7 @@ def enter_application(
         raise ValueError("enter_application saves new applications only")
     citizen = application.citizen
     with transaction.atomic():
-        _lock_citizen(citizen)
-        now = now or timezone.now()  # after the lock: times follow the order of changes
-        application.entered_by = entered_by
-        application.entered_at = now
-        application.status = Application.Status.WAITING
-        application.decided_at = None
-        application.decided_by_consent = None
-        application.save()
+        consent = application.enter(entered_by=entered_by, now=now)
         record(
             "nes.eonay.application_entered",
             citizen=citizen,
@@ -77,9 +66,7 @@ def enter_application(
             institution=application.institution_name,
             institution_tax_number=application.institution_tax_number,
         )
-        consent = active_consent(citizen, application.consent_scope)
         if consent is not None:
-            application.decide(approve=True, consent=consent, now=now)
             record(
                 "nes.eonay.approved_by_consent",
                 citizen=citizen,
@@ -121,9 +108,9 @@ def decide_application(
     """The citizen's own, final decision. Raises ``ApplicationError`` if it was decided before."""
     if application.citizen_id != citizen.pk:
         raise ApplicationError(_("Bu başvuru size ait değil."))
-    with transaction.atomic():
-        decided = application.decide(approve=approve, now=now)
-        if decided:
+    try:
+        with transaction.atomic():
+            application.decide(approve=approve, now=now)
             record(
                 "nes.eonay.approved" if approve else "nes.eonay.rejected",
                 citizen=citizen,
@@ -140,7 +127,8 @@ def decide_application(
                     "decision": DECISION_WORDS[approve],
                 },
             )
-    if not decided:
+    except ApplicationError:
+        # Decided before (another tab, a replayed request): the refusal is audited too.
         record(
             "nes.eonay.refused",
             citizen=citizen,
@@ -149,13 +137,7 @@ def decide_application(
             wanted="approve" if approve else "reject",
             status=application.status,
         )
-        raise ApplicationError(
-            _(
-                "%(ref)s numaralı başvuru için karar daha önce verilmiş (%(status)s). E-Onay "
-                "kararları kesindir ve değiştirilemez."
-            )
-            % {"ref": application.reference, "status": application.get_status_display()}
-        )
+        raise
     return application
 
 
@@ -164,12 +146,9 @@ def give_consent(
 ) -> tuple[Consent, bool]:
     """Give a standing consent for ``scope``. Returns (consent, created); idempotent."""
     with transaction.atomic():
-        _lock_citizen(citizen)
-        now = now or timezone.now()  # after the lock: times follow the order of changes
-        existing = active_consent(citizen, scope)
-        if existing is not None:
-            return existing, False
-        consent = Consent.objects.create(citizen=citizen, scope=scope, given_at=now)
+        consent, created = Consent.objects.give(citizen, scope, now=now)
+        if not created:
+            return consent, False
         record(
             "nes.eonay.consent_given",
             citizen=citizen,
@@ -191,13 +170,13 @@ def withdraw_consent(
 ) -> Consent | None:
     """Withdraw the active standing consent for ``scope``; None if there was none."""
     with transaction.atomic():
-        _lock_citizen(citizen)
-        now = now or timezone.now()  # after the lock: times follow the order of changes
         consent = active_consent(citizen, scope)
         if consent is None:
             return None
-        Consent.objects.filter(pk=consent.pk, withdrawn_at=None).update(withdrawn_at=now)
-        consent.withdrawn_at = now
+        try:
+            consent.withdraw(now=now)
+        except ConsentError:
+            return None  # withdrawn meanwhile (another tab): nothing left to do
         record(
             "nes.eonay.consent_withdrawn",
             citizen=citizen,

@@ -10,6 +10,10 @@ class _MappedConverter:
     """A Turkish URL word for an internal value, both ways."""
 
     words: dict[str, str] = {}
+    # Both derived from ``words`` by ``__init_subclass__``; ``regex`` is what Django's
+    # converter protocol reads.
+    regex: str
+    values: dict[str, str]
 
     def __init_subclass__(cls) -> None:
         cls.regex = "|".join(cls.words)

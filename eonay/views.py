@@ -24,14 +24,16 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.decorators import citizen_required
 from accounts.forms import CodeForm
 from accounts.models import SmsChallenge
 from accounts.otp import Outcome, SmsRateLimited, issue_challenge, verify_code
 from accounts.stepup import add_outcome_error, code_step_context
-from accounts.views import _rate_limit_message, citizen_required
+from accounts.stepup import rate_limit_message as _rate_limit_message
+from nesportal.http import CitizenRequest
 
 from .models import Application, ApplicationError, Consent
-from .services import active_consent, decide_application, give_consent, withdraw_consent
+from .services import decide_application, give_consent, withdraw_consent
 
 SESSION_STEPUP = "nes_eonay_stepup"
 STEPUP_MAX_AGE = 10 * 60
@@ -40,11 +42,11 @@ PURPOSE = SmsChallenge.Purpose.EONAY
 # --- helpers -------------------------------------------------------------------------------
 
 
-def _own(request: HttpRequest, pk: int) -> Application:
+def _own(request: CitizenRequest, pk: int) -> Application:
     """The logged-in citizen's application, or 404 (also for another citizen's)."""
     return get_object_or_404(
         Application.objects.select_related("decided_by_consent"),
-        citizen=request.citizen,  # type: ignore[attr-defined]
+        citizen=request.citizen,
         pk=pk,
     )
 
@@ -66,8 +68,8 @@ def consent_subject(scope: str) -> str:
     return f"consent:{scope}"
 
 
-def _index_page(request: HttpRequest, *, error: Any = None, status: int = 200) -> HttpResponse:
-    citizen = request.citizen  # type: ignore[attr-defined]
+def _index_page(request: CitizenRequest, *, error: Any = None, status: int = 200) -> HttpResponse:
+    citizen = request.citizen
     applications = list(
         Application.objects.filter(citizen=citizen).select_related("decided_by_consent")
     )
@@ -101,7 +103,7 @@ def _pending(request: HttpRequest, op: str) -> dict[str, Any] | None:
     return pending
 
 
-def _send_code(request: HttpRequest, step: Step, *, force: bool = False) -> HttpResponse | str:
+def _send_code(request: CitizenRequest, step: Step, *, force: bool = False) -> HttpResponse | str:
     """Send (or reuse) the step-up code and go to the code page; a rate-limit message else."""
     op, subject, code_url = step.op, step.subject, step.code_url
     pending = _pending(request, op)
@@ -112,7 +114,7 @@ def _send_code(request: HttpRequest, step: Step, *, force: bool = False) -> Http
             return redirect(code_url)
     try:
         challenge, token = issue_challenge(
-            request.citizen,  # type: ignore[attr-defined]
+            request.citizen,
             PURPOSE,
             subject=subject,
             request=request,
@@ -138,7 +140,7 @@ def _restart(request: HttpRequest) -> HttpResponse:
 
 @sensitive_variables()
 def _code_step(
-    request: HttpRequest,
+    request: CitizenRequest,
     step: Step,
     *,
     on_ok: Callable[[], HttpResponse],
@@ -186,7 +188,7 @@ def _code_step(
         "form": form,
         **code_step_context(
             challenge,
-            masked_phone=request.citizen.masked_phone,  # type: ignore[attr-defined]
+            masked_phone=request.citizen.masked_phone,
             offer_new_code=offer_new_code,
         ),
         "code_url": step.code_url,
@@ -195,7 +197,7 @@ def _code_step(
     return render(request, "eonay/code.html", context, status=status)
 
 
-def _resend(request: HttpRequest, step: Step) -> HttpResponse:
+def _resend(request: CitizenRequest, step: Step) -> HttpResponse:
     if _pending(request, step.op) is None:
         return _restart(request)
     result = _send_code(request, step, force=True)
@@ -212,23 +214,15 @@ def _resend(request: HttpRequest, step: Step) -> HttpResponse:
 @never_cache
 @citizen_required
 @require_GET
-def index(request: HttpRequest) -> HttpResponse:
+def index(request: CitizenRequest) -> HttpResponse:
     return _index_page(request)
 
 
 # --- approving or rejecting an application ---------------------------------------------------
 
 
-def _already_decided(request: HttpRequest, application: Application) -> HttpResponse:
-    return _index_page(
-        request,
-        error=_(
-            "%(ref)s numaralı başvuru için karar daha önce verilmiş (%(status)s). E-Onay "
-            "kararları kesindir ve değiştirilemez."
-        )
-        % {"ref": application.reference, "status": application.get_status_display()},
-        status=409,
-    )
+def _already_decided(request: CitizenRequest, application: Application) -> HttpResponse:
+    return _index_page(request, error=application.decision_refusal(), status=409)
 
 
 def _decide_step(application: Application, decision: str) -> Step:
@@ -245,9 +239,9 @@ def _decide_step(application: Application, decision: str) -> Step:
 @never_cache
 @citizen_required
 @require_POST
-def decide(request: HttpRequest, pk: int, decision: str) -> HttpResponse:
+def decide(request: CitizenRequest, pk: int, decision: str) -> HttpResponse:
     application = _own(request, pk)
-    if not application.is_waiting:
+    if decision not in application.allowed_actions():
         return _already_decided(request, application)
     result = _send_code(request, _decide_step(application, decision))
     if isinstance(result, str):
@@ -259,9 +253,9 @@ def decide(request: HttpRequest, pk: int, decision: str) -> HttpResponse:
 @never_cache
 @citizen_required
 @require_http_methods(["GET", "POST"])
-def decide_code(request: HttpRequest, pk: int, decision: str) -> HttpResponse:
+def decide_code(request: CitizenRequest, pk: int, decision: str) -> HttpResponse:
     application = _own(request, pk)
-    if not application.is_waiting:
+    if decision not in application.allowed_actions():
         request.session.pop(SESSION_STEPUP, None)
         return _already_decided(request, application)
     approve = decision == "approve"
@@ -270,7 +264,7 @@ def decide_code(request: HttpRequest, pk: int, decision: str) -> HttpResponse:
         try:
             decide_application(
                 application,
-                citizen=request.citizen,  # type: ignore[attr-defined]
+                citizen=request.citizen,
                 approve=approve,
                 request=request,
             )
@@ -297,9 +291,9 @@ def decide_code(request: HttpRequest, pk: int, decision: str) -> HttpResponse:
 @never_cache
 @citizen_required
 @require_POST
-def decide_resend(request: HttpRequest, pk: int, decision: str) -> HttpResponse:
+def decide_resend(request: CitizenRequest, pk: int, decision: str) -> HttpResponse:
     application = _own(request, pk)
-    if not application.is_waiting:
+    if decision not in application.allowed_actions():
         return _already_decided(request, application)
     return _resend(request, _decide_step(application, decision))
 
@@ -317,13 +311,13 @@ def _consent_step(scope: str, action: str) -> Step:
     )
 
 
-def _nothing_to_do(request: HttpRequest, scope: str, action: str) -> HttpResponse | None:
+def _nothing_to_do(request: CitizenRequest, scope: str, action: str) -> HttpResponse | None:
     """The consent is already in the wanted state (e.g. given in another tab)."""
-    active = active_consent(request.citizen, scope)  # type: ignore[attr-defined]
-    if (action == "give") == (active is not None):
+    allowed = Consent.objects.allowed_actions(request.citizen, scope)
+    if action not in allowed:
         request.session.pop(SESSION_STEPUP, None)
         label = Consent.Scope(scope).label
-        if active is not None:
+        if Consent.Action.WITHDRAW in allowed:
             text = _("%(scope)s için sürekli onayınız zaten verilmiş.")
         else:
             text = _("%(scope)s için verilmiş bir sürekli onayınız bulunmuyor.")
@@ -335,7 +329,7 @@ def _nothing_to_do(request: HttpRequest, scope: str, action: str) -> HttpRespons
 @never_cache
 @citizen_required
 @require_POST
-def consent(request: HttpRequest, scope: str, action: str) -> HttpResponse:
+def consent(request: CitizenRequest, scope: str, action: str) -> HttpResponse:
     done = _nothing_to_do(request, scope, action)
     if done is not None:
         return done
@@ -349,7 +343,7 @@ def consent(request: HttpRequest, scope: str, action: str) -> HttpResponse:
 @never_cache
 @citizen_required
 @require_http_methods(["GET", "POST"])
-def consent_code(request: HttpRequest, scope: str, action: str) -> HttpResponse:
+def consent_code(request: CitizenRequest, scope: str, action: str) -> HttpResponse:
     done = _nothing_to_do(request, scope, action)
     if done is not None:
         return done
@@ -357,7 +351,7 @@ def consent_code(request: HttpRequest, scope: str, action: str) -> HttpResponse:
     label = Consent.Scope(scope).label
 
     def on_ok() -> HttpResponse:
-        citizen = request.citizen  # type: ignore[attr-defined]
+        citizen = request.citizen
         if give:
             give_consent(citizen, scope, request=request)
             text = _(
@@ -387,7 +381,7 @@ def consent_code(request: HttpRequest, scope: str, action: str) -> HttpResponse:
 @never_cache
 @citizen_required
 @require_POST
-def consent_resend(request: HttpRequest, scope: str, action: str) -> HttpResponse:
+def consent_resend(request: CitizenRequest, scope: str, action: str) -> HttpResponse:
     done = _nothing_to_do(request, scope, action)
     if done is not None:
         return done

@@ -149,7 +149,7 @@ class InputValidationMiddleware:
     def drop_bad_cookies(request: HttpRequest) -> None:
         cookies = request.COOKIES
         if any(CONTROL.search(name) or CONTROL.search(value) for name, value in cookies.items()):
-            request.COOKIES = {  # type: ignore[misc]
+            request.COOKIES = {
                 name: value
                 for name, value in cookies.items()
                 if not (CONTROL.search(name) or CONTROL.search(value))
@@ -158,7 +158,7 @@ class InputValidationMiddleware:
     def check_body(self, request: HttpRequest) -> None:
         content_type = request.content_type or ""
         if content_type in FORM_TYPES:
-            charset = request.content_params.get("charset")
+            charset = (request.content_params or {}).get("charset")
             if charset is not None:
                 if not is_utf8(charset):
                     raise RefusedInput(f"form body declared as {charset[:40]!r}, not UTF-8")

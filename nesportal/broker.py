@@ -4,7 +4,7 @@ Kombu's defaults suit a worker, not a web request: no socket timeouts at all (a 
 accepts connections and never answers — a hung server, a half-open connection after a
 failover — holds a publish forever) and retries on every publish. A web request that hands an
 SMS to the worker must learn within seconds that it cannot, so that the citizen sees "SMS
-gönderilemedi, lütfen tekrar deneyiniz" (``accounts.tasks.SmsUnavailable``) instead of a
+gönderilemedi, lütfen tekrar deneyiniz" (``accounts.sms_queue.SmsUnavailable``) instead of a
 hanging page or a 500. tests/faults/test_redis_down.py measures the figures in README "Faults".
 
 Redelivery: tasks are acknowledged late (``CELERY_TASK_ACKS_LATE``), so a worker killed in the
@@ -54,7 +54,7 @@ RETRY_AFTER_SECONDS = 30
 
 class SmsUnavailableMiddleware:
     """ "SMS gönderilemedi, lütfen tekrar deneyiniz" (HTTP 503) for any view whose SMS could not
-    be queued (``accounts.tasks.SmsUnavailable``) and that does not show it itself, instead of a
+    be queued (``accounts.sms_queue.SmsUnavailable``) and that does not show it itself, instead of a
     500 with a traceback. The failure is already logged as one line by ``queue_sms``.
     """
 
@@ -65,7 +65,7 @@ class SmsUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: Any, exception: Exception) -> Any:
-        from accounts.tasks import SmsUnavailable
+        from accounts.sms_queue import SmsUnavailable
 
         if not isinstance(exception, SmsUnavailable):
             return None

@@ -14,13 +14,19 @@ OCSP signs afresh). Everything else is Django's.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient
 
 
 class _PooledClient(RedisCacheClient):
+    if TYPE_CHECKING:
+        # Private attributes of Django's RedisCacheClient that django-stubs does not declare.
+        _client: type[Any]
+
+        def _get_connection_pool(self, write: bool) -> Any: ...
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._clients: dict[int, Any] = {}

@@ -29,7 +29,7 @@ class PortalPermissionsPolicyMiddleware(PermissionsPolicyMiddleware):
     sync_capable = True
     async_capable = False
 
-    def __call__(self, request: HttpRequest) -> HttpResponseBase:  # type: ignore[override]
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         response = self.get_response(request)
         assert isinstance(response, HttpResponseBase)
         if is_public_repository(request):

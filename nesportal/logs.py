@@ -27,6 +27,8 @@ from django.conf import settings
 from django.core.signals import request_finished
 from django.http import HttpRequest, HttpResponse
 
+from .http import PortalRequest
+
 REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_ID_RE = re.compile(r"[A-Za-z0-9-]{8,64}")
 NO_REQUEST = "-"
@@ -61,9 +63,9 @@ class RequestIdMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: PortalRequest) -> HttpResponse:
         request_id = self.incoming(request) or new_request_id()
-        request.request_id = request_id  # type: ignore[attr-defined]
+        request.request_id = request_id
         _request_id.set(request_id)
         response = self.get_response(request)
         response[REQUEST_ID_HEADER] = request_id

@@ -45,6 +45,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 from django.db.models import F
 from django.utils import timezone
 
@@ -427,9 +428,12 @@ def _copy_citizens(n: int, rng: random.Random, word_hash: str, now: datetime) ->
     return first_id, names
 
 
-def _sequence_name(cursor, table: str) -> str:  # noqa: ANN001
+def _sequence_name(cursor: CursorWrapper, table: str) -> str:
     cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
-    return cursor.fetchone()[0].split(".")[-1].strip('"')
+    row = cursor.fetchone()
+    assert row is not None, table
+    name: str = row[0]
+    return name.split(".")[-1].strip('"')
 
 
 def _copy_certificates(

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "certificates",
     "pinvault",
     "eonay",
+    "demo",  # seed_demo, load_scale_data: on top of every app
 ]
 
 MIDDLEWARE = [
@@ -460,12 +461,14 @@ if not EMAIL_URL:
         "smtp+ssl://user:password@host:port, or consolemail:// or filemail:///directory "
         "(development; link tokens are masked), or memorymail:// or dummymail://."
     )
-globals().update(env.email_url_config(EMAIL_URL))  # EMAIL_BACKEND, EMAIL_HOST, …
+_email_config: dict[str, object] = env.email_url_config(EMAIL_URL)
+globals().update(_email_config)  # EMAIL_BACKEND, EMAIL_HOST, …
 if EMAIL_URL.startswith("filemail://"):
     # django-environ drops the leading "/" of filemail:///abs/dir; an empty path: VAR_DIR/mail.
     EMAIL_FILE_PATH = EMAIL_URL.removeprefix("filemail://") or str(VAR_DIR / "mail")
+_email_backend = str(_email_config["EMAIL_BACKEND"])
 EMAIL_BACKEND = {
     "django.core.mail.backends.console.EmailBackend": "nesportal.mail.RedactingConsoleBackend",
     "django.core.mail.backends.filebased.EmailBackend": "nesportal.mail.RedactingFileBackend",
-}.get(EMAIL_BACKEND, EMAIL_BACKEND)  # noqa: F821 (set by the globals() update above)
+}.get(_email_backend, _email_backend)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="NES Portal <nes-portal@localhost>")

@@ -9,7 +9,7 @@ only through the citizen's pages, the card tool API and ``manage.py card_tool``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.db.models import Exists, OuterRef, QuerySet
@@ -21,6 +21,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from .models import PORTAL_UNLOCK_FROM, AkisCard, CardUnlock, VaultEntry
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 PIN_PUK = [VaultEntry.Field.PIN, VaultEntry.Field.PUK]
 
@@ -42,7 +45,7 @@ class UnlockMethodFilter(admin.SimpleListFilter):
     title = _("kilit çözme yolu")
     parameter_name = "kilit_cozme"
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, StrOrPromise]]:
         return [
             ("puk", _("PUK ile (01.01.2011 öncesi)")),
             ("portal", _("Portalda, PUK'suz (01.01.2011 ve sonrası)")),
@@ -58,7 +61,7 @@ class UnlockMethodFilter(admin.SimpleListFilter):
 
 class CardUnlockInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = CardUnlock
-    fields = ["created_at", "applied_at"]
+    fields = ("created_at", "applied_at")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -90,7 +93,7 @@ class AkisCardAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ["citizen"]
     search_fields = ["=serial_number", "=citizen__tckn", "=citizen__passport_no"]
     search_help_text = _("Kart seri numarası veya kart sahibinin T.C. Kimlik No / Pasaport No")
-    fields = [
+    fields = (
         "serial_number",
         "holder_col",
         "produced_on",
@@ -101,7 +104,7 @@ class AkisCardAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "secrets_deleted_at",
         "created_at",
         "updated_at",
-    ]
+    )
     readonly_fields = fields
     inlines = [CardUnlockInline]
 
@@ -118,13 +121,13 @@ class AkisCardAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return obj.pin_puk_in_vault  # type: ignore[attr-defined]
 
     @admin.display(description=_("kilit çözme yolu"))
-    def unlock_method(self, obj: AkisCard) -> str:
+    def unlock_method(self, obj: AkisCard) -> StrOrPromise:
         if obj.unlocks_with_puk:
             return _("PUK ile, AKİS Kart İzleme Aracı'nda (01.01.2011 öncesi üretim)")
         return _("Portalda Kilit Çözme ile, PUK'suz (01.01.2011 ve sonrası üretim)")
 
     @admin.display(description=_("kasadaki bilgiler"))
-    def vault_col(self, obj: AkisCard) -> str:
+    def vault_col(self, obj: AkisCard) -> StrOrPromise:
         # Only the non-secret columns: the ciphertext never leaves the database here.
         rows = (
             VaultEntry.objects.filter(card=obj)
@@ -158,7 +161,7 @@ class CardUnlockAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = [("applied_at", admin.EmptyFieldListFilter)]
     list_select_related = ["card__citizen"]
     search_fields = ["=card__serial_number", "=card__citizen__tckn", "=card__citizen__passport_no"]
-    fields = ["card", "holder_col", "created_at", "applied_at"]
+    fields = ("card", "holder_col", "created_at", "applied_at")
     readonly_fields = fields
 
     @admin.display(description=_("kart sahibi"))

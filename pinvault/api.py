@@ -216,12 +216,11 @@ def unlock_applied(
     if not (unlock_id.isascii() and unlock_id.isdigit() and len(unlock_id) <= 18):
         return error(404, "unknown_unlock", "no such unlock for this card")
     result = cardtool.mark_applied(card, int(unlock_id), tool=tool, request=request)
-    card.refresh_from_db(fields=["state"])
     return JsonResponse(
         {
             "card_serial": card.serial_number,
             "unlock_id": result.unlock.pk,
-            "applied_at": result.unlock.applied_at.isoformat(),
+            "applied_at": result.applied_at.isoformat(),
             "already_applied": result.already_applied,
             "card_state": card.state,
         }

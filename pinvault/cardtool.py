@@ -4,6 +4,8 @@
 wrappers around these functions. Each writes one ``nes.cardtool.*`` audit entry naming the tool
 (the API key's name, or the operator command), never a PIN or PUK.
 
+The card's state changes only through its model methods (``AkisCard.apply_unlock``,
+``.count_wrong_puk``); this module adds the audit entry, the SMS and the tool's error codes.
 Races are settled by the database, never by a read followed by a write: marking an unlock
 applied is ``UPDATE … WHERE applied_at IS NULL``, and counting a wrong PUK is
 ``UPDATE … WHERE wrong_puk_count < 3 AND state <> 'unusable'`` whose third increment sets the
@@ -17,16 +19,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Case, F, Value, When
 from django.http import HttpRequest
-from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import SmsMessage
-from accounts.tasks import queue_sms
+from accounts.sms_queue import queue_sms
 from audit.log import record
 
-from .models import MAX_WRONG_PUK, AkisCard, CardUnlock, VaultEntry
+from .models import MAX_WRONG_PUK, AkisCard, CardUnlock, PinVaultError, VaultEntry
 
 State = AkisCard.State
 
@@ -47,6 +47,13 @@ class AppliedUnlock:
     unlock: CardUnlock
     already_applied: bool
 
+    @property
+    def applied_at(self) -> datetime:
+        """When the unlock was applied: always set here, by this call or an earlier one
+        (``AkisCard.apply_unlock`` re-reads the row after its UPDATE)."""
+        assert self.unlock.applied_at is not None
+        return self.unlock.applied_at
+
 
 @dataclass(frozen=True)
 class WrongPukResult:
@@ -62,7 +69,8 @@ def find_card(serial: str) -> AkisCard | None:
     """The card with this serial number, or None (also for text no serial can be: too long,
     or with a NUL, which PostgreSQL refuses in a query)."""
     max_length = AkisCard._meta.get_field("serial_number").max_length
-    if not serial or len(serial) > max_length or "\x00" in serial:
+    too_long = max_length is not None and len(serial) > max_length
+    if not serial or too_long or "\x00" in serial:
         return None
     return AkisCard.objects.select_related("citizen").filter(serial_number=serial).first()
 
@@ -111,25 +119,18 @@ def mark_applied(
 
     The new PIN stays in the card's ``pin`` entry (the holder's PIN/PUK page shows it until
     they delete it). Idempotent: a second call reports ``already_applied`` and changes nothing.
+    Either way ``card`` shows the card's state afterwards.
     Raises ``CardToolError("unknown_unlock", status=404)`` for an unlock of another card.
     """
-    now = now or timezone.now()
     with transaction.atomic():
-        # The card's row lock first, in the same order as vault.store() and vault.destroy().
-        AkisCard.objects.select_for_update().filter(pk=card.pk).first()
-        updated = CardUnlock.objects.filter(
-            pk=unlock_id, card=card, applied_at__isnull=True
-        ).update(applied_at=now)
-        unlock = CardUnlock.objects.filter(pk=unlock_id, card=card).first()
-        if unlock is None:
-            raise CardToolError("unknown_unlock", "no such unlock for this card", status=404)
-        if not updated:
+        try:
+            unlock, applied = card.apply_unlock(unlock_id, now=now)
+        except PinVaultError as exc:
+            raise CardToolError(
+                "unknown_unlock", "no such unlock for this card", status=404
+            ) from exc
+        if not applied:
             return AppliedUnlock(unlock, already_applied=True)
-        VaultEntry.objects.filter(card=card, field=VaultEntry.Field.UNLOCK_PIN).delete()
-        # A card the tool reports as unusable meanwhile stays unusable.
-        AkisCard.objects.filter(pk=card.pk).exclude(state=State.UNUSABLE).update(
-            state=State.ACTIVE, updated_at=now
-        )
         record(
             "nes.cardtool.unlock_applied",
             citizen=card.citizen,
@@ -153,59 +154,48 @@ def report_wrong_puk(
     Raises ``CardToolError`` with code ``no_puk`` for cards from 2011 on (they are unlocked on
     the portal without a PUK) and ``unusable`` once the card is unusable (nothing is counted).
     """
-    if not card.unlocks_with_puk:
-        record(
-            "nes.cardtool.wrong_puk_refused",
-            citizen=card.citizen,
-            request=request,
-            tool=tool,
-            card=card.serial_number,
-            reason="no_puk",
-        )
+    refused: PinVaultError | None = None
+    with transaction.atomic():
+        # A conditional UPDATE (AkisCard.count_wrong_puk) re-reads the card either way; the row
+        # lock of a counted entry holds until this transaction has its audit entry and SMS.
+        try:
+            card.count_wrong_puk(now=now)
+        except PinVaultError as exc:
+            refused = exc
+        result = WrongPukResult(card.wrong_puk_count, card.state)
+        if refused is not None and refused.code == "no_puk":
+            record(
+                "nes.cardtool.wrong_puk_refused",
+                citizen=card.citizen,
+                request=request,
+                tool=tool,
+                card=card.serial_number,
+                reason="no_puk",
+            )
+        else:
+            if refused is None and result.state == State.UNUSABLE:
+                # The holder learns at once that the card must be renewed (no secret in the SMS).
+                queue_sms(
+                    card.citizen,
+                    SmsMessage.Kind.CARD_UNUSABLE,
+                    request=request,
+                    context={"card": card.serial_number},
+                )
+            record(
+                "nes.cardtool.wrong_puk" if refused is None else "nes.cardtool.wrong_puk_refused",
+                citizen=card.citizen,
+                request=request,
+                tool=tool,
+                card=card.serial_number,
+                wrong_puk_count=result.wrong_puk_count,
+                state=result.state,
+                **({} if refused is None else {"reason": "unusable"}),
+            )
+    if refused is not None and refused.code == "no_puk":
         raise CardToolError(
             "no_puk", "cards produced from 01.01.2011 on are unlocked on the portal without PUK"
         )
-    now = now or timezone.now()
-    with transaction.atomic():
-        # One statement: the WHERE clause reserves the increment, and SET sees the old count,
-        # so the increment from 2 to 3 is the one that also sets the state. The UPDATE holds
-        # the row lock until commit, so the read below sees this call's own result.
-        updated = (
-            AkisCard.objects.filter(pk=card.pk, wrong_puk_count__lt=MAX_WRONG_PUK)
-            .exclude(state=State.UNUSABLE)
-            .update(
-                wrong_puk_count=F("wrong_puk_count") + 1,
-                state=Case(
-                    When(
-                        wrong_puk_count__gte=MAX_WRONG_PUK - 1,
-                        then=Value(State.UNUSABLE.value),
-                    ),
-                    default=F("state"),
-                ),
-                updated_at=now,
-            )
-        )
-        card.refresh_from_db(fields=["wrong_puk_count", "state", "updated_at"])
-        result = WrongPukResult(card.wrong_puk_count, card.state)
-        if updated and result.state == State.UNUSABLE:
-            # The holder learns at once that the card must be renewed (no secret in the SMS).
-            queue_sms(
-                card.citizen,
-                SmsMessage.Kind.CARD_UNUSABLE,
-                request=request,
-                context={"card": card.serial_number},
-            )
-        record(
-            "nes.cardtool.wrong_puk" if updated else "nes.cardtool.wrong_puk_refused",
-            citizen=card.citizen,
-            request=request,
-            tool=tool,
-            card=card.serial_number,
-            wrong_puk_count=result.wrong_puk_count,
-            state=result.state,
-            **({} if updated else {"reason": "unusable"}),
-        )
-    if not updated:
+    if refused is not None:
         raise CardToolError(
             "unusable",
             "the card is unusable; it must be renewed",

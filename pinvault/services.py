@@ -9,9 +9,11 @@ Security contract
   framework, a URL, the audit log or an SMS (notices name the card serial only).
 * Every action writes one audit entry (``nes.pinpuk.viewed`` / ``saved`` / ``deleted``,
   ``nes.card.unlocked``) and queues the holder's SMS notice in the same transaction.
-* ``unlock_card`` runs under the card's row lock (``select_for_update``): the state is checked
-  and changed, the new PIN stored and the ``CardUnlock`` recorded in one transaction, so two
-  parallel confirmations give one unlock; the second sees an active card and is refused.
+* The card's state changes only through its model methods (``AkisCard.unlock``,
+  ``.destroy_secrets``), which lock the row and check the state; each workflow here runs the
+  method, the vault write, the audit entry and the SMS in one transaction, so the row lock is
+  held until all of it commits. Two parallel confirmations of ``unlock_card`` give one unlock:
+  the second sees an active card and is refused.
 * The callers (``pinvault.views``) have already checked ownership and the SMS step-up.
 """
 
@@ -28,23 +30,18 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import Citizen, SmsMessage
-from accounts.tasks import CALL_CENTRE, queue_sms
+from accounts.sms_queue import queue_sms
+from accounts.sms_texts import CALL_CENTRE
 from audit.log import record
 
 from . import pins, vault
-from .models import AkisCard, CardUnlock, VaultEntry
+from .models import AkisCard, CardUnlock, PinVaultError, VaultEntry
 from .pdf import PinPukSheet, render_pdf
+
+__all__ = ["PinVaultError"]  # defined with the model (its transitions raise it), used from here
 
 State = AkisCard.State
 Field = VaultEntry.Field
-
-
-class PinVaultError(Exception):
-    """The action cannot be done in the card's current state; ``message`` is for the holder."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class Secret:
@@ -278,38 +275,28 @@ def save_pdf(
 
 
 def delete_secrets(card: AkisCard, *, request: HttpRequest | None) -> int:
-    """Destroy the card's vault rows for good (``vault.destroy``); audited + SMS.
+    """Destroy the card's vault rows for good (``AkisCard.destroy_secrets``); audited + SMS.
 
-    Refused while a portal unlock waits for the card tool: its new PIN is in the vault and the
-    tool could no longer write it to the card. Returns the number of rows deleted (0: nothing
-    was left, nothing is recorded).
+    Refused (``PinVaultError``) while a portal unlock waits for the card tool: its new PIN is
+    in the vault and the tool could no longer write it to the card. Returns the number of rows
+    deleted (0: nothing was left, nothing is recorded).
     """
     with transaction.atomic():
-        locked = AkisCard.objects.select_for_update().select_related("citizen").get(pk=card.pk)
-        if CardUnlock.objects.filter(card=locked, applied_at__isnull=True).exists():
-            raise PinVaultError(
-                _(
-                    "Kartınız için bekleyen bir kilit çözme işlemi var: yeni PIN, kartınız AKİS "
-                    "Kart İzleme Aracı'na takıldığında karta yazılacak. Bu işlem tamamlandıktan "
-                    "sonra PIN/PUK bilginizi silebilirsiniz."
-                )
-            )
-        deleted = vault.destroy(locked)
-        card.secrets_deleted_at = locked.secrets_deleted_at
+        deleted = card.destroy_secrets()
         if not deleted:
             return 0
         record(
             "nes.pinpuk.deleted",
-            citizen=locked.citizen,
+            citizen=card.citizen,
             request=request,
-            card=locked.serial_number,
+            card=card.serial_number,
             entries=deleted,
         )
         queue_sms(
-            locked.citizen,
+            card.citizen,
             SmsMessage.Kind.PINPUK_DELETED,
             request=request,
-            context={"card": locked.serial_number},
+            context={"card": card.serial_number},
         )
     return deleted
 
@@ -318,20 +305,8 @@ def delete_secrets(card: AkisCard, *, request: HttpRequest | None) -> int:
 
 
 def unlock_refusal(card: AkisCard) -> str | None:
-    """Why the portal cannot unlock this card now, or None if it can."""
-    if card.unlocks_with_puk:
-        return _(
-            "Bu kart 01.01.2011 tarihinden önce üretildi: kilidi PUK kodu ile AKİS Kart İzleme "
-            "Aracı'ndan çözülür."
-        )
-    if card.state == State.UNUSABLE:
-        return _("Bu kart kullanım dışıdır; kilidi çözülemez. Kart ücret karşılığında yenilenir.")
-    if card.state != State.PIN_LOCKED:
-        return _(
-            "Bu kartın PIN'i kilitli değil. Kilit çözme yalnızca PIN'i 3 kez hatalı girildiği "
-            "için kilitlenen kartlar içindir."
-        )
-    return None
+    """Why the portal cannot unlock this card now, or None if it can (``AkisCard``'s answer)."""
+    return card.unlock_refusal()
 
 
 @sensitive_variables("new_pin")
@@ -340,44 +315,29 @@ def unlock_card(
 ) -> UnlockResult:
     """New PIN for a PIN-locked card produced on or after 01.01.2011 (no PUK).
 
-    In one transaction under the card's row lock: a fresh PIN (``pins.new_pin``) is stored as
-    the card's ``pin`` and as its ``unlock_pin`` (which the card tool fetches and writes to the
-    card), a ``CardUnlock`` records the pending unlock and the card becomes active. An unlock
-    the tool has not applied yet is replaced by a new one (new id; the database allows one
-    pending unlock per card). Raises ``PinVaultError`` otherwise.
+    In one transaction, under the card's row lock that ``AkisCard.unlock`` takes (and that
+    holds until the commit): the card becomes active with a pending ``CardUnlock`` (replacing
+    one the tool has not applied yet), and a fresh PIN (``pins.new_pin``) is stored as the
+    card's ``pin`` and as its ``unlock_pin`` (which the card tool fetches and writes to the
+    card). Raises ``PinVaultError`` if the card's state does not allow it.
     """
-    now = now or timezone.now()
     with transaction.atomic():
-        locked = AkisCard.objects.select_for_update().select_related("citizen").get(pk=card.pk)
-        refusal = unlock_refusal(locked)
-        if refusal:
-            raise PinVaultError(refusal)
+        unlocked = card.unlock(now=now)
         new_pin = pins.new_pin()
-        vault.store(locked, Field.PIN, new_pin)
-        vault.store(locked, Field.UNLOCK_PIN, new_pin)
-        # A pending unlock the tool has not applied is replaced by a new one with a new id, so
-        # a tool still holding the old id (and the old PIN) gets 404 and fetches again instead
-        # of writing a PIN the holder no longer sees.
-        previous = CardUnlock.objects.filter(card=locked, applied_at__isnull=True).first()
-        superseded = previous.pk if previous is not None else None
-        if previous is not None:
-            previous.delete()
-        unlock = CardUnlock.objects.create(card=locked, created_at=now)
-        locked.state = State.ACTIVE
-        locked.save(update_fields=["state", "updated_at"])
+        vault.store(card, Field.PIN, new_pin)
+        vault.store(card, Field.UNLOCK_PIN, new_pin)
         record(
             "nes.card.unlocked",
-            citizen=locked.citizen,
+            citizen=card.citizen,
             request=request,
-            card=locked.serial_number,
-            unlock_id=unlock.pk,
-            superseded_unlock_id=superseded,
+            card=card.serial_number,
+            unlock_id=unlocked.unlock.pk,
+            superseded_unlock_id=unlocked.superseded_id,
         )
         queue_sms(
-            locked.citizen,
+            card.citizen,
             SmsMessage.Kind.CARD_UNLOCKED,
             request=request,
-            context={"card": locked.serial_number},
+            context={"card": card.serial_number},
         )
-    card.state = locked.state
-    return UnlockResult(pin=Secret(new_pin), unlock=unlock)
+    return UnlockResult(pin=Secret(new_pin), unlock=unlocked.unlock)

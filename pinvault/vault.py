@@ -18,7 +18,6 @@ from typing import TypedDict
 
 from django.db import connection, transaction
 from django.db.models import Count, QuerySet
-from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from . import crypto
@@ -103,23 +102,17 @@ def has_secrets(card: AkisCard, *, fields: Iterable[str] | None = None) -> bool:
 def destroy(card: AkisCard, *, now: dt.datetime | None = None) -> int:
     """Delete all of the card's vault rows (PIN, PUK, unlock PIN) and record when.
 
-    The rows are deleted (SQL ``DELETE``), not flagged, in the same transaction that sets
-    ``secrets_deleted_at`` (also on ``card``). An earlier deletion time is kept if there was
-    nothing left to delete. Returns the number of rows deleted.
+    ``AkisCard.destroy_secrets``: under the card's row lock, refused (``PinVaultError``) while
+    an unlock waits for the card tool. The rows are deleted (SQL ``DELETE``), not flagged, in
+    the same transaction that sets ``secrets_deleted_at`` (also on ``card``). An earlier
+    deletion time is kept if there was nothing left to delete. Returns the number of rows
+    deleted.
 
     Note: the database may keep deleted tuples until VACUUM, and backups keep them; they stay
     encrypted, and become unreadable for good once their master key has been rotated out of
     ``VAULT_KEYS`` (``manage.py rotate_vault_keys``, then remove the old key).
     """
-    now = now or timezone.now()
-    with transaction.atomic():
-        locked = AkisCard.objects.select_for_update().get(pk=card.pk)
-        deleted, _ = VaultEntry.objects.filter(card=locked).delete()
-        if deleted or locked.secrets_deleted_at is None:
-            locked.secrets_deleted_at = now
-            locked.save(update_fields=["secrets_deleted_at", "updated_at"])
-    card.secrets_deleted_at = locked.secrets_deleted_at
-    return deleted
+    return card.destroy_secrets(now=now)
 
 
 @dataclass
@@ -176,8 +169,8 @@ def rotate(
     newest_id = crypto.keyring().newest_id
     result = RotationResult(newest_id=newest_id, dry_run=dry_run)
     if dry_run:
-        counts = _stale(newest_id, ()).values("key_id").annotate(n=Count("pk")).order_by()
-        result.by_key_id.update({row["key_id"]: row["n"] for row in counts})
+        stale = _stale(newest_id, ()).values("key_id").annotate(n=Count("pk")).order_by()
+        result.by_key_id.update({row["key_id"]: row["n"] for row in stale})
         return result
 
     while _stale(newest_id, result.failed).exists():

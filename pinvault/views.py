@@ -29,15 +29,17 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.decorators import citizen_required
 from accounts.forms import CodeForm
 from accounts.models import SmsChallenge
 from accounts.otp import Outcome, SmsRateLimited, issue_challenge, verify_code
 from accounts.stepup import add_outcome_error, code_step_context, countdown_text
-from accounts.views import _rate_limit_message, citizen_required
+from accounts.stepup import rate_limit_message as _rate_limit_message
+from nesportal.http import CitizenRequest
 
 from . import services
 from .forms import PdfPasswordForm
-from .models import MAX_WRONG_PUK, AkisCard, CardUnlock, VaultEntry
+from .models import MAX_WRONG_PUK, AkisCard, CardAction, CardUnlock, VaultEntry
 
 State = AkisCard.State
 Purpose = SmsChallenge.Purpose
@@ -65,11 +67,11 @@ CODE_URLS = {
 # --- helpers -------------------------------------------------------------------------------
 
 
-def _card(request: HttpRequest, serial: str) -> AkisCard:
+def _card(request: CitizenRequest, serial: str) -> AkisCard:
     """The logged-in citizen's card with this serial, or 404 (also for other citizens')."""
     return get_object_or_404(
         AkisCard.objects.select_related("citizen"),
-        citizen=request.citizen,  # type: ignore[attr-defined]
+        citizen=request.citizen,
         serial_number=serial,
     )
 
@@ -121,7 +123,7 @@ def _pending(request: HttpRequest, serial: str, purpose: str) -> dict[str, Any] 
 
 
 def _send_code(
-    request: HttpRequest, card: AkisCard, purpose: str, then: str, *, force: bool = False
+    request: CitizenRequest, card: AkisCard, purpose: Purpose, then: str, *, force: bool = False
 ) -> HttpResponse | str:
     """Send (or reuse) a step-up code and go to the code page; a rate-limit message otherwise."""
     code_url = CODE_URLS[purpose][0]
@@ -135,7 +137,7 @@ def _send_code(
             return redirect(code_url, card=card.serial_number)
     try:
         challenge, token = issue_challenge(
-            request.citizen,  # type: ignore[attr-defined]
+            request.citizen,
             purpose,
             subject=card.serial_number,
             request=request,
@@ -153,7 +155,7 @@ def _send_code(
     return redirect(code_url, card=card.serial_number)
 
 
-def _resend(request: HttpRequest, card: AkisCard, purpose: str) -> HttpResponse:
+def _resend(request: CitizenRequest, card: AkisCard, purpose: Purpose) -> HttpResponse:
     code_url, _resend_url, start_url = CODE_URLS[purpose]
     pending = _pending(request, card.serial_number, purpose)
     if pending is None:
@@ -168,9 +170,9 @@ def _resend(request: HttpRequest, card: AkisCard, purpose: str) -> HttpResponse:
 
 @sensitive_variables()
 def _code_step(
-    request: HttpRequest,
+    request: CitizenRequest,
     card: AkisCard,
-    purpose: str,
+    purpose: Purpose,
     on_ok: Callable[[dict[str, Any]], HttpResponse],
     context: dict[str, Any],
 ) -> HttpResponse:
@@ -223,7 +225,7 @@ def _code_step(
         "form": form,
         **code_step_context(
             challenge,
-            masked_phone=request.citizen.masked_phone,  # type: ignore[attr-defined]
+            masked_phone=request.citizen.masked_phone,
             offer_new_code=offer_new_code,
         ),
         "code_url": reverse(code_url, kwargs={"card": card.serial_number}),
@@ -264,8 +266,8 @@ def _stored_by_card(cards: list[AkisCard]) -> dict[int, set[str]]:
 @never_cache
 @citizen_required
 @require_GET
-def pinpuk(request: HttpRequest) -> HttpResponse:
-    cards = list(AkisCard.objects.filter(citizen=request.citizen))  # type: ignore[attr-defined]
+def pinpuk(request: CitizenRequest) -> HttpResponse:
+    cards = list(AkisCard.objects.filter(citizen=request.citizen))
     stored = _stored_by_card(cards)
     rows = [{"card": card, **_vault_status(card, stored[card.pk])} for card in cards]
     return render(request, "pinvault/pinpuk_list.html", {"rows": rows})
@@ -303,7 +305,7 @@ def _show_secrets(
 @never_cache
 @citizen_required
 @require_http_methods(["GET", "POST"])
-def pinpuk_card(request: HttpRequest, card: str) -> HttpResponse:
+def pinpuk_card(request: CitizenRequest, card: str) -> HttpResponse:
     """GET: the PIN/PUK after a step-up, the step-up otherwise. POST: send the SMS code."""
     obj = _card(request, card)
     status_ = _vault_status(obj)
@@ -343,7 +345,7 @@ def _after_pinpuk_code(card: AkisCard) -> Callable[[dict[str, Any]], HttpRespons
 @never_cache
 @citizen_required
 @require_http_methods(["GET", "POST"])
-def pinpuk_code(request: HttpRequest, card: str) -> HttpResponse:
+def pinpuk_code(request: CitizenRequest, card: str) -> HttpResponse:
     obj = _card(request, card)
     context = {
         "heading": _("PIN/PUK Bilgisi için SMS Onay Kodu"),
@@ -355,7 +357,7 @@ def pinpuk_code(request: HttpRequest, card: str) -> HttpResponse:
 @never_cache
 @citizen_required
 @require_POST
-def pinpuk_code_resend(request: HttpRequest, card: str) -> HttpResponse:
+def pinpuk_code_resend(request: CitizenRequest, card: str) -> HttpResponse:
     return _resend(request, _card(request, card), Purpose.PINPUK)
 
 
@@ -375,7 +377,7 @@ def _grant_expired(request: HttpRequest, card: AkisCard) -> HttpResponse:
 @never_cache
 @citizen_required
 @require_POST
-def pinpuk_pdf(request: HttpRequest, card: str) -> HttpResponse:
+def pinpuk_pdf(request: CitizenRequest, card: str) -> HttpResponse:
     """Parolalarımı Kaydet: the one-page PDF, optionally encrypted with the holder's password."""
     obj = _card(request, card)
     if not grant_seconds_left(request, obj.serial_number):
@@ -399,7 +401,7 @@ def pinpuk_pdf(request: HttpRequest, card: str) -> HttpResponse:
 @never_cache
 @citizen_required
 @require_http_methods(["GET", "POST"])
-def pinpuk_delete(request: HttpRequest, card: str) -> HttpResponse:
+def pinpuk_delete(request: CitizenRequest, card: str) -> HttpResponse:
     """Parolalarımı Sil: a confirmation that says it is final; the POST needs a fresh grant."""
     obj = _card(request, card)
     status_ = _vault_status(obj)
@@ -437,7 +439,7 @@ def pinpuk_delete(request: HttpRequest, card: str) -> HttpResponse:
 @never_cache
 @citizen_required
 @require_GET
-def pinpuk_deleted(request: HttpRequest, card: str) -> HttpResponse:
+def pinpuk_deleted(request: CitizenRequest, card: str) -> HttpResponse:
     obj = _card(request, card)
     if obj.secrets_deleted_at is None:
         return redirect("pinvault:pinpuk_card", card=obj.serial_number)
@@ -453,31 +455,32 @@ def _unlock_context(
     stored: set[str] | None = None,
     pending: dict[int, CardUnlock] | None = None,
 ) -> dict[str, Any]:
-    """The unlock page's facts; ``stored`` and ``pending`` (by card id) save the queries."""
-    status_ = _vault_status(card, stored)
-    if card.unlocks_with_puk:
-        refusal = None
-        can_start = card.state != State.UNUSABLE and status_["has_puk"]
-    else:
-        refusal = services.unlock_refusal(card)
-        can_start = refusal is None
+    """The unlock page's facts; ``stored`` and ``pending`` (by card id) save the queries.
+
+    What may be started is the card's answer (``AkisCard.allowed_actions``): Kilit Çözme on
+    the portal for cards from 2011 on, showing the PUK for older ones.
+    """
+    if stored is None:
+        stored = services.stored_fields(card)
+    pending_unlock = _pending_unlock(card) if pending is None else pending.get(card.pk)
+    actions = card.allowed_actions(stored, unlock_pending=pending_unlock is not None)
     return {
         "card": card,
         "rule": services.unlock_rule(card),
-        "refusal": refusal,
-        "can_start": can_start,
-        "pending_unlock": _pending_unlock(card) if pending is None else pending.get(card.pk),
+        "refusal": None if card.unlocks_with_puk else card.unlock_refusal(),
+        "can_start": bool(actions & {CardAction.UNLOCK, CardAction.SHOW_PUK}),
+        "pending_unlock": pending_unlock,
         "max_wrong_puk": MAX_WRONG_PUK,
-        "puk_attempts_left": max(MAX_WRONG_PUK - card.wrong_puk_count, 0),
-        **status_,
+        "puk_attempts_left": card.puk_attempts_left,
+        **_vault_status(card, stored),
     }
 
 
 @never_cache
 @citizen_required
 @require_GET
-def unlock_list(request: HttpRequest) -> HttpResponse:
-    cards = list(AkisCard.objects.filter(citizen=request.citizen))  # type: ignore[attr-defined]
+def unlock_list(request: CitizenRequest) -> HttpResponse:
+    cards = list(AkisCard.objects.filter(citizen=request.citizen))
     stored = _stored_by_card(cards)
     pending = {
         unlock.card_id: unlock
@@ -491,7 +494,7 @@ def unlock_list(request: HttpRequest) -> HttpResponse:
 @never_cache
 @citizen_required
 @require_http_methods(["GET", "POST"])
-def unlock_card(request: HttpRequest, card: str) -> HttpResponse:
+def unlock_card(request: CitizenRequest, card: str) -> HttpResponse:
     """GET: the card's unlock rule (and its PUK after a step-up, for cards before 2011).
     POST: send the SMS code that confirms the unlock (or the PUK display)."""
     obj = _card(request, card)
@@ -527,7 +530,7 @@ def unlock_card(request: HttpRequest, card: str) -> HttpResponse:
 @never_cache
 @citizen_required
 @require_http_methods(["GET", "POST"])
-def unlock_code(request: HttpRequest, card: str) -> HttpResponse:
+def unlock_code(request: CitizenRequest, card: str) -> HttpResponse:
     obj = _card(request, card)
 
     @sensitive_variables()
@@ -564,5 +567,5 @@ def unlock_code(request: HttpRequest, card: str) -> HttpResponse:
 @never_cache
 @citizen_required
 @require_POST
-def unlock_code_resend(request: HttpRequest, card: str) -> HttpResponse:
+def unlock_code_resend(request: CitizenRequest, card: str) -> HttpResponse:
     return _resend(request, _card(request, card), Purpose.UNLOCK)

@@ -15,6 +15,13 @@ conftest.py (or pass ``-p nesportal.testing``) if it is not picked up. Fixtures:
   test session) that the settings point at; ``certificate_factory(citizen, state=…)`` issues a real
   certificate from it in any state (pending, active, suspended, revoked, expired) and returns
   ``(certificate_row, private_key)``.
+* ``clock`` – time frozen at ``clock_start`` (a fixture: None for now; override it for a fixed
+  instant), moved only by ``clock.shift(...)``/``clock.move_to(...)``; ``frozen_clock(at)`` is
+  the same as a context manager. ``wrong(code)`` is a six-digit code that is not ``code``.
+* ``staff_factory``, ``card_factory``, ``card_unlock_factory``, ``sms_challenge_factory``,
+  ``sms_message_factory``, ``contact_change_factory``, ``reset_link_factory``,
+  ``login_challenge_factory``, ``consent_factory``, ``application_factory``,
+  ``audit_event_factory`` – the factories of ``nesportal.testing.factories`` (with the database).
 
 Nothing here imports Django at import time, so the plugin is harmless in other projects.
 """
@@ -22,6 +29,8 @@ Nothing here imports Django at import time, so the plugin is harmless in other p
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -44,6 +53,20 @@ def sms_code(outbox: list[dict[str, Any]], to: str | None = None) -> str:
     raise LookupError("no SMS with a code in the outbox")
 
 
+def wrong(code: str) -> str:
+    """A six-digit code that is certainly not ``code`` (for wrong-code tests)."""
+    return f"{(int(code) + 1) % 1_000_000:06d}"
+
+
+def frozen_clock(at: datetime | None = None) -> Any:
+    """Time frozen at ``at`` (default: now), as a context manager giving the traveller: move it
+    with ``clock.shift(seconds or timedelta)`` or ``clock.move_to(when)``. Never sleep."""
+    import time_machine
+    from django.utils import timezone
+
+    return time_machine.travel(at or timezone.now(), tick=False)
+
+
 def login_as(client: Client, citizen: Citizen) -> Client:
     """Log ``client`` in as ``citizen`` directly (for tests of pages behind the login)."""
     from django.conf import settings
@@ -54,7 +77,7 @@ def login_as(client: Client, citizen: Citizen) -> Client:
     session[SESSION_CITIZEN] = citizen.pk
     session[SESSION_CITIZEN_HASH] = session_hash(citizen)
     session.save()
-    client.cookies[settings.SESSION_COOKIE_NAME] = session.session_key
+    client.cookies[settings.SESSION_COOKIE_NAME] = str(session.session_key)  # saved: set
     return client
 
 
@@ -87,6 +110,58 @@ def citizen(citizen_factory: Any) -> Citizen:
 @pytest.fixture
 def citizen_client(client: Client, citizen: Citizen) -> Client:
     return login_as(client, citizen)
+
+
+@pytest.fixture
+def clock_start() -> datetime | None:
+    """Where ``clock`` starts: None for now. Override it in a conftest for a fixed instant."""
+    return None
+
+
+@pytest.fixture
+def clock(clock_start: datetime | None) -> Iterator[Any]:
+    """Time frozen at ``clock_start`` (default now); move it with ``clock.shift(...)``."""
+    with frozen_clock(clock_start) as traveller:
+        yield traveller
+
+
+def _factory_fixture(name: str, doc: str) -> Any:
+    def fixture(db: None) -> Any:
+        from . import factories
+
+        return getattr(factories, name)
+
+    fixture.__name__ = fixture.__qualname__ = name
+    fixture.__doc__ = doc
+    return pytest.fixture(fixture)
+
+
+# The factories of nesportal.testing.factories, one fixture each (they need the database).
+staff_factory = _factory_fixture("StaffUserFactory", "A staff user (``is_staff``).")
+sms_challenge_factory = _factory_fixture(
+    "SmsChallengeFactory", "An SMS code request carrying ``token`` and ``code``."
+)
+sms_message_factory = _factory_fixture("SmsMessageFactory", "An SMS record and its outcome.")
+contact_change_factory = _factory_fixture(
+    "ContactChangeFactory", "A requested e-mail (or ``phone=True``) change."
+)
+reset_link_factory = _factory_fixture(
+    "WordResetLinkFactory", "An agent's security-word reset link carrying ``token``."
+)
+audit_event_factory = _factory_fixture(
+    "AuditEventFactory", "An audit event appended through ``audit.log.record``."
+)
+login_challenge_factory = _factory_fixture(
+    "LoginChallengeFactory", "An E-İmzalı Giriş challenge carrying ``token``."
+)
+card_factory = _factory_fixture("AkisCardFactory", "An AKİS card with PIN and PUK in the vault.")
+card_unlock_factory = _factory_fixture(
+    "CardUnlockFactory", "A portal unlock waiting for the card tool, with a known PIN."
+)
+consent_factory = _factory_fixture("ConsentFactory", "A standing E-Onay consent.")
+application_factory = _factory_fixture(
+    "ApplicationFactory", "An E-Onay application entered by staff, in any state."
+)
 
 
 @pytest.fixture

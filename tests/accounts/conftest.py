@@ -2,28 +2,29 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import time_machine
 
-from accounts import services
+from accounts import lockout, services
 
 from .fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, FakeTwilio
 from .helpers import T0
 
 
 @pytest.fixture
-def clock() -> Iterator[Any]:
-    """Time frozen at T0; move it with ``clock.shift(...)`` or ``clock.move_to(...)``."""
-    with time_machine.travel(T0, tick=False) as traveller:
-        yield traveller
+def clock_start() -> dt.datetime:
+    """The plugin's ``clock`` (nesportal.testing) starts at T0 in the accounts tests; move it
+    with ``clock.shift(...)`` or ``clock.move_to(...)``."""
+    return T0
 
 
 @pytest.fixture
 def hash_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Spy on the Argon2 verifications the login service makes: the encoded hashes checked."""
+    """Spy on the Argon2 verifications the login service makes: the encoded hashes checked
+    (the real word in ``accounts.services``, the dummy hash in ``accounts.lockout``)."""
     real = services.check_password
     checked: list[str] = []
 
@@ -32,6 +33,7 @@ def hash_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         return real(password, encoded, *args, **kwargs)
 
     monkeypatch.setattr(services, "check_password", spy)
+    monkeypatch.setattr(lockout, "check_password", spy)
     return checked
 
 

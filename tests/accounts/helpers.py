@@ -54,11 +54,6 @@ def comparable(response: Any) -> str:
     return HEX_KEY_RE.sub("<captcha-key>", html)
 
 
-def wrong(code: str) -> str:
-    """A six-digit code that is certainly not ``code``."""
-    return f"{(int(code) + 1) % 1_000_000:06d}"
-
-
 def audit_count(citizen: Citizen, action: str) -> int:
     return AuditEvent.objects.filter(citizen=citizen, action=action).count()
 

@@ -18,12 +18,12 @@ from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 
-from accounts import tasks
+from accounts import sms_queue, tasks
 from accounts.models import Citizen, ContactChange, SmsChallenge, SmsMessage
 from accounts.otp import Outcome, SmsRateLimited, issue_challenge, verify_code
 from accounts.profile import email_budget_key, start_email_change, start_phone_change
 from accounts.sms import SmsDeliveryError
-from accounts.tasks import queue_sms
+from accounts.sms_queue import queue_sms
 from audit.models import AuditEvent
 from nesportal import limits
 from nesportal.testing import login_as, sms_code
@@ -373,7 +373,7 @@ def test_ten_address_changes_send_at_most_the_budget_plus_one(
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_parallel_notices_keep_the_cap(citizen_factory: Any, monkeypatch: Any) -> None:
-    monkeypatch.setattr(tasks, "_publish", lambda *args, **kwargs: None)
+    monkeypatch.setattr(sms_queue, "_publish", lambda *args, **kwargs: None)
     citizen = citizen_factory()
 
     def notify() -> SmsMessage:

@@ -21,7 +21,7 @@ from django.test import Client
 from accounts import services
 from accounts.models import Citizen, SmsChallenge, SmsMessage
 from audit.models import AuditEvent
-from nesportal.testing import sms_code
+from nesportal.testing import sms_code, wrong
 from nesportal.testing.factories import DEFAULT_SECURITY_WORD
 
 from .helpers import (
@@ -35,7 +35,6 @@ from .helpers import (
     audit_count,
     comparable,
     login_data,
-    wrong,
 )
 
 LOCKED_URL = "/giris/kilitli/"

@@ -29,10 +29,10 @@ from accounts.otp import (
 )
 from accounts.services import check_security_word
 from audit.models import AuditEvent
-from nesportal.testing import sms_code
+from nesportal.testing import sms_code, wrong
 from nesportal.testing.factories import DEFAULT_SECURITY_WORD
 
-from .helpers import T0, audit_count, wrong
+from .helpers import T0, audit_count
 
 LOGIN = SmsChallenge.Purpose.LOGIN
 

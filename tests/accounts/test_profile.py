@@ -19,9 +19,7 @@ from accounts.models import Citizen, ContactChange, SmsChallenge, SmsMessage
 from accounts.otp import issue_challenge
 from accounts.profile import SESSION_PHONE
 from audit.models import AuditEvent
-from nesportal.testing import login_as, sms_code
-
-from .helpers import wrong
+from nesportal.testing import login_as, sms_code, wrong
 
 pytestmark = pytest.mark.django_db
 

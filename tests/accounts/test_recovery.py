@@ -15,14 +15,15 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import reverse
 
-from accounts import recovery
+from accounts import lockout, recovery
 from accounts.models import Citizen, SmsChallenge, SmsMessage, WordResetLink
-from accounts.services import check_security_word
+from accounts.services import check_security_word, create_reset_link
+from accounts.tokens import reset_link_sms_url
 from audit.models import AuditEvent
-from nesportal.testing import login_as, sms_code
+from nesportal.testing import login_as, sms_code, wrong
 from nesportal.testing.factories import DEFAULT_SECURITY_WORD, StaffUserFactory
 
-from .helpers import CAPTCHA_KEY_RE, LOGIN_URL, MENU_URL, comparable, login_data, wrong
+from .helpers import CAPTCHA_KEY_RE, LOGIN_URL, MENU_URL, comparable, login_data
 
 pytestmark = pytest.mark.django_db
 
@@ -37,15 +38,15 @@ GENERIC = "Girdiğiniz bilgiler doğrulanamadı."
 
 @pytest.fixture
 def argon2_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The encoded hashes the recovery service verifies."""
-    real = recovery.check_password
+    """The encoded hashes the recovery service verifies (through ``accounts.lockout``)."""
+    real = lockout.check_password
     checked: list[str] = []
 
     def spy(password: str, encoded: str, *args: Any, **kwargs: Any) -> bool:
         checked.append(encoded)
         return real(password, encoded, *args, **kwargs)
 
-    monkeypatch.setattr(recovery, "check_password", spy)
+    monkeypatch.setattr(lockout, "check_password", spy)
     return checked
 
 
@@ -168,10 +169,13 @@ def test_wrong_birth_dates_count_into_the_login_lock(
         assert citizen.failure_count == attempt
 
     assert citizen.is_locked
+    assert citizen.lock_reason == Citizen.LockReason.WRONG_BIRTH_DATE
     assert (
         AuditEvent.objects.filter(citizen=citizen, action="nes.recovery.fact_failed").count() == 3
     )
-    assert [m["body"] for m in sms_outbox if "bloke" in m["body"]], "the lock notice went out"
+    notices = [m["body"] for m in sms_outbox if "bloke" in m["body"]]
+    assert notices, "the lock notice went out"
+    assert "Güvenlik Sözcüğü yenilemede 3 hatalı deneme" in notices[0]
     # Login with the right word fails now, and so does recovery with the right birth date.
     assert check_security_word(citizen.tckn, DEFAULT_SECURITY_WORD, request=None) is None
     response = start(client, citizen, django_capture_on_commit_callbacks)
@@ -462,7 +466,7 @@ def test_the_link_expires_after_thirty_minutes(
     citizen.refresh_from_db()
     assert check_password(DEFAULT_SECURITY_WORD, citizen.security_word_hash)
     link = WordResetLink.objects.get()
-    assert recovery.reset_link_sms_url(link.pk) is None, "an expired link is not sent any more"
+    assert reset_link_sms_url(link.pk) is None, "an expired link is not sent any more"
 
 
 def test_the_link_applies_the_same_rules(
@@ -551,7 +555,7 @@ def test_a_link_sets_a_word_once_under_a_race(citizen_factory, call_centre_agent
     from django.db import connection
 
     citizen = citizen_factory()
-    link = recovery.create_reset_link(citizen, agent=call_centre_agent, reason="Yarış testi")
+    link = create_reset_link(citizen, agent=call_centre_agent, reason="Yarış testi")
     results: list[str] = []
     barrier = threading.Barrier(2)
 

@@ -19,7 +19,8 @@ from django.utils import timezone
 
 from accounts.models import Citizen, SmsChallenge, SmsMessage
 from accounts.otp import Outcome, expected_code, issue_challenge, verify_code
-from accounts.tasks import queue_sms, send_sms
+from accounts.sms_queue import queue_sms
+from accounts.tasks import send_sms
 from audit.models import AuditEvent
 
 from .fake_twilio import FROM_NUMBER, FakeTwilio, Reply

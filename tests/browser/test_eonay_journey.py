@@ -16,6 +16,7 @@ from playwright.sync_api import Page, expect
 from accounts.models import Citizen
 from eonay.models import Application
 from nesportal.testing import sms_code
+from nesportal.testing.factories import ApplicationFactory
 from tests.browser.test_login_journey import (  # noqa: F401 (fixtures)
     browser_context_args,
     citizen,
@@ -24,7 +25,6 @@ from tests.browser.test_login_journey import (  # noqa: F401 (fixtures)
     read_outbox,
     shot,
 )
-from tests.eonay.factories import make_application
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -32,7 +32,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def waiting(citizen: Citizen) -> Application:  # noqa: F811
     staff = get_user_model().objects.create_superuser("yonetici", password="Yonetici-Demo-2026!")
-    return make_application(citizen, staff)
+    return ApplicationFactory(citizen=citizen, entered_by=staff)
 
 
 def test_it_approves_a_waiting_application_with_an_sms_code(

@@ -632,9 +632,11 @@ def test_it_locks_the_account_after_three_failed_attempts(
 
     citizen.refresh_from_db()
     assert citizen.locked_at is not None
-    assert citizen.lock_reason == Citizen.LockReason.WRONG_WORD
-    assert AuditEvent.objects.filter(action="nes.account.locked", citizen=citizen).exists()
-    assert SmsMessage.objects.filter(citizen=citizen, kind=SmsMessage.Kind.ACCOUNT_LOCKED).exists()
+    assert citizen.lock_reason == Citizen.LockReason.ESIGN_FAILED
+    locked = AuditEvent.objects.get(action="nes.account.locked", citizen=citizen)
+    assert locked.data["reason"] == Citizen.LockReason.ESIGN_FAILED
+    notice = SmsMessage.objects.get(citizen=citizen, kind=SmsMessage.Kind.ACCOUNT_LOCKED)
+    assert notice.context == {"reason": Citizen.LockReason.ESIGN_FAILED}
 
     # Now even a usable certificate with its key cannot log in, and no strike is added.
     assert_refused(login(client, active_key, active_row), "citizen_locked")

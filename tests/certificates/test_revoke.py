@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import time_machine
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -23,7 +21,7 @@ from audit.models import AuditEvent
 from certificates.models import Certificate
 from certificates.services import revoke_certificate
 from certificates.views import SESSION_REVOKE
-from nesportal.testing import sms_code
+from nesportal.testing import sms_code, wrong
 
 pytestmark = pytest.mark.django_db
 
@@ -35,17 +33,6 @@ LOGIN = reverse("accounts:login")
 
 def url(name: str, cert: Certificate) -> str:
     return reverse(f"certificates:{name}", args=[cert.serial_number])
-
-
-def wrong(code: str) -> str:
-    return f"{(int(code) + 1) % 1_000_000:06d}"
-
-
-@pytest.fixture
-def clock() -> Iterator[Any]:
-    """Time frozen now; move it with ``clock.shift(seconds)``."""
-    with time_machine.travel(timezone.now(), tick=False) as traveller:
-        yield traveller
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Fixtures shared by the E-Onay tests."""
+"""Fixtures shared by the E-Onay tests (``clock``, ``staff_factory`` and the other factories come
+from the nesportal.testing plugin)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,7 @@ from django.test import Client
 
 from accounts.models import Citizen
 from eonay.models import Application
-from nesportal.testing.factories import StaffUserFactory
-
-from .factories import make_application
+from nesportal.testing.factories import ApplicationFactory
 
 
 @pytest.fixture
@@ -23,17 +22,12 @@ def staff(db: None) -> Any:
 
 @pytest.fixture
 def waiting(citizen: Citizen, staff: Any) -> Application:
-    return make_application(citizen, staff)
+    return ApplicationFactory(citizen=citizen, entered_by=staff)
 
 
 @pytest.fixture
 def other_citizen(citizen_factory: Any) -> Citizen:
     return citizen_factory()
-
-
-@pytest.fixture
-def staff_factory(db: None) -> Any:
-    return StaffUserFactory
 
 
 @pytest.fixture
@@ -45,13 +39,3 @@ def send(django_capture_on_commit_callbacks: Any, sms_outbox: list[dict[str, Any
             return client.post(path, data or {})
 
     return post
-
-
-@pytest.fixture
-def clock() -> Any:
-    """Time frozen now; move it with ``clock.shift(seconds)``."""
-    import time_machine
-    from django.utils import timezone
-
-    with time_machine.travel(timezone.now(), tick=False) as traveller:
-        yield traveller

@@ -13,8 +13,7 @@ from accounts.models import Citizen, SmsMessage
 from audit.models import AuditEvent
 from eonay.models import Application, Consent
 from eonay.services import give_consent
-
-from .factories import ENTRY, make_application
+from nesportal.testing.factories import APPLICATION_ENTRY, ApplicationFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +32,7 @@ def staff_client(client: Client, staff: Any) -> Client:
 
 
 def entry(citizen: Citizen, kind: str = Application.Kind.FIRST) -> dict[str, Any]:
-    return {"citizen": str(citizen.pk), "kind": kind, **ENTRY}
+    return {"citizen": str(citizen.pk), "kind": kind, **APPLICATION_ENTRY}
 
 
 def test_staff_enter_an_application_that_waits_for_the_citizen(
@@ -96,7 +95,7 @@ def test_the_entry_form_validates(staff_client: Client, citizen: Citizen) -> Non
 def test_staff_cannot_decide_by_posting_a_change(
     staff_client: Client, staff: Any, citizen: Citizen
 ) -> None:
-    application = make_application(citizen, staff)
+    application = ApplicationFactory(citizen=citizen, entered_by=staff)
 
     response = staff_client.post(
         change_url(application),
@@ -113,7 +112,7 @@ def test_staff_cannot_decide_by_posting_a_change(
 def test_the_page_shows_the_decision_read_only_without_decide_buttons(
     staff_client: Client, staff: Any, citizen: Citizen
 ) -> None:
-    application = make_application(citizen, staff)
+    application = ApplicationFactory(citizen=citizen, entered_by=staff)
     application.decide(approve=False)
 
     page = staff_client.get(change_url(application))

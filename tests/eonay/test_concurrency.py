@@ -19,8 +19,7 @@ from accounts.models import Citizen
 from audit.models import AuditEvent
 from eonay.models import Application, ApplicationError, Consent
 from eonay.services import decide_application, give_consent, withdraw_consent
-
-from .factories import make_application
+from nesportal.testing.factories import ApplicationFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -47,7 +46,7 @@ def in_parallel(calls: list[Callable[[], Any]]) -> list[bool]:
 
 @pytest.mark.parametrize("rounds", range(3))
 def test_parallel_decisions_decide_exactly_once(citizen: Citizen, staff: Any, rounds: int) -> None:
-    application = make_application(citizen, staff)
+    application = ApplicationFactory(citizen=citizen, entered_by=staff)
 
     def deciding(approve: bool) -> Callable[[], Any]:
         return lambda: decide_application(
@@ -82,7 +81,7 @@ def test_an_entry_racing_a_withdrawal_is_never_approved_by_a_withdrawn_consent(
         in_parallel(
             [
                 lambda: withdraw_consent(citizen, Consent.Scope.FIRST),
-                lambda: entered.append(make_application(citizen, staff)),
+                lambda: entered.append(ApplicationFactory(citizen=citizen, entered_by=staff)),
             ]
         )
         application = Application.objects.get(pk=entered[-1].pk)

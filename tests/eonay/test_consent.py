@@ -17,8 +17,7 @@ from eonay.models import Application, Consent
 from eonay.services import give_consent, withdraw_consent
 from eonay.views import SESSION_STEPUP
 from nesportal.testing import sms_code
-
-from .factories import make_application
+from nesportal.testing.factories import ApplicationFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -170,7 +169,7 @@ def test_an_application_is_approved_by_the_standing_consent_and_says_so(
     sms_outbox.clear()
 
     with django_capture_on_commit_callbacks(execute=True):
-        application = make_application(citizen, staff, notify=True)
+        application = ApplicationFactory(citizen=citizen, entered_by=staff, notify=True)
 
     assert application.status == Application.Status.APPROVED
     assert application.decided_by_consent == consent
@@ -193,8 +192,10 @@ def test_an_application_is_approved_by_the_standing_consent_and_says_so(
 def test_a_consent_covers_only_its_scope(citizen: Citizen, staff: Any) -> None:
     give_consent(citizen, FIRST)
 
-    renewal = make_application(citizen, staff, kind=Application.Kind.RENEWAL)
-    replacement = make_application(citizen, staff, kind=Application.Kind.REPLACEMENT)
+    renewal = ApplicationFactory(citizen=citizen, entered_by=staff, kind=Application.Kind.RENEWAL)
+    replacement = ApplicationFactory(
+        citizen=citizen, entered_by=staff, kind=Application.Kind.REPLACEMENT
+    )
 
     assert renewal.status == Application.Status.WAITING
     assert replacement.status == Application.Status.WAITING
@@ -208,7 +209,7 @@ def test_after_withdrawal_applications_wait(
     sms_outbox.clear()
 
     with django_capture_on_commit_callbacks(execute=True):
-        application = make_application(citizen, staff, notify=True)
+        application = ApplicationFactory(citizen=citizen, entered_by=staff, notify=True)
 
     assert application.status == Application.Status.WAITING
     assert "E-Onay'ınızı bekliyor" in sms_outbox[-1]["body"]

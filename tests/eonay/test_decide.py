@@ -17,9 +17,8 @@ from accounts.otp import Outcome, verify_code
 from audit.models import AuditEvent
 from eonay.models import Application
 from eonay.views import SESSION_STEPUP
-from nesportal.testing import login_as, sms_code
-
-from .factories import make_application
+from nesportal.testing import login_as, sms_code, wrong
+from nesportal.testing.factories import ApplicationFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -29,10 +28,6 @@ LOCKED = reverse("accounts:locked")
 
 def url(name: str, application: Application, decision: str = "approve") -> str:
     return reverse(f"eonay:{name}", args=[application.pk, decision])
-
-
-def wrong(code: str) -> str:
-    return f"{(int(code) + 1) % 1_000_000:06d}"
 
 
 def request_code(
@@ -174,7 +169,7 @@ def test_a_code_for_another_application_is_refused(
     send: Any,
     sms_outbox: list[dict[str, Any]],
 ) -> None:
-    second = make_application(citizen, staff, kind=Application.Kind.RENEWAL)
+    second = ApplicationFactory(citizen=citizen, entered_by=staff, kind=Application.Kind.RENEWAL)
     code = request_code(citizen_client, waiting, send, sms_outbox)
 
     response = citizen_client.post(url("decide_code", second), {"code": code})

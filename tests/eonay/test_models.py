@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Citizen
-from eonay.models import Application, Consent
+from eonay.models import Application, ApplicationError, Consent
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +45,8 @@ def test_inconsistent_decisions_are_refused_by_the_database(
 
 def test_decide_happens_once(waiting: Application) -> None:
     assert waiting.decide(approve=True) is True
-    assert waiting.decide(approve=False) is False
+    with pytest.raises(ApplicationError, match="daha önce verilmiş"):
+        waiting.decide(approve=False)
     waiting.refresh_from_db()
     assert waiting.status == Application.Status.APPROVED
 

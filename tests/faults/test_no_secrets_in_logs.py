@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from django.contrib.auth.hashers import check_password
 
-from accounts.recovery import create_reset_link
+from accounts.services import create_reset_link
 from nesportal.testing.factories import DEFAULT_SECURITY_WORD
 
 from ..accounts.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, FakeTwilio

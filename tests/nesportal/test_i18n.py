@@ -15,7 +15,7 @@ import gettext
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -578,7 +578,7 @@ def test_certificate_actions_answer_in_english(
     certificate_pages: CertificatePages, django_capture_on_commit_callbacks: Any
 ) -> None:
     """Refusals, flash messages, form errors and every step of a revocation."""
-    from nesportal.testing import sms_code
+    from nesportal.testing import sms_code, wrong
 
     pages, client = certificate_pages, certificate_pages.client
 
@@ -603,8 +603,7 @@ def test_certificate_actions_answer_in_english(
     html = pages.check(response)
     assert "SMS confirmation code for revocation" in html
     code = sms_code(pages.outbox)
-    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
-    html = pages.check(client.post(pages.url("revoke_code", "active"), {"code": wrong}), 400)
+    html = pages.check(client.post(pages.url("revoke_code", "active"), {"code": wrong(code)}), 400)
     assert "Attempts left: 2" in html
     response = client.post(pages.url("revoke_code", "active"), {"code": code}, follow=True)
     html = pages.check(response)
@@ -617,8 +616,6 @@ def test_certificate_actions_answer_in_english(
 # The AKİS card tool shows this warning in Turkish; the English pages quote it as the tool shows
 # it (followed by an English translation), so it is data here, like a name.
 CARD_TOOL_WARNING = "“PIN kilitlendi. PUK ile kilit çözebilirsiniz.”"
-AFTER_2011 = date(2019, 5, 14)
-BEFORE_2011 = date(2009, 9, 1)
 PIN = "604829"
 PUK = "27360418"
 
@@ -652,38 +649,22 @@ class CardPages:
 @pytest.fixture
 def card_pages(client: Client, citizen_factory: Any, sms_outbox: list) -> CardPages:
     from nesportal.testing import login_as
+    from nesportal.testing.factories import AkisCardFactory
     from pinvault import vault
-    from pinvault.models import AkisCard
 
     citizen = citizen_factory(first_name="Gülşen", last_name="Öztürkoğlu")
-    state = AkisCard.State
 
-    def card(
-        number: int,
-        produced_on: date,
-        card_state: str,
-        secrets: tuple[str, ...] = ("pin", "puk"),
-        wrong_puk_count: int = 0,
-    ) -> Any:
-        created = AkisCard.objects.create(
-            citizen=citizen,
-            serial_number=f"AKIS-{7_100_000_000 + number:010d}",
-            produced_on=produced_on,
-            state=card_state,
-            wrong_puk_count=wrong_puk_count,
-        )
-        for name in secrets:
-            vault.store(created, name, {"pin": PIN, "puk": PUK}[name])
-        return created
+    def card(**traits: Any) -> Any:
+        return AkisCardFactory(**{"citizen": citizen, "pin": PIN, "puk": PUK, **traits})
 
     cards = {
-        "active": card(1, AFTER_2011, state.ACTIVE),
-        "pin_locked": card(2, AFTER_2011, state.PIN_LOCKED),
-        "puk_unlock": card(3, BEFORE_2011, state.PIN_LOCKED, wrong_puk_count=1),
-        "unusable": card(4, BEFORE_2011, state.UNUSABLE, wrong_puk_count=3),
-        "pin_only": card(5, AFTER_2011, state.ACTIVE, secrets=("pin",)),
-        "deleted": card(6, AFTER_2011, state.ACTIVE),
-        "puk_deleted": card(7, BEFORE_2011, state.PIN_LOCKED),
+        "active": card(),
+        "pin_locked": card(pin_locked=True),
+        "puk_unlock": card(before_2011=True, pin_locked=True, wrong_puk_count=1),
+        "unusable": card(before_2011=True, unusable=True),
+        "pin_only": card(puk=None),
+        "deleted": card(),
+        "puk_deleted": card(before_2011=True, pin_locked=True),
     }
     vault.destroy(cards["deleted"])
     vault.destroy(cards["puk_deleted"])

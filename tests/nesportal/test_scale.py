@@ -270,7 +270,7 @@ def test_it_refuses_sqlite_with_a_clear_error(settings):
 
 
 def test_it_says_in_its_help_that_it_is_for_benchmarks_only():
-    from accounts.management.commands.load_scale_data import Command
+    from demo.management.commands.load_scale_data import Command
 
     assert "BENCHMARKS ONLY" in Command.help
     assert scale.SECURITY_WORD in Command.help

@@ -370,7 +370,8 @@ from django.test import RequestFactory
 from accounts.models import SmsChallenge
 from accounts.otp import expected_code, issue_challenge
 from accounts.profile import start_email_change
-from accounts.recovery import _link_token, create_reset_link
+from accounts.services import create_reset_link
+from accounts.tokens import reset_link_token
 from nesportal.testing.factories import CitizenFactory
 
 citizen = CitizenFactory()
@@ -380,7 +381,7 @@ request = RequestFactory().post("/bilgi-guncelle/e-posta/")
 request.citizen = citizen
 start_email_change(citizen, "yeni.adres@example.com", request=request)
 with open(os.environ["SECRETS_OUT"], "w") as fh:
-    fh.write(expected_code(challenge) + " " + _link_token(link))
+    fh.write(expected_code(challenge) + " " + reset_link_token(link))
 """
 
 

@@ -7,56 +7,22 @@ POST runs with the on-commit callbacks executed.
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import json
 import re
 from html import unescape
-from itertools import count
 from typing import Any
 
 from django.test import Client
 from django.urls import reverse
 
-from accounts.models import Citizen
 from nesportal.testing import sms_code
-from pinvault import vault
+from nesportal.testing.factories import DEFAULT_PIN, DEFAULT_PUK
 from pinvault.models import AkisCard
 
-PIN = "482913"
-PUK = "73915046"
-AFTER_2011 = dt.date(2019, 5, 14)
-BEFORE_2011 = dt.date(2009, 9, 1)
-
-_serials = count(1)
-
-
-def make_card(
-    citizen: Citizen,
-    *,
-    produced_on: dt.date = AFTER_2011,
-    state: str = AkisCard.State.ACTIVE,
-    pin: str | None = PIN,
-    puk: str | None = PUK,
-    wrong_puk_count: int = 0,
-    serial: str | None = None,
-) -> AkisCard:
-    """A card of ``citizen`` with PIN and PUK (unless None) in the vault.
-
-    Serials have ten digits, so the six-digit SMS code is the only six-digit number in an SMS.
-    """
-    card = AkisCard.objects.create(
-        citizen=citizen,
-        serial_number=serial or f"AKIS-{7_000_000_000 + next(_serials) * 7919:010d}",
-        produced_on=produced_on,
-        state=state,
-        wrong_puk_count=wrong_puk_count,
-    )
-    if pin is not None:
-        vault.store(card, "pin", pin)
-    if puk is not None:
-        vault.store(card, "puk", puk)
-    return card
+# Cards come from nesportal.testing.factories.AkisCardFactory, with this PIN and PUK.
+PIN = DEFAULT_PIN
+PUK = DEFAULT_PUK
 
 
 def url(name: str, card: AkisCard) -> str:

@@ -8,7 +8,7 @@ import pytest
 from django.contrib import admin
 from django.urls import NoReverseMatch, reverse
 
-from nesportal.testing.factories import CitizenFactory
+from nesportal.testing.factories import AkisCardFactory
 from pinvault import services, vault
 from pinvault.models import AkisCard, CardUnlock, VaultEntry
 
@@ -18,19 +18,11 @@ PIN, PUK, UNLOCK_PIN = "836150", "40719283", "570394"
 CHANGELIST = "admin:pinvault_akiscard_changelist"
 
 
-def make_card(serial: str, produced_on: dt.date = dt.date(2024, 3, 1), **fields) -> AkisCard:
-    citizen = fields.pop("citizen", None) or CitizenFactory()
-    return AkisCard.objects.create(
-        citizen=citizen, serial_number=serial, produced_on=produced_on, **fields
-    )
-
-
 @pytest.fixture
 def card() -> AkisCard:
-    card = make_card("AKIS-1000000001", state=AkisCard.State.PIN_LOCKED)
-    vault.store(card, "pin", PIN)
-    vault.store(card, "puk", PUK)
-    vault.store(card, "unlock_pin", UNLOCK_PIN)
+    card = AkisCardFactory(
+        serial_number="AKIS-1000000001", pin_locked=True, pin=PIN, puk=PUK, unlock_pin=UNLOCK_PIN
+    )
     CardUnlock.objects.create(card=card)
     return card
 
@@ -50,7 +42,9 @@ def assert_no_secret(html: str, card: AkisCard) -> None:
 
 
 def test_it_lists_cards_with_their_state_and_whether_the_vault_holds_pin_puk(admin_client, card):
-    deleted = make_card("AKIS-1000000002", dt.date(2010, 6, 15))
+    deleted = AkisCardFactory(
+        serial_number="AKIS-1000000002", produced_on=dt.date(2010, 6, 15), no_secrets=True
+    )
     vault.store(deleted, "pin", "294615")
     services.delete_secrets(deleted, request=None)
 
@@ -68,7 +62,7 @@ def test_it_lists_cards_with_their_state_and_whether_the_vault_holds_pin_puk(adm
 
 
 def test_it_finds_cards_by_serial_and_by_holder_tckn(admin_client, card):
-    other = make_card("AKIS-1000000009")
+    other = AkisCardFactory(serial_number="AKIS-1000000009", no_secrets=True)
 
     by_serial = admin_client.get(reverse(CHANGELIST), {"q": "AKIS-1000000009"})
     by_tckn = admin_client.get(reverse(CHANGELIST), {"q": card.citizen.tckn})
@@ -81,7 +75,7 @@ def test_it_finds_cards_by_serial_and_by_holder_tckn(admin_client, card):
 
 def test_it_lists_without_a_query_per_card(admin_client, card, django_assert_max_num_queries):
     for n in range(10):
-        make_card(f"AKIS-20000000{n:02d}")
+        AkisCardFactory(serial_number=f"AKIS-20000000{n:02d}", no_secrets=True)
 
     with django_assert_max_num_queries(12):
         response = admin_client.get(reverse(CHANGELIST))
@@ -105,7 +99,7 @@ def test_it_shows_the_card_read_only_with_vault_facts_and_no_values(admin_client
 
 
 def test_it_says_when_the_holder_deleted_the_secrets(admin_client):
-    card = make_card("AKIS-1000000003")
+    card = AkisCardFactory(serial_number="AKIS-1000000003", no_secrets=True)
     vault.store(card, "pin", PIN)
     services.delete_secrets(card, request=None)
 

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from io import StringIO
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from django.test import Client
 from django.urls import reverse
 
 from audit.models import AuditEvent
-from nesportal.testing.factories import CitizenFactory
+from nesportal.testing.factories import AkisCardFactory, CardUnlockFactory
 from pinvault import services, vault
 from pinvault.models import AkisCard, CardUnlock, VaultEntry
 
@@ -41,22 +42,8 @@ def _keys(settings):
     settings.CARD_TOOL_API_KEYS = f"akis-izleme:{KEY}, yedek-arac:{OTHER_KEY}"
 
 
-def make_card(produced_on: dt.date = dt.date(2024, 3, 1), **fields) -> AkisCard:
-    citizen = fields.pop("citizen", None) or CitizenFactory()
-    fields.setdefault("state", State.PIN_LOCKED)
-    serial = fields.pop("serial_number", f"AKIS-{AkisCard.objects.count() + 1:010d}")
-    return AkisCard.objects.create(
-        citizen=citizen, serial_number=serial, produced_on=produced_on, **fields
-    )
-
-
-def make_pending(card: AkisCard, pin: str = NEW_PIN) -> CardUnlock:
-    """What the portal's Kilit Çözme leaves behind (services.unlock_card, with a known PIN)."""
-    vault.store(card, "pin", pin)
-    vault.store(card, "unlock_pin", pin)
-    card.state = State.ACTIVE
-    card.save()
-    return CardUnlock.objects.create(card=card)
+# A PIN-locked card without secrets (a test stores what it needs).
+locked_card = partial(AkisCardFactory, pin_locked=True, no_secrets=True)
 
 
 def pending_url(card: AkisCard | str) -> str:
@@ -93,8 +80,8 @@ def events(action: str) -> list[AuditEvent]:
     ],
 )
 def test_it_refuses_requests_without_a_valid_key(client, header):
-    card = make_card()
-    make_pending(card)
+    card = locked_card()
+    CardUnlockFactory(card=card, pin=NEW_PIN)
     extra = {} if header is None else {"HTTP_AUTHORIZATION": header}
 
     response = client.get(pending_url(card), **extra)
@@ -116,8 +103,8 @@ def test_it_checks_the_key_before_the_card(client):
 
 
 def test_it_accepts_the_scheme_in_any_case_and_records_the_key_name(client):
-    card = make_card()
-    make_pending(card)
+    card = locked_card()
+    CardUnlockFactory(card=card, pin=NEW_PIN)
 
     response = client.get(pending_url(card), HTTP_AUTHORIZATION=f"bearer {OTHER_KEY}")
 
@@ -128,8 +115,8 @@ def test_it_accepts_the_scheme_in_any_case_and_records_the_key_name(client):
 @pytest.mark.parametrize("configured", ["", " , ", "no-secret-here"])
 def test_it_is_off_without_configured_keys(client, settings, configured):
     settings.CARD_TOOL_API_KEYS = configured
-    card = make_card()
-    make_pending(card)
+    card = locked_card()
+    CardUnlockFactory(card=card, pin=NEW_PIN)
 
     for response in (
         client.get(pending_url(card), **AUTH),
@@ -181,8 +168,8 @@ def run_manage(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.Co
 
 
 def test_it_returns_the_pending_unlock_with_its_new_pin(client):
-    card = make_card()
-    unlock = make_pending(card)
+    card = locked_card()
+    unlock = CardUnlockFactory(card=card, pin=NEW_PIN)
 
     response = client.get(pending_url(card), **AUTH)
 
@@ -210,7 +197,7 @@ def test_it_returns_the_pending_unlock_with_its_new_pin(client):
 
 
 def test_it_serves_the_pin_of_a_real_portal_unlock(client, sms_outbox):
-    card = make_card()
+    card = locked_card()
     result = services.unlock_card(card, request=None)
 
     response = client.get(pending_url(card), **AUTH)
@@ -221,8 +208,8 @@ def test_it_serves_the_pin_of_a_real_portal_unlock(client, sms_outbox):
 
 
 def test_it_logs_nothing_of_the_pin(client, caplog):
-    card = make_card()
-    make_pending(card)
+    card = locked_card()
+    CardUnlockFactory(card=card, pin=NEW_PIN)
 
     with caplog.at_level(logging.DEBUG):
         response = client.get(pending_url(card), **AUTH)
@@ -236,8 +223,8 @@ def test_it_logs_nothing_of_the_pin(client, caplog):
 
 
 def test_it_says_when_no_unlock_is_pending(client):
-    card = make_card()
-    make_pending(card)
+    card = locked_card()
+    CardUnlockFactory(card=card, pin=NEW_PIN)
     CardUnlock.objects.update(applied_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
 
     response = client.get(pending_url(card), **AUTH)
@@ -249,7 +236,7 @@ def test_it_says_when_no_unlock_is_pending(client):
 
 @pytest.mark.parametrize("serial", ["AKIS-9999999999", "x" * 200, "ÇÖĞ-şüı", "..", "'; --"])
 def test_it_answers_unknown_cards_with_a_json_404(client, serial):
-    make_card(serial_number="AKIS-0000000001")
+    locked_card(serial_number="AKIS-0000000001")
 
     response = client.get(f"/api/kart-araci/kartlar/{serial}/kilit-cozme/", **AUTH)
 
@@ -258,7 +245,7 @@ def test_it_answers_unknown_cards_with_a_json_404(client, serial):
 
 
 def test_it_answers_a_nul_in_the_serial_with_a_json_400(client):
-    make_card(serial_number="AKIS-0000000001")
+    locked_card(serial_number="AKIS-0000000001")
 
     response = client.get("/api/kart-araci/kartlar/AKIS-0000000001%00/kilit-cozme/", **AUTH)
 
@@ -268,8 +255,8 @@ def test_it_answers_a_nul_in_the_serial_with_a_json_400(client):
 
 
 def test_it_refuses_to_hand_out_a_pin_that_is_no_longer_stored(client):
-    card = make_card()
-    unlock = make_pending(card)
+    card = locked_card()
+    unlock = CardUnlockFactory(card=card, pin=NEW_PIN)
     VaultEntry.objects.filter(field="unlock_pin").delete()
 
     response = client.get(pending_url(card), **AUTH)
@@ -281,8 +268,8 @@ def test_it_refuses_to_hand_out_a_pin_that_is_no_longer_stored(client):
 
 
 def test_it_answers_a_wrong_method_with_405(client):
-    card = make_card()
-    make_pending(card)
+    card = locked_card()
+    CardUnlockFactory(card=card, pin=NEW_PIN)
 
     get_on_post = client.get(wrong_puk_url(card), **AUTH)
     post_on_get = client.post(pending_url(card), **AUTH)
@@ -296,8 +283,8 @@ def test_it_answers_a_wrong_method_with_405(client):
 
 
 def test_it_marks_the_unlock_applied_and_forgets_the_unlock_pin(client):
-    card = make_card()
-    unlock = make_pending(card)
+    card = locked_card()
+    unlock = CardUnlockFactory(card=card, pin=NEW_PIN)
     AkisCard.objects.filter(pk=card.pk).update(state=State.PIN_LOCKED)
     csrf_client = Client(enforce_csrf_checks=True)
 
@@ -325,8 +312,8 @@ def test_it_marks_the_unlock_applied_and_forgets_the_unlock_pin(client):
 
 
 def test_it_is_idempotent(client):
-    card = make_card()
-    unlock = make_pending(card)
+    card = locked_card()
+    unlock = CardUnlockFactory(card=card, pin=NEW_PIN)
     first = client.post(applied_url(card, unlock.pk), **AUTH)
 
     second = client.post(applied_url(card, unlock.pk), **AUTH)
@@ -338,8 +325,8 @@ def test_it_is_idempotent(client):
 
 
 def test_it_leaves_an_unusable_card_unusable(client):
-    card = make_card()
-    unlock = make_pending(card)
+    card = locked_card()
+    unlock = CardUnlockFactory(card=card, pin=NEW_PIN)
     AkisCard.objects.filter(pk=card.pk).update(state=State.UNUSABLE)
 
     response = client.post(applied_url(card, unlock.pk), **AUTH)
@@ -349,8 +336,8 @@ def test_it_leaves_an_unusable_card_unusable(client):
 
 @pytest.mark.parametrize("unlock_id", ["abc", "-1", "0", "9" * 30, "١٢", "12.5"])
 def test_it_answers_unknown_unlock_ids_with_a_json_404(client, unlock_id):
-    card = make_card()
-    make_pending(card)
+    card = locked_card()
+    CardUnlockFactory(card=card, pin=NEW_PIN)
 
     response = client.post(applied_url(card, unlock_id), **AUTH)
 
@@ -360,9 +347,9 @@ def test_it_answers_unknown_unlock_ids_with_a_json_404(client, unlock_id):
 
 
 def test_it_does_not_apply_another_cards_unlock(client):
-    mine, theirs = make_card(), make_card()
-    make_pending(mine)
-    their_unlock = make_pending(theirs, pin="836150")
+    mine, theirs = locked_card(), locked_card()
+    CardUnlockFactory(card=mine, pin=NEW_PIN)
+    their_unlock = CardUnlockFactory(card=theirs, pin="836150")
 
     response = client.post(applied_url(mine, their_unlock.pk), **AUTH)
 
@@ -378,7 +365,7 @@ def test_it_does_not_apply_another_cards_unlock(client):
 def test_it_counts_wrong_puks_and_the_third_makes_the_card_unusable(
     client, sms_outbox, django_capture_on_commit_callbacks
 ):
-    card = make_card(dt.date(2010, 6, 15))
+    card = locked_card(produced_on=dt.date(2010, 6, 15))
 
     with django_capture_on_commit_callbacks(execute=True):
         answers = [client.post(wrong_puk_url(card), **AUTH) for _ in range(4)]
@@ -410,8 +397,8 @@ def test_it_counts_wrong_puks_and_the_third_makes_the_card_unusable(
 
 
 def test_it_counts_the_day_before_2011_and_refuses_the_first_day_of_2011(client):
-    before = make_card(dt.date(2010, 12, 31))
-    from_2011 = make_card(dt.date(2011, 1, 1))
+    before = locked_card(produced_on=dt.date(2010, 12, 31))
+    from_2011 = locked_card(produced_on=dt.date(2011, 1, 1))
 
     counted = client.post(wrong_puk_url(before), **AUTH)
     refused = client.post(wrong_puk_url(from_2011), **AUTH)
@@ -424,7 +411,7 @@ def test_it_counts_the_day_before_2011_and_refuses_the_first_day_of_2011(client)
 
 
 def test_it_does_not_count_for_a_card_already_unusable(client):
-    card = make_card(dt.date(2009, 1, 5), state=State.UNUSABLE, wrong_puk_count=1)
+    card = locked_card(produced_on=dt.date(2009, 1, 5), state=State.UNUSABLE, wrong_puk_count=1)
 
     response = client.post(wrong_puk_url(card), **AUTH, data="junk", content_type="text/plain")
 
@@ -443,8 +430,8 @@ def card_tool(*args: str) -> str:
 
 
 def test_the_command_shows_the_pending_unlock_and_the_pin_only_when_asked():
-    card = make_card()
-    unlock = make_pending(card)
+    card = locked_card()
+    unlock = CardUnlockFactory(card=card, pin=NEW_PIN)
 
     hidden = card_tool("pending", card.serial_number)
     shown = card_tool("pending", card.serial_number, "--show-pin")
@@ -458,9 +445,9 @@ def test_the_command_shows_the_pending_unlock_and_the_pin_only_when_asked():
 
 
 def test_the_command_marks_applied_and_counts_wrong_puks():
-    card = make_card()
-    unlock = make_pending(card)
-    old = make_card(dt.date(2010, 6, 15))
+    card = locked_card()
+    unlock = CardUnlockFactory(card=card, pin=NEW_PIN)
+    old = locked_card(produced_on=dt.date(2010, 6, 15))
 
     first = card_tool("applied", card.serial_number, str(unlock.pk))
     again = card_tool("applied", card.serial_number, str(unlock.pk))
@@ -485,7 +472,7 @@ def test_the_command_marks_applied_and_counts_wrong_puks():
     ],
 )
 def test_the_command_fails_clearly(args, message):
-    card = make_card()
+    card = locked_card()
 
     with pytest.raises(CommandError, match=message):
         card_tool(*(a.format(serial=card.serial_number) for a in args))
@@ -511,7 +498,7 @@ def in_parallel(n: int, call) -> list:
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_ten_parallel_wrong_puk_reports_count_exactly_three(live_server):
-    card = make_card(dt.date(2010, 6, 15))
+    card = locked_card(produced_on=dt.date(2010, 6, 15))
     url = live_server.url + wrong_puk_url(card)
 
     def report():
@@ -533,8 +520,8 @@ def test_ten_parallel_wrong_puk_reports_count_exactly_three(live_server):
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_ten_parallel_applied_calls_apply_once(live_server):
-    card = make_card()
-    unlock = make_pending(card)
+    card = locked_card()
+    unlock = CardUnlockFactory(card=card, pin=NEW_PIN)
     url = live_server.url + applied_url(card, unlock.pk)
 
     def apply():

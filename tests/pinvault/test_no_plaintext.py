@@ -28,6 +28,7 @@ from django.urls import reverse
 from accounts.models import Citizen
 from nesportal import demo
 from nesportal.testing import login_as
+from nesportal.testing.factories import AkisCardFactory
 from pinvault import pins, services, vault
 from pinvault.models import AkisCard, CardUnlock, VaultEntry
 
@@ -95,18 +96,17 @@ def one_by_one(values: list[str], what: str) -> Iterator[str]:
 
 def make_known_cards() -> list[AkisCard]:
     citizen = Citizen.objects.order_by("pk").first()
-    cards = []
-    for i, (serial, (pin, puk)) in enumerate(KNOWN.items()):
-        card = AkisCard.objects.create(
+    return [
+        AkisCardFactory(
             citizen=citizen,
             serial_number=serial,
             produced_on=dt.date(2010, 6, 15) if i == 0 else dt.date(2024, 3, 1),
-            state=AkisCard.State.PIN_LOCKED,
+            pin_locked=True,
+            pin=pin,
+            puk=puk,
         )
-        vault.store(card, "pin", pin)
-        vault.store(card, "puk", puk)
-        cards.append(card)
-    return cards
+        for i, (serial, (pin, puk)) in enumerate(KNOWN.items())
+    ]
 
 
 @pytest.fixture

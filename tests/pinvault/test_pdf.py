@@ -14,10 +14,11 @@ from pypdf import PdfReader
 
 from accounts.models import Citizen, SmsMessage
 from audit.models import AuditEvent
+from nesportal.testing.factories import BEFORE_2011, AkisCardFactory
 from pinvault import pdf, services, vault
 from pinvault.models import AkisCard
 
-from .pages import BEFORE_2011, PIN, PUK, html, make_card, post, step_up, url
+from .pages import PIN, PUK, html, post, step_up, url
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +33,7 @@ def citizen(citizen_factory: Any) -> Citizen:
 
 @pytest.fixture
 def card(citizen: Citizen) -> AkisCard:
-    return make_card(citizen)
+    return AkisCardFactory(citizen=citizen)
 
 
 @pytest.fixture
@@ -208,7 +209,7 @@ def test_the_pdf_of_a_pre_2011_card_names_the_puk_rule(
     sms_outbox: list[dict[str, Any]],
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    old = make_card(citizen, produced_on=BEFORE_2011)
+    old = AkisCardFactory(citizen=citizen, produced_on=BEFORE_2011)
     step_up(django_capture_on_commit_callbacks, citizen_client, old, sms_outbox)
 
     text = " ".join(
@@ -249,5 +250,5 @@ def test_identity_numbers_are_masked(citizen_factory: Any) -> None:
 
 
 def test_the_file_name_carries_only_the_serial(citizen: Citizen) -> None:
-    card = make_card(citizen, serial="AKIS-0123456789")
+    card = AkisCardFactory(citizen=citizen, serial_number="AKIS-0123456789")
     assert services.pdf_filename(card) == "pin-puk-AKIS-0123456789.pdf"

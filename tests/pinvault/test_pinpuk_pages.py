@@ -3,11 +3,9 @@ scoping to the logged-in citizen (another citizen's card is a 404 on every URL a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import time_machine
 from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
@@ -16,11 +14,12 @@ from django.utils import timezone
 from accounts.models import Citizen, SmsChallenge, SmsMessage
 from audit.models import AuditEvent
 from nesportal.testing import login_as, sms_code
+from nesportal.testing.factories import AkisCardFactory
 from pinvault import services, vault
 from pinvault.models import AkisCard, CardUnlock, VaultEntry
 from pinvault.views import GRANT_SECONDS, SESSION_GRANTS
 
-from .pages import PIN, PUK, html, make_card, post, secret_spans, session_text, step_up, url
+from .pages import PIN, PUK, html, post, secret_spans, session_text, step_up, url
 
 pytestmark = pytest.mark.django_db
 
@@ -33,19 +32,13 @@ WARNING_PHRASES = (
 
 
 @pytest.fixture
-def clock() -> Iterator[Any]:
-    with time_machine.travel(timezone.now(), tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
 def card(citizen: Citizen) -> AkisCard:
-    return make_card(citizen)
+    return AkisCardFactory(citizen=citizen)
 
 
 @pytest.fixture
 def other_card(citizen_factory: Any) -> AkisCard:
-    return make_card(citizen_factory(), pin="593017", puk="26048193")
+    return AkisCardFactory(citizen=citizen_factory(), pin="593017", puk="26048193")
 
 
 def kinds(citizen: Citizen) -> list[str]:
@@ -59,7 +52,7 @@ def kinds(citizen: Citizen) -> list[str]:
 def test_it_lists_only_the_citizens_cards_with_their_vault_state(
     citizen_client: Client, citizen: Citizen, card: AkisCard, other_card: AkisCard
 ) -> None:
-    deleted = make_card(citizen, produced_on=card.produced_on.replace(year=2008))
+    deleted = AkisCardFactory(citizen=citizen, produced_on=card.produced_on.replace(year=2008))
     vault.destroy(deleted)
 
     response = citizen_client.get(LIST)
@@ -171,7 +164,7 @@ def test_a_code_for_one_card_does_not_open_another(
     sms_outbox: list[dict[str, Any]],
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    second = make_card(citizen, pin="615203", puk="90817263")
+    second = AkisCardFactory(citizen=citizen, pin="615203", puk="90817263")
     post(django_capture_on_commit_callbacks, citizen_client, url("pinpuk_card", card))
     code = sms_code(sms_outbox)
 
@@ -194,7 +187,7 @@ def test_an_unlock_code_is_not_a_pinpuk_code(
     sms_outbox: list[dict[str, Any]],
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    locked = make_card(citizen, state=AkisCard.State.PIN_LOCKED)
+    locked = AkisCardFactory(citizen=citizen, state=AkisCard.State.PIN_LOCKED)
     post(django_capture_on_commit_callbacks, citizen_client, url("unlock_card", locked))
     code = sms_code(sms_outbox)
 
@@ -349,7 +342,7 @@ def test_delete_waits_for_a_pending_unlock(
     sms_outbox: list[dict[str, Any]],
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    card = make_card(citizen, state=AkisCard.State.PIN_LOCKED)
+    card = AkisCardFactory(citizen=citizen, state=AkisCard.State.PIN_LOCKED)
     with django_capture_on_commit_callbacks(execute=True):
         services.unlock_card(card, request=None)
     step_up(django_capture_on_commit_callbacks, citizen_client, card, sms_outbox, then="delete")

@@ -4,7 +4,6 @@ leaves ciphertexts alone, and (on PostgreSQL) is safe while requests store and u
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import threading
 import time
 from collections.abc import Callable
@@ -28,20 +27,6 @@ def ring(*ids: str) -> str:
     return ",".join(KEYS[key_id] for key_id in ids)
 
 
-@pytest.fixture
-def make_card(citizen_factory: Any) -> Callable[..., AkisCard]:
-    serials = iter(range(1, 100_000))
-
-    def make(citizen: Any = None) -> AkisCard:
-        return AkisCard.objects.create(
-            citizen=citizen or citizen_factory(),
-            serial_number=f"AKS-{next(serials):08d}",
-            produced_on=dt.date(2012, 1, 2),
-        )
-
-    return make
-
-
 def snapshot() -> dict[int, tuple[str, bytes, bytes, bytes]]:
     return {
         e.pk: (e.key_id, bytes(e.wrapped_key), bytes(e.nonce), bytes(e.ciphertext))
@@ -55,11 +40,11 @@ def rotate(*args: str) -> str:
     return out.getvalue()
 
 
-def fill(make_card: Callable[..., AkisCard], count: int) -> dict[tuple[int, str], str]:
+def fill(card_factory: Callable[..., AkisCard], count: int) -> dict[tuple[int, str], str]:
     """``count`` cards with a PIN and a PUK each; returns the values by (card pk, field)."""
     values = {}
     for n in range(count):
-        card = make_card()
+        card = card_factory(no_secrets=True)
         for field, value in [(PIN, f"{n:06d}"), (PUK, f"Ğ{n:08d}")]:
             vault.store(card, field, value)
             values[(card.pk, field)] = value
@@ -75,11 +60,13 @@ def revealed() -> dict[tuple[int, str], str | None]:
 
 @pytest.mark.django_db
 class TestRotation:
-    def test_it_rewraps_everything_to_the_newest_key(self, make_card: Any, settings: Any) -> None:
+    def test_it_rewraps_everything_to_the_newest_key(
+        self, card_factory: Any, settings: Any
+    ) -> None:
         settings.VAULT_KEYS = ring("k1")
-        values = fill(make_card, 3)
+        values = fill(card_factory, 3)
         settings.VAULT_KEYS = ring("k1", "k2")
-        values.update(fill(make_card, 2))  # already under k2
+        values.update(fill(card_factory, 2))  # already under k2
         before = snapshot()
 
         out = rotate()
@@ -98,9 +85,9 @@ class TestRotation:
                 assert wrapped == old_wrapped  # rows under the newest key are not touched
         assert revealed() == values
 
-    def test_the_old_key_can_be_removed_afterwards(self, make_card: Any, settings: Any) -> None:
+    def test_the_old_key_can_be_removed_afterwards(self, card_factory: Any, settings: Any) -> None:
         settings.VAULT_KEYS = ring("k1")
-        values = fill(make_card, 2)
+        values = fill(card_factory, 2)
         settings.VAULT_KEYS = ring("k1", "k2")
         rotate()
 
@@ -109,21 +96,23 @@ class TestRotation:
         assert revealed() == values
 
     def test_without_rotation_removing_the_old_key_loses_the_records(
-        self, make_card: Any, settings: Any
+        self, card_factory: Any, settings: Any
     ) -> None:
         settings.VAULT_KEYS = ring("k1")
-        card = make_card()
+        card = card_factory(no_secrets=True)
         vault.store(card, PIN, "123456")
         settings.VAULT_KEYS = ring("k2")
 
         with pytest.raises(vault.crypto.VaultError):
             vault.reveal(card, PIN)
 
-    def test_it_counts_per_key_id_and_works_in_batches(self, make_card: Any, settings: Any) -> None:
+    def test_it_counts_per_key_id_and_works_in_batches(
+        self, card_factory: Any, settings: Any
+    ) -> None:
         settings.VAULT_KEYS = ring("k1")
-        values = fill(make_card, 2)  # 4 under k1
+        values = fill(card_factory, 2)  # 4 under k1
         settings.VAULT_KEYS = ring("k1", "k2")
-        values.update(fill(make_card, 1))  # 2 under k2
+        values.update(fill(card_factory, 1))  # 2 under k2
         settings.VAULT_KEYS = ring("k1", "k2", "k3")
 
         out = rotate("--batch-size", "4")
@@ -135,9 +124,9 @@ class TestRotation:
         settings.VAULT_KEYS = ring("k3")
         assert revealed() == values
 
-    def test_a_batch_of_one_works(self, make_card: Any, settings: Any) -> None:
+    def test_a_batch_of_one_works(self, card_factory: Any, settings: Any) -> None:
         settings.VAULT_KEYS = ring("k1")
-        values = fill(make_card, 2)
+        values = fill(card_factory, 2)
         settings.VAULT_KEYS = ring("k1", "k2")
 
         result = vault.rotate(batch_size=1)
@@ -145,9 +134,9 @@ class TestRotation:
         assert (result.batches, result.total, result.failed) == (4, 4, {})
         assert revealed() == values
 
-    def test_dry_run_changes_nothing(self, make_card: Any, settings: Any) -> None:
+    def test_dry_run_changes_nothing(self, card_factory: Any, settings: Any) -> None:
         settings.VAULT_KEYS = ring("k1")
-        fill(make_card, 2)
+        fill(card_factory, 2)
         settings.VAULT_KEYS = ring("k1", "k2")
         before = snapshot()
 
@@ -157,9 +146,9 @@ class TestRotation:
         assert "Total: 4 would re-wrap to k2." in out
         assert snapshot() == before
 
-    def test_nothing_to_do(self, make_card: Any, settings: Any) -> None:
+    def test_nothing_to_do(self, card_factory: Any, settings: Any) -> None:
         settings.VAULT_KEYS = ring("k1")
-        fill(make_card, 1)
+        fill(card_factory, 1)
         before = snapshot()
 
         out = rotate()
@@ -168,16 +157,16 @@ class TestRotation:
         assert snapshot() == before
 
     def test_a_record_that_does_not_open_is_reported_and_the_rest_rotated(
-        self, make_card: Any, settings: Any
+        self, card_factory: Any, settings: Any
     ) -> None:
         settings.VAULT_KEYS = ring("k1")
-        values = fill(make_card, 2)
+        values = fill(card_factory, 2)
         broken = VaultEntry.objects.order_by("pk").first()
         assert broken is not None
         wrapped = bytearray(broken.wrapped_key)
         wrapped[5] ^= 1
         VaultEntry.objects.filter(pk=broken.pk).update(wrapped_key=bytes(wrapped))
-        orphan_card = make_card()
+        orphan_card = card_factory(no_secrets=True)
         settings.VAULT_KEYS = ring("k3")
         vault.store(orphan_card, PIN, "999999")  # under k3, a key about to be dropped
         settings.VAULT_KEYS = ring("k1", "k2")
@@ -255,13 +244,13 @@ def wait_until_a_backend_waits_for_a_lock() -> None:
 @pytest.mark.django_db(transaction=True)
 class TestRotationWhileTheSiteServes:
     def test_concurrent_stores_and_updates_end_under_the_newest_key(
-        self, make_card: Any, settings: Any
+        self, card_factory: Any, settings: Any
     ) -> None:
         settings.VAULT_KEYS = ring("k1")
-        expected = fill(make_card, 40)  # 80 entries under k1
+        expected = fill(card_factory, 40)  # 80 entries under k1
         cards = list(AkisCard.objects.order_by("pk"))
         settings.VAULT_KEYS = ring("k1", "k2")
-        fresh = [make_card() for _ in range(10)]
+        fresh = [card_factory(no_secrets=True) for _ in range(10)]
         start = threading.Barrier(2)
         rotation_done = threading.Event()
         written: dict[tuple[int, str], str] = {}
@@ -308,10 +297,10 @@ class TestRotationWhileTheSiteServes:
 
     @pytest.mark.parametrize("request_changes_the_row", [True, False])
     def test_a_row_locked_by_a_request_is_rotated_after_the_request(
-        self, make_card: Any, settings: Any, request_changes_the_row: bool
+        self, card_factory: Any, settings: Any, request_changes_the_row: bool
     ) -> None:
         settings.VAULT_KEYS = ring("k1")
-        expected = fill(make_card, 5)
+        expected = fill(card_factory, 5)
         settings.VAULT_KEYS = ring("k1", "k2")
         target = VaultEntry.objects.select_related("card").get(
             card=AkisCard.objects.order_by("pk")[2], field=PIN
@@ -339,10 +328,10 @@ class TestRotationWhileTheSiteServes:
         assert revealed() == expected
 
     def test_a_locked_card_row_does_not_hold_up_the_rotation(
-        self, make_card: Any, settings: Any
+        self, card_factory: Any, settings: Any
     ) -> None:
         settings.VAULT_KEYS = ring("k1")
-        expected = fill(make_card, 3)
+        expected = fill(card_factory, 3)
         settings.VAULT_KEYS = ring("k1", "k2")
         card = AkisCard.objects.order_by("pk").first()
 

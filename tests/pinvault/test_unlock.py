@@ -23,15 +23,14 @@ from pypdf import PdfReader
 
 from accounts.models import Citizen, SmsChallenge, SmsMessage
 from audit.models import AuditEvent
+from nesportal.testing.factories import BEFORE_2011, AkisCardFactory
 from pinvault import cardtool, pins, services, vault
 from pinvault.models import AkisCard, CardUnlock, VaultEntry
 
 from .pages import (
-    BEFORE_2011,
     PIN,
     PUK,
     html,
-    make_card,
     post,
     secret_spans,
     session_text,
@@ -48,14 +47,14 @@ TOOL_WARNING = "“PIN kilitlendi. PUK ile kilit çözebilirsiniz.” uyarısın
 
 @pytest.fixture
 def locked(citizen: Citizen) -> AkisCard:
-    return make_card(citizen, state=State.PIN_LOCKED)
+    return AkisCardFactory(citizen=citizen, state=State.PIN_LOCKED)
 
 
 def test_the_list_shows_each_cards_way_to_unlock(
     citizen_client: Client, citizen: Citizen, locked: AkisCard, citizen_factory: Any
 ) -> None:
-    old = make_card(citizen, produced_on=BEFORE_2011, state=State.PIN_LOCKED)
-    stranger = make_card(citizen_factory(), state=State.PIN_LOCKED)
+    old = AkisCardFactory(citizen=citizen, produced_on=BEFORE_2011, state=State.PIN_LOCKED)
+    stranger = AkisCardFactory(citizen=citizen_factory(), state=State.PIN_LOCKED)
 
     response = citizen_client.get(LIST)
 
@@ -177,7 +176,9 @@ def test_a_post_2011_card_that_is_not_pin_locked_is_explained_not_unlocked(
     state: str,
     message: str,
 ) -> None:
-    card = make_card(citizen, state=state, wrong_puk_count=3 if state == State.UNUSABLE else 0)
+    card = AkisCardFactory(
+        citizen=citizen, state=state, wrong_puk_count=3 if state == State.UNUSABLE else 0
+    )
 
     page = html(citizen_client.get(url("unlock_card", card)))
     assert message in page
@@ -235,7 +236,7 @@ def test_an_unlock_still_waiting_for_the_card_tool_is_replaced_with_a_new_id(
 def test_the_2011_rule_on_both_sides_of_the_date(
     citizen_client: Client, citizen: Citizen, produced_on: dt.date, with_puk: bool
 ) -> None:
-    card = make_card(citizen, produced_on=produced_on, state=State.PIN_LOCKED)
+    card = AkisCardFactory(citizen=citizen, produced_on=produced_on, state=State.PIN_LOCKED)
 
     page = html(citizen_client.get(url("unlock_card", card)))
 
@@ -255,7 +256,9 @@ def test_a_pre_2011_card_shows_its_puk_after_the_code(
     sms_outbox: list[dict[str, Any]],
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    old = make_card(citizen, produced_on=BEFORE_2011, state=State.PIN_LOCKED, wrong_puk_count=1)
+    old = AkisCardFactory(
+        citizen=citizen, produced_on=BEFORE_2011, state=State.PIN_LOCKED, wrong_puk_count=1
+    )
     start = html(citizen_client.get(url("unlock_card", old)))
     assert "AKİS Kart İzleme Aracı'ndan çözebilirsiniz" in start
     assert "Bu kart için bildirilen hatalı PUK girişi: 1 / 3." in start
@@ -284,7 +287,7 @@ def test_a_pre_2011_card_shows_its_puk_after_the_code(
 def test_a_pre_2011_card_whose_puk_was_deleted_says_so(
     citizen_client: Client, citizen: Citizen, django_capture_on_commit_callbacks: Any
 ) -> None:
-    old = make_card(citizen, produced_on=BEFORE_2011, state=State.PIN_LOCKED)
+    old = AkisCardFactory(citizen=citizen, produced_on=BEFORE_2011, state=State.PIN_LOCKED)
     vault.destroy(old)
 
     page = html(citizen_client.get(url("unlock_card", old)))
@@ -305,7 +308,7 @@ def test_a_pre_2011_card_whose_puk_was_deleted_says_so(
 def test_three_wrong_puks_make_a_pre_2011_card_unusable(
     citizen_client: Client, citizen: Citizen, django_capture_on_commit_callbacks: Any
 ) -> None:
-    old = make_card(citizen, produced_on=BEFORE_2011, state=State.PIN_LOCKED)
+    old = AkisCardFactory(citizen=citizen, produced_on=BEFORE_2011, state=State.PIN_LOCKED)
     for _ in range(3):
         cardtool.report_wrong_puk(old, tool="test")
     old.refresh_from_db()
@@ -336,7 +339,7 @@ def test_three_wrong_puks_make_a_pre_2011_card_unusable(
 def test_another_citizens_card_is_404(
     citizen_client: Client, citizen_factory: Any, name: str, methods: tuple[str, ...]
 ) -> None:
-    stranger = make_card(citizen_factory(), state=State.PIN_LOCKED)
+    stranger = AkisCardFactory(citizen=citizen_factory(), state=State.PIN_LOCKED)
 
     for method in methods:
         response = getattr(citizen_client, method)(url(name, stranger), {"code": "123456"})
@@ -350,7 +353,7 @@ def test_another_citizens_card_is_404(
 @pytest.mark.django_db(transaction=True)
 def test_two_parallel_confirmations_make_one_unlock(citizen_factory: Any) -> None:
     """Both requests passed the step-up; the row lock lets exactly one of them unlock."""
-    card = make_card(citizen_factory(), state=State.PIN_LOCKED)
+    card = AkisCardFactory(citizen=citizen_factory(), state=State.PIN_LOCKED)
     barrier = threading.Barrier(2)
     results: list[object] = []
 
@@ -392,7 +395,7 @@ def test_two_parallel_confirmations_make_one_unlock(citizen_factory: Any) -> Non
     ],
 )
 def test_card_notices_name_the_card_only(kind: str, phrase: str) -> None:
-    from accounts.tasks import render_body
+    from accounts.sms_texts import render_body
 
     body = render_body(SmsMessage(kind=kind, context={"card": "AKIS-5550001112"}))
 

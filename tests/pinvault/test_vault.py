@@ -24,20 +24,6 @@ K2 = "k2:" + base64.b64encode(b"2" * 32).decode()
 PIN, PUK, UNLOCK_PIN = VaultEntry.Field.PIN, VaultEntry.Field.PUK, VaultEntry.Field.UNLOCK_PIN
 
 
-@pytest.fixture
-def make_card(citizen_factory: Any) -> Any:
-    serials = iter(range(1, 10_000))
-
-    def make(citizen: Any = None, produced_on: dt.date = dt.date(2014, 5, 6)) -> AkisCard:
-        return AkisCard.objects.create(
-            citizen=citizen or citizen_factory(),
-            serial_number=f"AKS-{next(serials):08d}",
-            produced_on=produced_on,
-        )
-
-    return make
-
-
 def entry_count(card: AkisCard | None = None) -> int:
     """Rows in the vault table, counted in SQL (not through the ORM's idea of them)."""
     table = connection.ops.quote_name(VaultEntry._meta.db_table)
@@ -58,8 +44,8 @@ def copy_columns(source: VaultEntry, target: VaultEntry) -> None:
     )
 
 
-def test_it_stores_and_reveals_turkish_text(make_card: Any) -> None:
-    card = make_card()
+def test_it_stores_and_reveals_turkish_text(card_factory: Any) -> None:
+    card = card_factory(no_secrets=True)
 
     entry = vault.store(card, PIN, "Şifre-ğüşıöç-İĞÜŞÖÇ-123456")
 
@@ -69,8 +55,8 @@ def test_it_stores_and_reveals_turkish_text(make_card: Any) -> None:
     assert vault.reveal(card, PUK) is None
 
 
-def test_storing_again_replaces_the_value_in_the_same_row(make_card: Any) -> None:
-    card = make_card()
+def test_storing_again_replaces_the_value_in_the_same_row(card_factory: Any) -> None:
+    card = card_factory(no_secrets=True)
     first = vault.store(card, PIN, "111111")
 
     second = vault.store(card, PIN, "222222")
@@ -81,8 +67,8 @@ def test_storing_again_replaces_the_value_in_the_same_row(make_card: Any) -> Non
     assert vault.reveal(card, PIN) == "222222"
 
 
-def test_it_refuses_unknown_fields(make_card: Any) -> None:
-    card = make_card()
+def test_it_refuses_unknown_fields(card_factory: Any) -> None:
+    card = card_factory(no_secrets=True)
     with pytest.raises(ValueError, match="Unknown vault field"):
         vault.store(card, "password", "1")
     with pytest.raises(ValueError):
@@ -90,8 +76,8 @@ def test_it_refuses_unknown_fields(make_card: Any) -> None:
     assert entry_count() == 0
 
 
-def test_reveal_uses_the_cards_row_not_the_callers_object(make_card: Any) -> None:
-    card = make_card()
+def test_reveal_uses_the_cards_row_not_the_callers_object(card_factory: Any) -> None:
+    card = card_factory(no_secrets=True)
     vault.store(card, PIN, "123456")
     stale = AkisCard.objects.get(pk=card.pk)
     stale.serial_number = "SOMETHING-ELSE"  # not saved
@@ -99,10 +85,10 @@ def test_reveal_uses_the_cards_row_not_the_callers_object(make_card: Any) -> Non
     assert vault.reveal(stale, PIN) == "123456"
 
 
-def test_rows_copied_to_another_field_card_or_citizen_do_not_open(make_card: Any) -> None:
-    mine = make_card()
-    my_other_card = make_card(citizen=mine.citizen)
-    theirs = make_card()
+def test_rows_copied_to_another_field_card_or_citizen_do_not_open(card_factory: Any) -> None:
+    mine = card_factory(no_secrets=True)
+    my_other_card = card_factory(citizen=mine.citizen, no_secrets=True)
+    theirs = card_factory(no_secrets=True)
     source = vault.store(mine, PIN, "123456")
     targets = [
         vault.store(mine, PUK, "87654321"),
@@ -119,8 +105,8 @@ def test_rows_copied_to_another_field_card_or_citizen_do_not_open(make_card: Any
     assert vault.reveal(mine, PIN) == "123456"
 
 
-def test_swapping_pin_and_puk_rows_is_detected(make_card: Any) -> None:
-    card = make_card()
+def test_swapping_pin_and_puk_rows_is_detected(card_factory: Any) -> None:
+    card = card_factory(no_secrets=True)
     pin = vault.store(card, PIN, "123456")
     puk = vault.store(card, PUK, "87654321")
 
@@ -134,8 +120,8 @@ def test_swapping_pin_and_puk_rows_is_detected(make_card: Any) -> None:
         vault.reveal(card, PUK)
 
 
-def test_a_row_moved_to_another_card_does_not_open(make_card: Any) -> None:
-    mine, theirs = make_card(), make_card()
+def test_a_row_moved_to_another_card_does_not_open(card_factory: Any) -> None:
+    mine, theirs = card_factory(no_secrets=True), card_factory(no_secrets=True)
     entry = vault.store(mine, PIN, "123456")
 
     VaultEntry.objects.filter(pk=entry.pk).update(card=theirs)
@@ -146,9 +132,9 @@ def test_a_row_moved_to_another_card_does_not_open(make_card: Any) -> None:
 
 
 @pytest.mark.parametrize("column", ["key_id", "wrapped_key", "nonce", "ciphertext"])
-def test_a_tampered_column_fails_loudly(make_card: Any, column: str, settings: Any) -> None:
+def test_a_tampered_column_fails_loudly(card_factory: Any, column: str, settings: Any) -> None:
     settings.VAULT_KEYS = f"{K1},{K2}"
-    card = make_card()
+    card = card_factory(no_secrets=True)
     entry = vault.store(card, PIN, "123456")
     if column == "key_id":
         value: Any = "k1"
@@ -164,9 +150,9 @@ def test_a_tampered_column_fails_loudly(make_card: Any, column: str, settings: A
     assert "123456" not in str(caught.value)
 
 
-def test_an_unknown_key_id_fails_loudly(make_card: Any, settings: Any) -> None:
+def test_an_unknown_key_id_fails_loudly(card_factory: Any, settings: Any) -> None:
     settings.VAULT_KEYS = K1
-    card = make_card()
+    card = card_factory(no_secrets=True)
     vault.store(card, PIN, "123456")
     settings.VAULT_KEYS = K2
 
@@ -174,9 +160,11 @@ def test_an_unknown_key_id_fails_loudly(make_card: Any, settings: Any) -> None:
         vault.reveal(card, PIN)
 
 
-def test_old_keys_still_decrypt_after_a_new_key_is_appended(make_card: Any, settings: Any) -> None:
+def test_old_keys_still_decrypt_after_a_new_key_is_appended(
+    card_factory: Any, settings: Any
+) -> None:
     settings.VAULT_KEYS = K1
-    old_card, new_card = make_card(), make_card()
+    old_card, new_card = card_factory(no_secrets=True), card_factory(no_secrets=True)
     vault.store(old_card, PIN, "111111")
     settings.VAULT_KEYS = f"{K1},{K2}"
 
@@ -188,8 +176,8 @@ def test_old_keys_still_decrypt_after_a_new_key_is_appended(make_card: Any, sett
     assert vault.reveal(new_card, PIN) == "222222"
 
 
-def test_has_secrets(make_card: Any) -> None:
-    card = make_card()
+def test_has_secrets(card_factory: Any) -> None:
+    card = card_factory(no_secrets=True)
     assert not vault.has_secrets(card)
 
     vault.store(card, UNLOCK_PIN, "135790")
@@ -199,8 +187,8 @@ def test_has_secrets(make_card: Any) -> None:
     assert not vault.has_secrets(card, fields=[PIN, PUK])
 
 
-def test_destroy_deletes_the_rows_and_records_when(make_card: Any) -> None:
-    card, other = make_card(), make_card()
+def test_destroy_deletes_the_rows_and_records_when(card_factory: Any) -> None:
+    card, other = card_factory(no_secrets=True), card_factory(no_secrets=True)
     for field, value in [(PIN, "123456"), (PUK, "87654321"), (UNLOCK_PIN, "135790")]:
         vault.store(card, field, value)
     vault.store(other, PIN, "222222")
@@ -219,8 +207,8 @@ def test_destroy_deletes_the_rows_and_records_when(make_card: Any) -> None:
     assert vault.reveal(other, PIN) == "222222"
 
 
-def test_destroy_again_keeps_the_first_deletion_time(make_card: Any) -> None:
-    card = make_card()
+def test_destroy_again_keeps_the_first_deletion_time(card_factory: Any) -> None:
+    card = card_factory(no_secrets=True)
     vault.store(card, PIN, "123456")
     first = timezone.make_aware(dt.datetime(2026, 3, 4, 5, 6, 7))
     vault.destroy(card, now=first)
@@ -229,8 +217,8 @@ def test_destroy_again_keeps_the_first_deletion_time(make_card: Any) -> None:
     assert AkisCard.objects.get(pk=card.pk).secrets_deleted_at == first
 
 
-def test_destroy_without_secrets_still_records_the_deletion(make_card: Any) -> None:
-    card = make_card()
+def test_destroy_without_secrets_still_records_the_deletion(card_factory: Any) -> None:
+    card = card_factory(no_secrets=True)
 
     assert vault.destroy(card) == 0
     assert AkisCard.objects.get(pk=card.pk).secrets_deleted_at is not None
@@ -252,13 +240,13 @@ def dump_tables(*models: Any) -> bytes:
     return b"\x00".join(chunks)
 
 
-def test_no_plaintext_in_the_vault_table(make_card: Any, settings: Any) -> None:
+def test_no_plaintext_in_the_vault_table(card_factory: Any, settings: Any) -> None:
     values = {
         PIN: "739154",
         PUK: "83920417",
         UNLOCK_PIN: "Çiğdem-Şükrü-481526",
     }
-    cards = [make_card(), make_card()]
+    cards = [card_factory(no_secrets=True), card_factory(no_secrets=True)]
     for card in cards:
         for field, value in values.items():
             vault.store(card, field, value)

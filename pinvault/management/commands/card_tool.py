@@ -70,11 +70,10 @@ class Command(BaseCommand):
 
     def applied(self, card: AkisCard, unlock_id: int) -> None:
         result = cardtool.mark_applied(card, unlock_id, tool=TOOL)
-        card.refresh_from_db(fields=["state"])
         if result.already_applied:
             self.stdout.write(
                 f"Unlock {unlock_id} of {card.serial_number} was already applied "
-                f"at {result.unlock.applied_at.isoformat()}."
+                f"at {result.applied_at.isoformat()}."
             )
         else:
             self.stdout.write(
