@@ -52,7 +52,10 @@ class SingleUseCaptchaField(CaptchaField):
         return value
 
 
-class LoginForm(forms.Form):
+class IdentifierCaptchaForm(forms.Form):
+    """The T.C. Kimlik No / Pasaport No and the single-use captcha that open the login and the
+    Güvenlik Sözcüğümü Unuttum forms; the identifier is cleaned to its normal form."""
+
     identifier = forms.CharField(
         label=_("T.C. Kimlik No / Pasaport No"),
         max_length=32,
@@ -64,17 +67,20 @@ class LoginForm(forms.Form):
         label=_("Resimdeki Yazı"),
         widget=CaptchaTextInput(attrs={"autocomplete": "off", "autocapitalize": "off"}),
     )
+
+    def clean_identifier(self) -> str:
+        value = normalize_identifier(self.cleaned_data["identifier"])
+        validate_identifier(value)
+        return value
+
+
+class LoginForm(IdentifierCaptchaForm):
     security_word = forms.CharField(
         label=_("Güvenlik Sözcüğü"),
         max_length=128,
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
-
-    def clean_identifier(self) -> str:
-        value = normalize_identifier(self.cleaned_data["identifier"])
-        validate_identifier(value)
-        return value
 
 
 class CodeForm(forms.Form):

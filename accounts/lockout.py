@@ -46,10 +46,10 @@ from typing import Any
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import transaction
 from django.db.models import F, Q
-from django.http import HttpRequest
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
+from audit.actor import Actor
 from audit.log import record
 
 from .models import MAX_FAILURES, Citizen, SmsChallenge, SmsMessage
@@ -133,7 +133,7 @@ def lock(
     citizen_id: int,
     reason: str,
     *,
-    request: HttpRequest | None,
+    actor: Actor | None,
     now: datetime | None = None,
 ) -> bool:
     """Lock the account if a counter reached the maximum, with ``reason`` (a ``LockReason``).
@@ -150,11 +150,11 @@ def lock(
             SmsChallenge.objects.filter(
                 citizen=citizen, consumed_at=None, invalidated_at=None
             ).update(invalidated_at=now)
-            record("nes.account.locked", citizen=citizen, request=request, reason=reason)
+            record("nes.account.locked", actor=actor, citizen=citizen, reason=reason)
             queue_sms(
                 citizen,
                 SmsMessage.Kind.ACCOUNT_LOCKED,
-                request=request,
+                actor=actor,
                 expires=now + timedelta(hours=1),
                 context={"reason": str(reason)},
             )
@@ -174,8 +174,8 @@ def unlock(citizen: Citizen, *, agent: Any, reason: str) -> bool:
         )
         record(
             "nes.account.unlocked",
+            actor=Actor.staff(agent),
             citizen=citizen,
-            actor=agent,
             reason=reason,
             previous_reason=citizen.lock_reason,
         )

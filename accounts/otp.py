@@ -26,7 +26,6 @@ Security contract
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import math
 import secrets
@@ -36,18 +35,20 @@ from enum import Enum
 
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import ngettext
 from django.views.decorators.debug import sensitive_variables
 
+from audit.actor import Actor
 from audit.log import record
 from nesportal import limits
+from nesportal.exceptions import PortalError
 
 from . import lockout
 from .codes import expected_code
 from .models import MAX_FAILURES, Citizen, SmsChallenge, SmsMessage
 from .sms_queue import queue_sms
+from .tokens import token_hash
 
 # Keyed by str: callers pass a purpose as stored on SmsChallenge (TextChoices are strs).
 CODE_KIND: dict[str, SmsMessage.Kind] = {
@@ -61,7 +62,7 @@ CODE_KIND: dict[str, SmsMessage.Kind] = {
 }
 
 
-class SmsRateLimited(Exception):
+class SmsRateLimited(PortalError):
     """A budget refuses this code SMS: too soon after the previous one of the same budget
     (``budget="resend"``), the hourly limit of the own or the recovery codes, or the daily
     limit of codes to one new phone number. ``message`` is what the citizen reads."""
@@ -120,14 +121,14 @@ class SmsRateLimited(Exception):
             self.retry_after,
         ) % {"seconds": self.retry_after}
 
-    def audit(self, request: HttpRequest | None) -> None:
+    def audit(self, actor: Actor | None) -> None:
         """Record the refusal (``nes.sms.budget_exceeded``). ``issue_challenge`` does, after its
         own transaction; a caller that wraps it in a transaction of its own, which the refusal
         rolls back (and the audit event with it), calls this again after that rollback."""
         record(
             "nes.sms.budget_exceeded",
+            actor=actor,
             citizen=self.citizen,
-            request=request,
             budget=self.budget,
             limit=self.limit,
             retry_after=self.retry_after,
@@ -217,17 +218,13 @@ class Verification:
     attempts_left: int = 0
 
 
-def _binding_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def issue_challenge(
     citizen: Citizen,
     purpose: str,
     *,
     subject: str = "",
     to: str | None = None,
-    request: HttpRequest | None = None,
+    actor: Actor | None = None,
     now: datetime | None = None,
 ) -> tuple[SmsChallenge, str]:
     """Create a challenge and queue its SMS. Returns (challenge, session binding token).
@@ -237,7 +234,7 @@ def issue_challenge(
 
     Raises ``SmsRateLimited`` when the code's budget (resend window, hourly limit) forbids a
     new SMS; the refusal is audited here. A caller that wraps this call in a transaction of its
-    own audits it again after that transaction rolled back (``exc.audit(request)``).
+    own audits it again after that transaction rolled back (``exc.audit(actor)``).
     """
     now = now or timezone.now()
     token = secrets.token_urlsafe(32)
@@ -252,12 +249,12 @@ def issue_challenge(
                 citizen,
                 CODE_KIND[purpose],
                 challenge=challenge,
-                request=request,
+                actor=actor,
                 expires=challenge.expires_at,
                 to=to,
             )
     if refused is not None:
-        refused.audit(request)
+        refused.audit(actor)
         raise refused
     return challenge, token
 
@@ -273,7 +270,7 @@ def _create_challenge(
         citizen=citizen,
         purpose=purpose,
         subject=subject,
-        binding_hash=_binding_hash(token),
+        binding_hash=token_hash(token),
         created_at=now,
         expires_at=now + SmsChallenge.LIFETIME,
     )
@@ -305,7 +302,7 @@ def rebind_recent_challenge(
         )
         if challenge is None:
             return None
-        challenge.binding_hash = _binding_hash(token)
+        challenge.binding_hash = token_hash(token)
         challenge.save(update_fields=["binding_hash"])
     return challenge, token
 
@@ -318,7 +315,7 @@ def verify_code(
     code: str,
     *,
     subject: str = "",
-    request: HttpRequest | None = None,
+    actor: Actor | None = None,
     now: datetime | None = None,
 ) -> Verification:
     """Check ``code`` for the session's challenge. See the module docstring for the contract."""
@@ -329,7 +326,7 @@ def verify_code(
             challenge is None
             or challenge.purpose != purpose
             or challenge.subject != subject
-            or not hmac.compare_digest(challenge.binding_hash, _binding_hash(token))
+            or not hmac.compare_digest(challenge.binding_hash, token_hash(token))
         ):
             return Verification(Outcome.INVALID)
         citizen = Citizen.objects.select_for_update().get(pk=challenge.citizen_id)
@@ -349,7 +346,7 @@ def verify_code(
             challenge.consumed_at = now
             challenge.save(update_fields=["consumed_at"])
             lockout.reset_counters(citizen)
-            record("nes.login.code_passed", citizen=citizen, request=request, purpose=purpose)
+            record("nes.login.code_passed", actor=actor, citizen=citizen, purpose=purpose)
             return Verification(Outcome.OK, citizen)
 
         challenge.wrong_attempts += 1
@@ -360,13 +357,13 @@ def verify_code(
         lockout.count_code_failure(citizen)
         record(
             "nes.login.code_failed",
+            actor=actor,
             citizen=citizen,
-            request=request,
             purpose=purpose,
             code_failure_count=citizen.code_failure_count,
         )
         if citizen.code_failure_count >= MAX_FAILURES:
-            lockout.lock(citizen.pk, Citizen.LockReason.WRONG_CODE, request=request, now=now)
+            lockout.lock(citizen.pk, Citizen.LockReason.WRONG_CODE, actor=actor, now=now)
             return Verification(Outcome.LOCKED, citizen)
         # A challenge cannot collect three wrong codes without the account counter reaching three
         # too (only a right code resets it), so a voided challenge always ends in LOCKED above.

@@ -56,8 +56,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from audit.actor import Actor
 from audit.log import record
 from nesportal import limits
+from nesportal.contact import CALL_CENTRE_PHONE
+from nesportal.exceptions import PortalError
 from nesportal.http import CitizenRequest
 
 from .decorators import citizen_required
@@ -73,7 +76,6 @@ from .models import (
 )
 from .otp import Outcome, SmsRateLimited, budget_wait, issue_challenge, verify_code
 from .sms_queue import queue_sms
-from .sms_texts import CALL_CENTRE
 from .stepup import add_outcome_error, code_step_context, rate_limit_message
 from .tokens import token_hash
 
@@ -179,10 +181,8 @@ class AddressForm(forms.Form):
 # --- services --------------------------------------------------------------------------------
 
 
-class ContactChangeError(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class ContactChangeError(PortalError):
+    """The contact change cannot be done or confirmed; ``message`` is for the citizen."""
 
 
 class EmailBudgetExceeded(ContactChangeError):
@@ -301,7 +301,7 @@ def open_changes(citizen: Citizen, field: str, now: datetime | None = None) -> A
     )
 
 
-def change_address(citizen: Citizen, address: str, *, request: HttpRequest) -> None:
+def change_address(citizen: Citizen, address: str, *, actor: Actor) -> None:
     with transaction.atomic():
         locked = Citizen.objects.select_for_update().get(pk=citizen.pk)
         before = locked.address
@@ -310,21 +310,21 @@ def change_address(citizen: Citizen, address: str, *, request: HttpRequest) -> N
         record(
             "nes.profile.address_changed",
             citizen=locked,
-            request=request,
+            actor=actor,
             before=before,
             after=address,
         )
         queue_sms(
             locked,
             SmsMessage.Kind.CONTACT_UPDATED,
-            request=request,
+            actor=actor,
             context={"field": SMS_FIELD["address"]},
         )
     citizen.address = address
 
 
 def start_phone_change(
-    citizen: Citizen, number: str, *, request: HttpRequest
+    citizen: Citizen, number: str, *, actor: Actor
 ) -> tuple[ContactChange, SmsChallenge, str]:
     """Record the requested number and send its code to it. Raises ``SmsRateLimited`` (the
     number's daily budget or the citizen's code budget; nothing is written then)."""
@@ -338,12 +338,12 @@ def start_phone_change(
                 SmsChallenge.Purpose.PHONE_CHANGE,
                 subject=number,
                 to=number,
-                request=request,
+                actor=actor,
                 now=now,
             )
-            change = _record_phone_change(citizen, number, challenge, request=request, now=now)
+            change = _record_phone_change(citizen, number, challenge, actor=actor, now=now)
     except SmsRateLimited as exc:
-        exc.audit(request)  # after the rollback, so the audit event stays
+        exc.audit(actor)  # after the rollback, so the audit event stays
         raise
     return change, challenge, binding
 
@@ -353,7 +353,7 @@ def _record_phone_change(
     number: str,
     challenge: SmsChallenge,
     *,
-    request: HttpRequest,
+    actor: Actor,
     now: datetime,
 ) -> ContactChange:
     change = ContactChange.objects.create(
@@ -368,7 +368,7 @@ def _record_phone_change(
     record(
         "nes.profile.phone_change_requested",
         citizen=citizen,
-        request=request,
+        actor=actor,
         change=change.pk,
         before=citizen.mobile_phone,
         after=number,
@@ -376,7 +376,7 @@ def _record_phone_change(
     return change
 
 
-def confirm_phone_change(change_id: int, citizen: Citizen, *, request: HttpRequest) -> Citizen:
+def confirm_phone_change(change_id: int, citizen: Citizen, *, actor: Actor) -> Citizen:
     """Make the new number the registered one (the caller has verified its code)."""
     now = timezone.now()
     with transaction.atomic():
@@ -400,16 +400,16 @@ def confirm_phone_change(change_id: int, citizen: Citizen, *, request: HttpReque
         record(
             "nes.profile.phone_changed",
             citizen=locked,
-            request=request,
+            actor=actor,
             change=change.pk,
             before=before,
             after=locked.mobile_phone,
         )
-        queue_sms(locked, SmsMessage.Kind.PHONE_CHANGED, request=request, to=before)
+        queue_sms(locked, SmsMessage.Kind.PHONE_CHANGED, actor=actor, to=before)
         queue_sms(
             locked,
             SmsMessage.Kind.CONTACT_UPDATED,
-            request=request,
+            actor=actor,
             to=locked.mobile_phone,
             context={"field": SMS_FIELD["phone"]},
         )
@@ -422,7 +422,7 @@ def email_confirm_url(token: str) -> str:
 
 
 @sensitive_variables("token", "body")
-def start_email_change(citizen: Citizen, email: str, *, request: HttpRequest) -> ContactChange:
+def start_email_change(citizen: Citizen, email: str, *, actor: Actor) -> ContactChange:
     """Record the requested address and mail it a confirmation link (valid 24 hours).
 
     Raises ``EmailBudgetExceeded`` (audited; nothing written, no mail) when the citizen's or the
@@ -449,7 +449,7 @@ def start_email_change(citizen: Citizen, email: str, *, request: HttpRequest) ->
         record(
             "nes.email.budget_exceeded",
             citizen=citizen,
-            request=request,
+            actor=actor,
             budget=exc.budget,
             limit=exc.limit,
             retry_after=exc.retry_after,
@@ -467,7 +467,7 @@ def start_email_change(citizen: Citizen, email: str, *, request: HttpRequest) ->
             "Bu isteği siz yapmadıysanız bu e-postayı dikkate almayınız; adresiniz "
             "değiştirilmeyecektir. Sorularınız için Çağrı Merkezi: %(phone)s\n\n"
             "NES Portal"
-        ) % {"name": citizen.full_name, "url": email_confirm_url(token), "phone": CALL_CENTRE}
+        ) % {"name": citizen.full_name, "url": email_confirm_url(token), "phone": CALL_CENTRE_PHONE}
     try:
         send_mail(subject, body, None, [email])
     except (smtplib.SMTPException, OSError):
@@ -477,7 +477,7 @@ def start_email_change(citizen: Citizen, email: str, *, request: HttpRequest) ->
     record(
         "nes.profile.email_change_requested",
         citizen=citizen,
-        request=request,
+        actor=actor,
         change=change.pk,
         before=citizen.email,
         after=email,
@@ -485,7 +485,7 @@ def start_email_change(citizen: Citizen, email: str, *, request: HttpRequest) ->
     return change
 
 
-def confirm_email_change(change: ContactChange, *, request: HttpRequest) -> Citizen:
+def confirm_email_change(change: ContactChange, *, actor: Actor) -> Citizen:
     now = timezone.now()
     with transaction.atomic():
         locked = Citizen.objects.select_for_update().get(pk=change.citizen_id)
@@ -502,7 +502,7 @@ def confirm_email_change(change: ContactChange, *, request: HttpRequest) -> Citi
         record(
             "nes.profile.email_changed",
             citizen=locked,
-            request=request,
+            actor=actor,
             change=change.pk,
             before=before,
             after=locked.email,
@@ -510,7 +510,7 @@ def confirm_email_change(change: ContactChange, *, request: HttpRequest) -> Citi
         queue_sms(
             locked,
             SmsMessage.Kind.CONTACT_UPDATED,
-            request=request,
+            actor=actor,
             context={"field": SMS_FIELD["email"]},
         )
     return locked
@@ -550,7 +550,7 @@ def profile_address(request: CitizenRequest) -> HttpResponse:
     form = AddressForm(request.POST, citizen=citizen)
     if not form.is_valid():
         return _profile_page(request, status=400, address_form=form)
-    change_address(citizen, form.cleaned_data["address"], request=request)
+    change_address(citizen, form.cleaned_data["address"], actor=Actor.from_request(request))
     messages.success(request, _("Adresiniz güncellendi."))
     return redirect("accounts:profile")
 
@@ -574,7 +574,9 @@ def _pending_phone(request: CitizenRequest) -> ContactChange | None:
 
 
 def _send_phone_code(request: CitizenRequest, number: str) -> ContactChange:
-    change, challenge, binding = start_phone_change(request.citizen, number, request=request)
+    change, challenge, binding = start_phone_change(
+        request.citizen, number, actor=Actor.from_request(request)
+    )
     request.session[SESSION_PHONE] = {
         "change": change.pk,
         "challenge": str(challenge.pk),
@@ -619,6 +621,7 @@ def _restart_phone(request: HttpRequest) -> HttpResponse:
 @citizen_required
 @require_http_methods(["GET", "POST"])
 def profile_phone_code(request: CitizenRequest) -> HttpResponse:
+    actor = Actor.from_request(request)
     change = _pending_phone(request)
     if change is None:
         return _restart_phone(request)
@@ -640,13 +643,13 @@ def profile_phone_code(request: CitizenRequest) -> HttpResponse:
                 SmsChallenge.Purpose.PHONE_CHANGE,
                 form.cleaned_data["code"],
                 subject=change.new_value,
-                request=request,
+                actor=actor,
             )
             outcome = result.outcome
             if outcome is Outcome.OK:
                 request.session.pop(SESSION_PHONE, None)
                 try:
-                    citizen = confirm_phone_change(change.pk, request.citizen, request=request)
+                    citizen = confirm_phone_change(change.pk, request.citizen, actor=actor)
                 except ContactChangeError as exc:
                     messages.error(request, exc.message)
                     return redirect("accounts:profile")
@@ -680,6 +683,7 @@ def profile_phone_code(request: CitizenRequest) -> HttpResponse:
 @citizen_required
 @require_POST
 def profile_phone_resend(request: CitizenRequest) -> HttpResponse:
+    actor = Actor.from_request(request)
     change = _pending_phone(request)
     if change is None:
         return _restart_phone(request)
@@ -692,11 +696,11 @@ def profile_phone_resend(request: CitizenRequest) -> HttpResponse:
                 SmsChallenge.Purpose.PHONE_CHANGE,
                 subject=change.new_value,
                 to=change.new_value,
-                request=request,
+                actor=actor,
             )
             ContactChange.objects.filter(pk=change.pk).update(challenge=challenge)
     except SmsRateLimited as exc:
-        exc.audit(request)  # after the rollback, so the audit event stays
+        exc.audit(actor)  # after the rollback, so the audit event stays
         messages.error(request, rate_limit_message(exc))
     else:
         pending = request.session[SESSION_PHONE]
@@ -735,7 +739,7 @@ def profile_email(request: CitizenRequest) -> HttpResponse:
     if not form.is_valid():
         return _profile_page(request, status=400, email_form=form)
     try:
-        start_email_change(citizen, form.cleaned_data["email"], request=request)
+        start_email_change(citizen, form.cleaned_data["email"], actor=Actor.from_request(request))
     except EmailBudgetExceeded as exc:
         form.add_error(None, exc.message)
         return _profile_page(request, status=429, email_form=form)
@@ -802,7 +806,7 @@ def profile_email_confirm(request: HttpRequest, token: str) -> HttpResponse:
         )
     if request.method == "POST":
         try:
-            confirm_email_change(change, request=request)
+            confirm_email_change(change, actor=Actor.from_request(request))
         except ContactChangeError as exc:
             return render(
                 request,

@@ -36,7 +36,6 @@ import datetime as dt
 import time
 from typing import Any
 
-from captcha.fields import CaptchaTextInput
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -54,12 +53,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
 
+from audit.actor import Actor
 from audit.log import record
+from nesportal.contact import with_phone
 from nesportal.decorators import throttled
 
 from . import lockout
-from .forms import CodeForm, SingleUseCaptchaField, mutable_copy
-from .identity import normalize_identifier, validate_identifier
+from .forms import CodeForm, IdentifierCaptchaForm, mutable_copy
 from .models import Citizen, SmsChallenge, SmsMessage, WordResetLink
 from .otp import Outcome, SmsRateLimited, issue_challenge, verify_code
 from .services import session_hash, subject_digest
@@ -79,9 +79,11 @@ MIN_WORD_LENGTH = 8
 # Compared against when there is no citizen, so every path does one comparison.
 _DUMMY_DATE = "1900-01-01"
 
-RECOVERY_FAILED = gettext_lazy(
-    "Girdiğiniz bilgiler doğrulanamadı. Bilgiler 3 kez hatalı girilirse hesabınız güvenlik "
-    "nedeniyle bloke olur; bu durumda 444 5 576 numaralı Çağrı Merkezimizi arayınız."
+RECOVERY_FAILED = with_phone(
+    gettext_lazy(
+        "Girdiğiniz bilgiler doğrulanamadı. Bilgiler 3 kez hatalı girilirse hesabınız güvenlik "
+        "nedeniyle bloke olur; bu durumda %(phone)s numaralı Çağrı Merkezimizi arayınız."
+    )
 )
 RECOVERY_EXPIRED = gettext_lazy(
     "Güvenlik Sözcüğü yenileme işleminin süresi doldu. Lütfen yeniden başlayınız."
@@ -97,7 +99,7 @@ class RecoveryError(Exception):
 
 @sensitive_variables("birth_date")
 def check_birth_date(
-    identifier: str, birth_date: dt.date, *, request: HttpRequest | None
+    identifier: str, birth_date: dt.date, *, actor: Actor | None
 ) -> Citizen | None:
     """Return the citizen if ``birth_date`` is theirs, else None (see the module contract).
 
@@ -109,14 +111,14 @@ def check_birth_date(
     if citizen is None:
         lockout.check_dummy()
         constant_time_compare(given, _DUMMY_DATE)
-        record("nes.recovery.fact_failed", request=request, subject=subject_digest(identifier))
+        record("nes.recovery.fact_failed", actor=actor, subject=subject_digest(identifier))
         return None
 
     reserved = lockout.reserve_strike(citizen.pk)
     lockout.check_dummy()
     matches = constant_time_compare(given, citizen.birth_date.isoformat())
     if not reserved:
-        record("nes.recovery.locked_attempt", citizen=citizen, request=request)
+        record("nes.recovery.locked_attempt", actor=actor, citizen=citizen)
         return None
 
     if matches:
@@ -124,21 +126,19 @@ def check_birth_date(
         # locked the account meanwhile, the lock wins.
         if lockout.give_back_strike(citizen.pk):
             citizen.refresh_from_db()
-            record("nes.recovery.fact_passed", citizen=citizen, request=request)
+            record("nes.recovery.fact_passed", actor=actor, citizen=citizen)
             return citizen
-        record("nes.recovery.locked_attempt", citizen=citizen, request=request)
+        record("nes.recovery.locked_attempt", actor=actor, citizen=citizen)
         return None
 
     citizen.refresh_from_db(fields=["failure_count"])
     record(
         "nes.recovery.fact_failed",
+        actor=actor,
         citizen=citizen,
-        request=request,
         failure_count=citizen.failure_count,
     )
-    lockout.lock(
-        citizen.pk, Citizen.LockReason.WRONG_BIRTH_DATE, request=request, now=timezone.now()
-    )
+    lockout.lock(citizen.pk, Citizen.LockReason.WRONG_BIRTH_DATE, actor=actor, now=timezone.now())
     return None
 
 
@@ -197,7 +197,7 @@ def set_new_word(
     word: str,
     *,
     expected_hash: str,
-    request: HttpRequest | None,
+    actor: Actor | None,
     via: str,
     link: WordResetLink | None = None,
     now: dt.datetime | None = None,
@@ -230,16 +230,16 @@ def set_new_word(
         extra: dict[str, Any] = {"link": link.pk} if link is not None else {}
         record(
             "nes.recovery.word_changed",
+            # The agent who sent the link vouched for the change; without one, nobody did.
+            actor=(actor or Actor()).with_user(link.created_by if link is not None else None),
             citizen=citizen,
-            request=request,
-            actor=link.created_by if link is not None else None,
             via=via,
             **extra,
         )
         queue_sms(
             citizen,
             SmsMessage.Kind.WORD_CHANGED,
-            request=request,
+            actor=actor,
             expires=now + dt.timedelta(hours=1),
         )
     return citizen
@@ -248,16 +248,7 @@ def set_new_word(
 # --- forms ----------------------------------------------------------------------------------
 
 
-class RecoveryStartForm(forms.Form):
-    identifier = forms.CharField(
-        label=gettext_lazy("T.C. Kimlik No / Pasaport No"),
-        max_length=32,
-        widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True}),
-    )
-    captcha = SingleUseCaptchaField(
-        label=gettext_lazy("Resimdeki Yazı"),
-        widget=CaptchaTextInput(attrs={"autocomplete": "off", "autocapitalize": "off"}),
-    )
+class RecoveryStartForm(IdentifierCaptchaForm):
     birth_date = forms.DateField(
         label=gettext_lazy("Doğum Tarihi"),
         input_formats=["%d.%m.%Y", "%d/%m/%Y", "%d-%m-%Y", "%Y-%m-%d"],
@@ -271,11 +262,6 @@ class RecoveryStartForm(forms.Form):
             }
         ),
     )
-
-    def clean_identifier(self) -> str:
-        value = normalize_identifier(self.cleaned_data["identifier"])
-        validate_identifier(value)
-        return value
 
 
 class NewWordForm(forms.Form):
@@ -332,20 +318,23 @@ def _state(request: HttpRequest) -> dict[str, Any] | None:
 @require_http_methods(["GET", "POST"])
 @throttled("recovery")
 def forgot_word(request: HttpRequest) -> HttpResponse:
+    actor = Actor.from_request(request)
     form = RecoveryStartForm(request.POST or None)
     status = 200
     if request.method == "POST":
         status = 400
         if form.is_valid():
             citizen = check_birth_date(
-                form.cleaned_data["identifier"], form.cleaned_data["birth_date"], request=request
+                form.cleaned_data["identifier"],
+                form.cleaned_data["birth_date"],
+                actor=actor,
             )
             if citizen is None:
                 form.add_error(None, RECOVERY_FAILED)
             else:
                 try:
                     challenge, token = issue_challenge(
-                        citizen, SmsChallenge.Purpose.RECOVERY, request=request
+                        citizen, SmsChallenge.Purpose.RECOVERY, actor=actor
                     )
                 except SmsRateLimited as exc:
                     form.add_error(None, rate_limit_message(exc))
@@ -358,10 +347,14 @@ def forgot_word(request: HttpRequest) -> HttpResponse:
                         "binding": token,
                         "since": int(time.time()),
                     }
-                    record("nes.recovery.code_sent", citizen=citizen, request=request)
+                    record(
+                        "nes.recovery.code_sent",
+                        actor=actor,
+                        citizen=citizen,
+                    )
                     return redirect("accounts:recovery_code")
         elif form.has_error("captcha"):
-            record("nes.recovery.captcha_failed", request=request)
+            record("nes.recovery.captcha_failed", actor=actor)
         data = mutable_copy(form.data)
         data.pop("birth_date", None)
         data.pop("captcha_1", None)
@@ -375,6 +368,7 @@ def forgot_word(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @throttled("recovery_code")
 def recovery_code(request: HttpRequest) -> HttpResponse:
+    actor = Actor.from_request(request)
     state = _state(request)
     if state is None or "verified" in state:
         if state is None:
@@ -396,7 +390,7 @@ def recovery_code(request: HttpRequest) -> HttpResponse:
                 state["binding"],
                 SmsChallenge.Purpose.RECOVERY,
                 form.cleaned_data["code"],
-                request=request,
+                actor=actor,
             )
             if result.outcome is Outcome.OK:
                 assert result.citizen is not None
@@ -404,7 +398,7 @@ def recovery_code(request: HttpRequest) -> HttpResponse:
                 state["verified"] = int(time.time())
                 state["fingerprint"] = session_hash(citizen)
                 request.session[SESSION_RECOVERY] = state
-                record("nes.recovery.code_passed", citizen=citizen, request=request)
+                record("nes.recovery.code_passed", actor=actor, citizen=citizen)
                 return redirect("accounts:recovery_new_word")
             if result.outcome is Outcome.LOCKED:
                 request.session.pop(SESSION_RECOVERY, None)
@@ -439,7 +433,9 @@ def recovery_code_resend(request: HttpRequest) -> HttpResponse:
         request.session.pop(SESSION_RECOVERY, None)
         return redirect("accounts:forgot_word")
     try:
-        challenge, token = issue_challenge(citizen, SmsChallenge.Purpose.RECOVERY, request=request)
+        challenge, token = issue_challenge(
+            citizen, SmsChallenge.Purpose.RECOVERY, actor=Actor.from_request(request)
+        )
     except SmsRateLimited as exc:
         messages.error(request, rate_limit_message(exc))
     else:
@@ -488,7 +484,7 @@ def recovery_new_word(request: HttpRequest) -> HttpResponse:
                     citizen,
                     form.cleaned_data["new_word1"],
                     expected_hash=citizen.security_word_hash,
-                    request=request,
+                    actor=Actor.from_request(request),
                     via="sms",
                 )
             except RecoveryError:
@@ -524,7 +520,7 @@ def reset_link(request: HttpRequest, token: str) -> HttpResponse:
                     citizen,
                     form.cleaned_data["new_word1"],
                     expected_hash=citizen.security_word_hash,
-                    request=request,
+                    actor=Actor.from_request(request),
                     via="link",
                     link=link,
                 )

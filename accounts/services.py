@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.views.decorators.debug import sensitive_variables
 
+from audit.actor import Actor
 from audit.log import record
 from nesportal.http import PortalRequest
 
@@ -40,7 +41,7 @@ def subject_digest(identifier: str) -> str:
 
 
 @sensitive_variables("word")
-def check_security_word(identifier: str, word: str, *, request: HttpRequest) -> Citizen | None:
+def check_security_word(identifier: str, word: str, *, actor: Actor) -> Citizen | None:
     """Return the citizen if ``word`` is their security word, else None.
 
     Unknown ID, wrong word and locked account all return None after the same work (one Argon2
@@ -49,12 +50,12 @@ def check_security_word(identifier: str, word: str, *, request: HttpRequest) -> 
     citizen = Citizen.objects.by_identifier(identifier).first()
     if citizen is None:
         lockout.check_dummy(word)
-        record("nes.login.word_failed", request=request, subject=subject_digest(identifier))
+        record("nes.login.word_failed", actor=actor, subject=subject_digest(identifier))
         return None
 
     if not lockout.reserve_strike(citizen.pk):
         lockout.check_dummy(word)
-        record("nes.login.locked_attempt", citizen=citizen, request=request)
+        record("nes.login.locked_attempt", actor=actor, citizen=citizen)
         return None
 
     # Outside any transaction: Argon2 takes ~100 ms and must not hold a row lock.
@@ -62,19 +63,19 @@ def check_security_word(identifier: str, word: str, *, request: HttpRequest) -> 
         # If parallel wrong attempts locked the account meanwhile, the lock wins.
         if lockout.reset_strikes(citizen.pk):
             citizen.refresh_from_db()
-            record("nes.login.word_passed", citizen=citizen, request=request)
+            record("nes.login.word_passed", actor=actor, citizen=citizen)
             return citizen
-        record("nes.login.locked_attempt", citizen=citizen, request=request)
+        record("nes.login.locked_attempt", actor=actor, citizen=citizen)
         return None
 
     citizen.refresh_from_db(fields=["failure_count"])
     record(
         "nes.login.word_failed",
+        actor=actor,
         citizen=citizen,
-        request=request,
         failure_count=citizen.failure_count,
     )
-    lockout.lock(citizen.pk, Citizen.LockReason.WRONG_WORD, request=request, now=timezone.now())
+    lockout.lock(citizen.pk, Citizen.LockReason.WRONG_WORD, actor=actor, now=timezone.now())
     return None
 
 
@@ -97,7 +98,7 @@ def login_citizen(request: PortalRequest, citizen: Citizen) -> None:
     request.session[SESSION_CITIZEN] = citizen.pk
     request.session[SESSION_CITIZEN_HASH] = session_hash(citizen)
     request.citizen = citizen
-    record("nes.login.succeeded", citizen=citizen, request=request)
+    record("nes.login.succeeded", actor=Actor.from_request(request), citizen=citizen)
 
 
 def session_citizen(request: HttpRequest) -> Citizen | None:
@@ -115,7 +116,7 @@ def session_citizen(request: HttpRequest) -> Citizen | None:
 def logout_citizen(request: HttpRequest) -> None:
     citizen = getattr(request, "citizen", None)
     if citizen is not None:
-        record("nes.logout", citizen=citizen, request=request)
+        record("nes.logout", actor=Actor.from_request(request), citizen=citizen)
     request.session.flush()
 
 
@@ -140,7 +141,13 @@ def create_reset_link(
         )
         link.token_hash = token_hash(reset_link_token(link))
         link.save(update_fields=["token_hash"])
-        record("nes.recovery.link_sent", citizen=citizen, actor=agent, reason=reason, link=link.pk)
+        record(
+            "nes.recovery.link_sent",
+            actor=Actor.staff(agent),
+            citizen=citizen,
+            reason=reason,
+            link=link.pk,
+        )
         queue_sms(
             citizen,
             SmsMessage.Kind.WORD_RESET_LINK,

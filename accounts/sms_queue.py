@@ -21,9 +21,9 @@ import logging
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
 
+from audit.actor import Actor
 from audit.log import record
 from nesportal import limits
 
@@ -39,7 +39,7 @@ def queue_sms(
     kind: str,
     *,
     challenge: SmsChallenge | None = None,
-    request: HttpRequest | None = None,
+    actor: Actor | None = None,
     expires: datetime | None = None,
     context: dict[str, str] | None = None,
     to: str | None = None,
@@ -51,7 +51,7 @@ def queue_sms(
     ``NOTICES_CAPPED`` SMS that replaces it, or the *suppressed* notice itself."""
     with transaction.atomic():
         if kind in SmsMessage.NOTICE_KINDS:
-            held = _hold_notice(citizen, kind, request=request, context=context, to=to)
+            held = _hold_notice(citizen, kind, actor=actor, context=context, to=to)
             if held is not None:
                 return held
         message = SmsMessage.objects.create(
@@ -61,8 +61,8 @@ def queue_sms(
             to_number=to or citizen.mobile_phone,
             context=context or {},
         )
-        record("nes.sms.queued", citizen=citizen, request=request, sms=str(message.pk), kind=kind)
-        transaction.on_commit(lambda: _publish(message, expires=expires, request=request))
+        record("nes.sms.queued", actor=actor, citizen=citizen, sms=str(message.pk), kind=kind)
+        transaction.on_commit(lambda: _publish(message, expires=expires, actor=actor))
     return message
 
 
@@ -73,7 +73,7 @@ def _hold_notice(
     citizen: Citizen,
     kind: str,
     *,
-    request: HttpRequest | None,
+    actor: Actor | None,
     context: dict[str, str] | None,
     to: str | None,
 ) -> SmsMessage | None:
@@ -103,8 +103,8 @@ def _hold_notice(
     )
     record(
         "nes.sms.budget_exceeded",
+        actor=actor,
         citizen=citizen,
-        request=request,
         budget="notices",
         limit=limits.NOTICES_PER_HOUR,
         kind=kind,
@@ -114,7 +114,7 @@ def _hold_notice(
     )
     if capped:
         return suppressed
-    return queue_sms(citizen, SmsMessage.Kind.NOTICES_CAPPED, request=request, to=number)
+    return queue_sms(citizen, SmsMessage.Kind.NOTICES_CAPPED, actor=actor, to=number)
 
 
 class SmsUnavailable(Exception):
@@ -132,7 +132,7 @@ class SmsUnavailable(Exception):
 _WAITED_FOR = (*SmsMessage.CODE_KINDS, SmsMessage.Kind.WORD_RESET_LINK)
 
 
-def _publish(message: SmsMessage, *, expires: datetime | None, request: HttpRequest | None) -> None:
+def _publish(message: SmsMessage, *, expires: datetime | None, actor: Actor | None) -> None:
     """Hand the row's id to the worker; runs once the issuing transaction has committed.
 
     The broker's waits are bounded (nesportal/broker.py), so an unreachable or hung Redis ends
@@ -151,8 +151,8 @@ def _publish(message: SmsMessage, *, expires: datetime | None, request: HttpRequ
         logger.error("SMS %s not queued: %s: %s", message.pk, type(exc).__name__, exc)
         record(
             "nes.sms.not_queued",
+            actor=actor,
             citizen=message.citizen,
-            request=request,
             sms=str(message.pk),
             reason=reason,
         )

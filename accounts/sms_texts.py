@@ -13,11 +13,11 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 
+from nesportal.contact import CALL_CENTRE_PHONE
+
 from .codes import expected_code
 from .models import Citizen, SmsMessage
 from .tokens import reset_link_sms_url
-
-CALL_CENTRE = "444 5 576"
 
 
 def _lock_notice(reason: str) -> str:
@@ -97,7 +97,7 @@ def render_body(message: SmsMessage) -> str | None:
                     "paylaşmayınız. İşlemi siz yapmıyorsanız %(phone)s numarasını arayınız."
                 ),
             }
-            params = {"code": code, "phone": CALL_CENTRE, "serial": subject, "card": subject}
+            params = {"code": code, "phone": CALL_CENTRE_PHONE, "serial": subject, "card": subject}
             return codes[message.kind] % params
         if message.kind == kinds.WORD_RESET_LINK:
             # The link's token is derived from the link row at send time, never stored.
@@ -107,7 +107,7 @@ def render_body(message: SmsMessage) -> str | None:
             return _(
                 "NES Portal: Güvenlik Sözcüğünüzü yenilemek için tek kullanımlık bağlantınız "
                 "(30 dakika geçerli): %(url)s Siz istemediyseniz %(phone)s numarasını arayınız."
-            ) % {"url": url, "phone": CALL_CENTRE}
+            ) % {"url": url, "phone": CALL_CENTRE_PHONE}
         account_notices: dict[str, str] = {
             kinds.WORD_CHANGED: _(
                 "NES Portal: Güvenlik Sözcüğünüz değiştirildi ve tüm oturumlarınız kapatıldı. "
@@ -135,7 +135,7 @@ def render_body(message: SmsMessage) -> str | None:
         }
         if message.kind in account_notices:
             return account_notices[message.kind] % {
-                "phone": CALL_CENTRE,
+                "phone": CALL_CENTRE_PHONE,
                 "field": message.context.get("field", ""),
                 "application": message.context.get("application", ""),
                 "decision": message.context.get("decision", ""),
@@ -159,7 +159,7 @@ def render_body(message: SmsMessage) -> str | None:
             ),
         }
         if message.kind in notices:
-            return notices[message.kind] % {"serial": serial, "phone": CALL_CENTRE}
+            return notices[message.kind] % {"serial": serial, "phone": CALL_CENTRE_PHONE}
         # AKİS card notices: they name the card, never carry a PIN or PUK.
         card_notices: dict[str, str] = {
             kinds.PINPUK_VIEWED: _(
@@ -188,9 +188,9 @@ def render_body(message: SmsMessage) -> str | None:
         }
         if message.kind in card_notices:
             card = message.context.get("card", "")
-            return card_notices[message.kind] % {"card": card, "phone": CALL_CENTRE}
+            return card_notices[message.kind] % {"card": card, "phone": CALL_CENTRE_PHONE}
         if message.kind == SmsMessage.Kind.ACCOUNT_LOCKED:
-            return _lock_notice(message.context.get("reason", "")) % {"phone": CALL_CENTRE}
+            return _lock_notice(message.context.get("reason", "")) % {"phone": CALL_CENTRE_PHONE}
         if message.kind == SmsMessage.Kind.NOTICES_CAPPED:
             return _(
                 "NES Portal: Bu saat içinde hesabınızda çok sayıda işlem yapıldı; başka bildirim "

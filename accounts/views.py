@@ -17,7 +17,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from audit.actor import Actor
 from audit.log import record
+from nesportal.contact import with_phone
 from nesportal.decorators import throttled
 from nesportal.http import PortalRequest
 
@@ -39,10 +41,12 @@ from .stepup import (
 # The half-authenticated state (security word passed, SMS code not yet) is time-boxed.
 PENDING_MAX_AGE = 10 * 60
 
-LOGIN_FAILED = gettext_lazy(
-    "Girdiğiniz bilgiler doğrulanamadı. 3 kez hatalı giriş yapılan hesaplar güvenlik nedeniyle "
-    "bloke olur; bu durumda hesabınızı yeniden açtırmak için 444 5 576 numaralı Çağrı "
-    "Merkezimizi arayınız."
+LOGIN_FAILED = with_phone(
+    gettext_lazy(
+        "Girdiğiniz bilgiler doğrulanamadı. 3 kez hatalı giriş yapılan hesaplar güvenlik "
+        "nedeniyle bloke olur; bu durumda hesabınızı yeniden açtırmak için %(phone)s numaralı "
+        "Çağrı Merkezimizi arayınız."
+    )
 )
 
 
@@ -81,7 +85,7 @@ def _start_pending(request: HttpRequest, citizen: Citizen) -> None:
     """Security word passed: send (or re-use) an SMS code and remember it in this session."""
     purpose = SmsChallenge.Purpose.LOGIN
     found = rebind_recent_challenge(citizen, purpose)
-    challenge, token = found or issue_challenge(citizen, purpose, request=request)
+    challenge, token = found or issue_challenge(citizen, purpose, actor=Actor.from_request(request))
     request.session[SESSION_PENDING] = {
         "citizen": citizen.pk,
         "challenge": str(challenge.pk),
@@ -104,6 +108,7 @@ def _pending(request: HttpRequest) -> dict[str, Any] | None:
 @require_http_methods(["GET", "POST"])
 @throttled("login")
 def login(request: HttpRequest) -> HttpResponse:
+    actor = Actor.from_request(request)
     if getattr(request, "citizen", None) is not None:
         return redirect("accounts:menu")
     form = LoginForm(request.POST or None)
@@ -112,7 +117,9 @@ def login(request: HttpRequest) -> HttpResponse:
         status = 400
         if form.is_valid():
             citizen = check_security_word(
-                form.cleaned_data["identifier"], form.cleaned_data["security_word"], request=request
+                form.cleaned_data["identifier"],
+                form.cleaned_data["security_word"],
+                actor=actor,
             )
             if citizen is None:
                 form.add_error(None, LOGIN_FAILED)
@@ -131,7 +138,7 @@ def login(request: HttpRequest) -> HttpResponse:
                     return redirect("accounts:login_code")
         elif form.has_error("captcha"):
             # No account is looked up and nothing is said about one: only the bot signal.
-            record("nes.login.captcha_failed", request=request)
+            record("nes.login.captcha_failed", actor=actor)
         # A bound form re-renders with a fresh captcha; the word is never echoed back.
         data = mutable_copy(form.data)
         data.pop("security_word", None)
@@ -167,7 +174,7 @@ def login_code(request: PortalRequest) -> HttpResponse:
                 pending["binding"],
                 SmsChallenge.Purpose.LOGIN,
                 form.cleaned_data["code"],
-                request=request,
+                actor=Actor.from_request(request),
             )
             if result.outcome is Outcome.OK:
                 assert result.citizen is not None
@@ -207,7 +214,9 @@ def login_code_resend(request: HttpRequest) -> HttpResponse:
         request.session.pop(SESSION_PENDING, None)
         return redirect("accounts:login")
     try:
-        challenge, token = issue_challenge(citizen, SmsChallenge.Purpose.LOGIN, request=request)
+        challenge, token = issue_challenge(
+            citizen, SmsChallenge.Purpose.LOGIN, actor=Actor.from_request(request)
+        )
     except SmsRateLimited as exc:
         messages.error(request, rate_limit_message(exc))
     except SmsUnavailable:

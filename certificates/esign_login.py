@@ -62,7 +62,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -92,7 +91,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import lockout
 from accounts.models import Citizen
 from accounts.services import login_citizen
+from accounts.tokens import token_hash
+from audit.actor import Actor
 from audit.log import record
+from nesportal.contact import with_phone
 from nesportal.decorators import throttled
 from nesportal.http import PortalRequest
 
@@ -115,10 +117,13 @@ PURGE_AFTER = timedelta(minutes=10)
 MAX_SIGNATURE_CHARS = 2048  # base64 of an RSA-8192 signature is ~1.4k
 MAX_CERTIFICATE_CHARS = 16384
 
-ESIGN_FAILED = _(
-    "E-imzalı giriş yapılamadı. Sertifikanızın geçerli ve kullanıma açılmış olduğundan emin "
-    "olup yeni giriş sorusunu imzalayarak yeniden deneyiniz. 3 kez hatalı giriş yapılan hesaplar "
-    "güvenlik nedeniyle bloke olur; bu durumda 444 5 576 numaralı Çağrı Merkezimizi arayınız."
+ESIGN_FAILED = with_phone(
+    _(
+        "E-imzalı giriş yapılamadı. Sertifikanızın geçerli ve kullanıma açılmış olduğundan emin "
+        "olup yeni giriş sorusunu imzalayarak yeniden deneyiniz. 3 kez hatalı giriş yapılan "
+        "hesaplar güvenlik nedeniyle bloke olur; bu durumda %(phone)s numaralı Çağrı Merkezimizi "
+        "arayınız."
+    )
 )
 
 
@@ -205,10 +210,6 @@ def identity_of(citizen: Citizen) -> str:
     return pki.natural_person_identity(citizen.tckn or None, citizen.passport_no or None)
 
 
-def _binding_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("ascii")).hexdigest()
-
-
 # --- challenges ------------------------------------------------------------------------------
 
 
@@ -269,7 +270,7 @@ def issue_challenge(request: HttpRequest, *, now: datetime | None = None) -> Log
     purge_expired_challenges(now=now)
     return LoginChallenge.objects.create(
         nonce=secrets.token_bytes(NONCE_BYTES),
-        binding_hash=_binding_hash(token),
+        binding_hash=token_hash(token),
         created_at=now,
         expires_at=now + LoginChallenge.LIFETIME,
     )
@@ -318,7 +319,8 @@ class EsignResult:
         return self.citizen is not None
 
 
-def _consume_challenge(request: HttpRequest, challenge_id: str, now: datetime) -> LoginChallenge:
+def _consume_challenge(token: str, challenge_id: str, now: datetime) -> LoginChallenge:
+    """Claim the challenge bound to the browser's binding ``token`` (its cookie's)."""
     try:
         pk = uuid.UUID(str(challenge_id))
     except ValueError:
@@ -326,8 +328,7 @@ def _consume_challenge(request: HttpRequest, challenge_id: str, now: datetime) -
     challenge = LoginChallenge.objects.filter(pk=pk).first()
     if challenge is None:
         raise EsignFailed("challenge_unknown")
-    token = _cookie_token(request)
-    if not token or not constant_time_compare(challenge.binding_hash, _binding_hash(token)):
+    if not token or not constant_time_compare(challenge.binding_hash, token_hash(token)):
         raise EsignFailed("challenge_other_session")
     if now >= challenge.expires_at:
         raise EsignFailed("challenge_expired")
@@ -394,7 +395,7 @@ def _check_for_citizen(cert: x509.Certificate, row: Certificate, now: datetime) 
 
 
 def _login_with_certificate(
-    request: HttpRequest,
+    actor: Actor,
     cert_text: str | bytes,
     now: datetime,
     *,
@@ -421,13 +422,13 @@ def _login_with_certificate(
     except EsignFailed as exc:
         citizen.refresh_from_db(fields=["failure_count"])
         _record_failure(
-            request,
+            actor,
             exc.reason,
             citizen,
             serial=row.serial_number,
             failure_count=citizen.failure_count,
         )
-        lockout.lock(citizen.pk, Citizen.LockReason.ESIGN_FAILED, request=request, now=now)
+        lockout.lock(citizen.pk, Citizen.LockReason.ESIGN_FAILED, actor=actor, now=now)
         exc.recorded = True
         raise
     # If parallel failures locked the account meanwhile, the lock wins.
@@ -436,8 +437,8 @@ def _login_with_certificate(
     citizen.refresh_from_db()
     record(
         "nes.login.esign_passed",
+        actor=actor,
         citizen=citizen,
-        request=request,
         serial=row.serial_number,
         method="signature" if signature is not None else "tls_client_certificate",
     )
@@ -445,29 +446,30 @@ def _login_with_certificate(
 
 
 def _record_failure(
-    request: HttpRequest,
+    actor: Actor,
     reason: str,
     citizen: Citizen | None,
     *,
     action: str = "nes.login.esign_failed",
     **data: Any,
 ) -> None:
-    record(action, citizen=citizen, request=request, reason=reason, **data)
+    record(action, actor=actor, citizen=citizen, reason=reason, **data)
 
 
-def _outcome(request: HttpRequest, attempt: Any) -> EsignResult:
+def _outcome(actor: Actor, attempt: Any) -> EsignResult:
     try:
         citizen = attempt()
     except EsignFailed as exc:
         if not exc.recorded:
-            _record_failure(request, exc.reason, exc.citizen, action=exc.action, **exc.data)
+            _record_failure(actor, exc.reason, exc.citizen, action=exc.action, **exc.data)
         return EsignResult(None, exc.reason)
     return EsignResult(citizen)
 
 
 def verify_login(
-    request: HttpRequest,
     *,
+    actor: Actor,
+    binding: str,
     challenge_id: str,
     signature_b64: str,
     certificate: str,
@@ -477,36 +479,37 @@ def verify_login(
 
     Returns the citizen on success (not yet logged in: the caller calls ``login_citizen``);
     on failure ``citizen`` is None and ``reason`` says why, for tests and logs only.
+    ``binding`` is the browser's binding token (``_cookie_token``: its ``nes_esign`` cookie).
     """
     now = now or timezone.now()
 
     def attempt() -> Citizen:
-        challenge = _consume_challenge(request, challenge_id, now)
+        challenge = _consume_challenge(binding, challenge_id, now)
         try:
             signature = decode_signature(signature_b64)
         except ValueError:
             signature = b""  # fails the proof of possession below: no strike
         return _login_with_certificate(
-            request,
+            actor,
             certificate,
             now,
             signature=signature,
             message=signed_message(challenge.pk, bytes(challenge.nonce)),
         )
 
-    return _outcome(request, attempt)
+    return _outcome(actor, attempt)
 
 
 def verify_tls_login(
-    request: HttpRequest, header_value: str, *, now: datetime | None = None
+    header_value: str, *, actor: Actor, now: datetime | None = None
 ) -> EsignResult:
     """Check a TLS client certificate forwarded by the reverse proxy (URL-encoded PEM, as
     nginx's ``$ssl_client_escaped_cert``). The handshake proved key possession, so there is
     no challenge; every other check is the same."""
     now = now or timezone.now()
     return _outcome(
-        request,
-        lambda: _login_with_certificate(request, unquote(header_value), now, signature=None),
+        actor,
+        lambda: _login_with_certificate(actor, unquote(header_value), now, signature=None),
     )
 
 
@@ -581,16 +584,18 @@ def _finish(request: PortalRequest, result: EsignResult) -> HttpResponse:
 @throttled("esign_challenge", methods=("GET",))  # the page makes a challenge too
 @throttled("esign_login")
 def esign_login(request: PortalRequest) -> HttpResponse:
+    actor = Actor.from_request(request)
     if request.method == "GET":
         if getattr(request, "citizen", None) is not None:
             return redirect("accounts:menu")
         return _render_page(request)
     form = EsignLoginForm(request.POST)
     if not form.is_valid():
-        _record_failure(request, "form_invalid", None, fields=sorted(form.errors))
+        _record_failure(actor, "form_invalid", None, fields=sorted(form.errors))
         return _finish(request, EsignResult(None, "form_invalid"))
     result = verify_login(
-        request,
+        actor=actor,
+        binding=_cookie_token(request),
         challenge_id=form.cleaned_data["challenge_id"],
         signature_b64=form.cleaned_data["signature"],
         certificate=form.cleaned_data["certificate"],
@@ -621,7 +626,8 @@ def esign_tls_login(request: PortalRequest) -> HttpResponse:
     if not header:
         raise Http404
     value = request.headers.get(header, "")
+    actor = Actor.from_request(request)
     if not value:
-        _record_failure(request, "tls_no_certificate", None)
+        _record_failure(actor, "tls_no_certificate", None)
         return _finish(request, EsignResult(None, "tls_no_certificate"))
-    return _finish(request, verify_tls_login(request, value))
+    return _finish(request, verify_tls_login(value, actor=actor))

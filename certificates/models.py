@@ -26,6 +26,9 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
+from nesportal.contact import with_phone
+from nesportal.exceptions import PortalError
+
 # Sent once the transaction that changed a certificate's status (or issued it) has committed,
 # with ``certificate`` (the row as committed). certificates.apps connects the CRL publication
 # and the OCSP cache to it; nothing here knows about either.
@@ -38,12 +41,12 @@ def announce_after_commit(certificate: Certificate) -> None:
     )
 
 
-class CertificateError(Exception):
+class CertificateError(PortalError):
     """An illegal transition; ``message`` is shown to the citizen as it is."""
 
     def __init__(self, message: Any) -> None:
-        super().__init__(str(message))
-        self.message = message
+        super().__init__(message)
+        self.args = (str(message),)
 
 
 class CertificateAuthority(models.Model):
@@ -409,9 +412,12 @@ class Certificate(models.Model):
                 raise CertificateError(_("Bu sertifika askıda değil."))
             if by == self.SuspendedBy.HOLDER and current.suspended_by != self.SuspendedBy.HOLDER:
                 raise CertificateError(
-                    _(
-                        "Bu sertifika sertifika hizmet sağlayıcı tarafından askıya alınmıştır; "
-                        "askıdan indirmek için 444 5 576 numaralı Çağrı Merkezimizi arayınız."
+                    with_phone(
+                        _(
+                            "Bu sertifika sertifika hizmet sağlayıcı tarafından askıya "
+                            "alınmıştır; askıdan indirmek için %(phone)s numaralı Çağrı "
+                            "Merkezimizi arayınız."
+                        )
                     )
                 )
             self._refuse_if_expired(current, now)

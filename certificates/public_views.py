@@ -191,8 +191,7 @@ def _ocsp_http_response(request: HttpRequest, answer: responder.Answer) -> HttpR
 
 def _malformed(request: HttpRequest) -> HttpResponse:
     return _ocsp_http_response(
-        request,
-        responder.Answer(pki.unsuccessful_ocsp_response(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)),
+        request, responder.unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
     )
 
 

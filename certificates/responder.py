@@ -65,7 +65,9 @@ class Answer:
     etag: str = ""
 
 
-def _unsuccessful(status: ocsp.OCSPResponseStatus) -> Answer:
+def unsuccessful(status: ocsp.OCSPResponseStatus) -> Answer:
+    """The unsigned, uncacheable answer with an unsuccessful ``status`` (``malformedRequest``,
+    ``unauthorized``, ``internalError``): :func:`pki.unsuccessful_ocsp_response`."""
     return Answer(pki.unsuccessful_ocsp_response(status))
 
 
@@ -233,11 +235,11 @@ def http_headers(answer: Answer, *, now: datetime | None = None) -> dict[str, st
 def answer(request_der: bytes) -> Answer:
     """The OCSP response to a DER request (see the module docstring); never raises."""
     if len(request_der) > MAX_OCSP_REQUEST:
-        return _unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
+        return unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
     try:
         request = pki.parse_ocsp_request(request_der)
     except pki.OcspRequestError as exc:
-        return _unsuccessful(exc.status)
+        return unsuccessful(exc.status)
     try:
         material = ca_module.material()
         ca_row = ca_module.issuing_ca()
@@ -245,9 +247,9 @@ def answer(request_der: bytes) -> Answer:
         # RFC 6960 §2.3: the responder's own trouble is internalError, not an HTML 500 page
         # that a relying party cannot read.
         logger.exception("OCSP responder cannot load the issuing CA")
-        return _unsuccessful(ocsp.OCSPResponseStatus.INTERNAL_ERROR)
+        return unsuccessful(ocsp.OCSPResponseStatus.INTERNAL_ERROR)
     if not all(pki.issued_by(material, cert_id) for cert_id in request.cert_ids):
-        return _unsuccessful(ocsp.OCSPResponseStatus.UNAUTHORIZED)
+        return unsuccessful(ocsp.OCSPResponseStatus.UNAUTHORIZED)
 
     now = timezone.now()
     single = request.cert_ids[0] if len(request.cert_ids) == 1 else None
@@ -264,7 +266,7 @@ def answer(request_der: bytes) -> Answer:
         )
     except Exception:
         logger.exception("OCSP status lookup failed")
-        return _unsuccessful(ocsp.OCSPResponseStatus.INTERNAL_ERROR)
+        return unsuccessful(ocsp.OCSPResponseStatus.INTERNAL_ERROR)
     statuses = [rows.get(cert_id.serial_number) for cert_id in request.cert_ids]
     this_update = now.replace(microsecond=0)
     try:
@@ -277,7 +279,7 @@ def answer(request_der: bytes) -> Answer:
         )
     except Exception:
         logger.exception("OCSP response could not be signed")
-        return _unsuccessful(ocsp.OCSPResponseStatus.INTERNAL_ERROR)
+        return unsuccessful(ocsp.OCSPResponseStatus.INTERNAL_ERROR)
     if request.nonce is not None or single is None:
         return Answer(der)
     result = Answer(

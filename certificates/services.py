@@ -17,11 +17,11 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.models import Citizen, SmsMessage
 from accounts.sms_queue import queue_sms
+from audit.actor import Actor
 from audit.log import record
 
 from . import ca as ca_module
@@ -48,9 +48,8 @@ def _run(
     cert: Certificate,
     transition: Callable[[], CertificateStatusChange],
     *,
-    request: HttpRequest | None,
+    actor: Actor | None,
     citizen: Citizen | None,
-    actor: object = None,
     notice: str | None = None,
     **data: Any,
 ) -> CertificateStatusChange:
@@ -65,7 +64,6 @@ def _run(
                 f"nes.certificate.{action}",
                 citizen=cert.citizen,
                 actor=actor,
-                request=request,
                 serial=cert.serial_number,
                 from_status=change.from_status,
                 to_status=change.to_status,
@@ -76,7 +74,7 @@ def _run(
                 queue_sms(
                     cert.citizen,
                     kind,
-                    request=request,
+                    actor=actor,
                     context={"serial": cert.serial_number},
                 )
     except CertificateError as exc:
@@ -84,7 +82,6 @@ def _run(
             "nes.certificate.refused",
             citizen=cert.citizen,
             actor=actor,
-            request=request,
             serial=cert.serial_number,
             attempted=action,
             status=Certificate.objects.values_list("status", flat=True).get(pk=cert.pk),
@@ -94,13 +91,13 @@ def _run(
 
 
 def open_certificate(
-    cert: Certificate, *, citizen: Citizen, request: HttpRequest | None = None
+    cert: Certificate, *, citizen: Citizen, actor: Actor | None = None
 ) -> CertificateStatusChange:
     return _run(
         "opened",
         cert,
         lambda: cert.open_for_use(by_citizen=citizen),
-        request=request,
+        actor=actor,
         citizen=citizen,
     )
 
@@ -110,12 +107,12 @@ def _hold_change(
     cert: Certificate,
     *,
     citizen: Citizen | None,
-    user: object,
-    request: HttpRequest | None,
+    actor: Actor | None,
 ) -> CertificateStatusChange:
     """Suspend or reinstate: by the holder if ``citizen`` is given, by the CA otherwise."""
     by = Certificate.SuspendedBy.HOLDER if citizen is not None else Certificate.SuspendedBy.CA
     method: Callable[..., CertificateStatusChange]
+    user = actor.audit_user if actor is not None else None
     if action == "suspended":
         method, notice = cert.suspend, None
     else:
@@ -124,9 +121,8 @@ def _hold_change(
         action,
         cert,
         lambda: method(by=by, by_citizen=citizen, by_user=user),
-        request=request,
+        actor=actor,
         citizen=citizen,
-        actor=user,
         notice=notice,
         by=by,
     )
@@ -136,20 +132,18 @@ def suspend_certificate(
     cert: Certificate,
     *,
     citizen: Citizen | None = None,
-    user: object = None,
-    request: HttpRequest | None = None,
+    actor: Actor | None = None,
 ) -> CertificateStatusChange:
-    return _hold_change("suspended", cert, citizen=citizen, user=user, request=request)
+    return _hold_change("suspended", cert, citizen=citizen, actor=actor)
 
 
 def reinstate_certificate(
     cert: Certificate,
     *,
     citizen: Citizen | None = None,
-    user: object = None,
-    request: HttpRequest | None = None,
+    actor: Actor | None = None,
 ) -> CertificateStatusChange:
-    return _hold_change("reinstated", cert, citizen=citizen, user=user, request=request)
+    return _hold_change("reinstated", cert, citizen=citizen, actor=actor)
 
 
 def revoke_certificate(
@@ -157,16 +151,18 @@ def revoke_certificate(
     *,
     reason: str,
     citizen: Citizen | None = None,
-    user: object = None,
-    request: HttpRequest | None = None,
+    actor: Actor | None = None,
 ) -> CertificateStatusChange:
     return _run(
         "revoked",
         cert,
-        lambda: cert.revoke(reason=reason, by_citizen=citizen, by_user=user),
-        request=request,
+        lambda: cert.revoke(
+            reason=reason,
+            by_citizen=citizen,
+            by_user=actor.audit_user if actor is not None else None,
+        ),
+        actor=actor,
         citizen=citizen,
-        actor=user,
         reason=reason,
     )
 

@@ -38,6 +38,7 @@ from accounts.models import SmsChallenge
 from accounts.otp import Outcome, SmsRateLimited, issue_challenge, verify_code
 from accounts.stepup import add_outcome_error, code_step_context
 from accounts.stepup import rate_limit_message as _rate_limit_message
+from audit.actor import Actor
 from nesportal.http import CitizenRequest
 
 from . import pki
@@ -255,7 +256,7 @@ def open_list(request: CitizenRequest) -> HttpResponse:
 def open_for_use(request: CitizenRequest, serial: str) -> HttpResponse:
     cert = _own(request, serial)
     try:
-        open_certificate(cert, citizen=request.citizen, request=request)
+        open_certificate(cert, citizen=request.citizen, actor=Actor.from_request(request))
     except CertificateError as exc:
         return _open_list_page(request, error=exc.message, status=409)
     messages.success(
@@ -276,7 +277,7 @@ def suspend(request: CitizenRequest, serial: str) -> HttpResponse:
     cert = _own(request, serial)
     if request.method == "POST":
         try:
-            suspend_certificate(cert, citizen=request.citizen, request=request)
+            suspend_certificate(cert, citizen=request.citizen, actor=Actor.from_request(request))
         except CertificateError as exc:
             return _refused(request, cert, exc)
         messages.success(
@@ -317,7 +318,7 @@ def reinstate_list(request: CitizenRequest) -> HttpResponse:
 def reinstate(request: CitizenRequest, serial: str) -> HttpResponse:
     cert = _own(request, serial)
     try:
-        reinstate_certificate(cert, citizen=request.citizen, request=request)
+        reinstate_certificate(cert, citizen=request.citizen, actor=Actor.from_request(request))
     except CertificateError as exc:
         return _refused(request, cert, exc)
     messages.success(
@@ -411,7 +412,7 @@ def revoke_confirm(request: CitizenRequest, serial: str) -> HttpResponse:
                 request.citizen,
                 SmsChallenge.Purpose.REVOKE,
                 subject=cert.serial_number,
-                request=request,
+                actor=Actor.from_request(request),
             )
         except SmsRateLimited as exc:
             error, status = _rate_limit_message(exc), 429
@@ -438,6 +439,7 @@ REVOKE_CODE_INVALID = gettext_lazy(
 @citizen_required
 @require_http_methods(["GET", "POST"])
 def revoke_code(request: CitizenRequest, serial: str) -> HttpResponse:
+    actor = Actor.from_request(request)
     cert = _own(request, serial)
     pending = _pending_revoke(request, cert.serial_number)
     if pending is None:
@@ -459,7 +461,7 @@ def revoke_code(request: CitizenRequest, serial: str) -> HttpResponse:
                 SmsChallenge.Purpose.REVOKE,
                 form.cleaned_data["code"],
                 subject=cert.serial_number,
-                request=request,
+                actor=actor,
             )
             outcome = result.outcome
             if outcome is Outcome.OK:
@@ -469,7 +471,7 @@ def revoke_code(request: CitizenRequest, serial: str) -> HttpResponse:
                         cert,
                         reason=pending["reason"],
                         citizen=request.citizen,
-                        request=request,
+                        actor=actor,
                     )
                 except CertificateError as exc:
                     return _refused(request, cert, exc)
@@ -513,7 +515,7 @@ def revoke_code_resend(request: CitizenRequest, serial: str) -> HttpResponse:
             request.citizen,
             SmsChallenge.Purpose.REVOKE,
             subject=cert.serial_number,
-            request=request,
+            actor=Actor.from_request(request),
         )
     except SmsRateLimited as exc:
         messages.error(request, _rate_limit_message(exc))

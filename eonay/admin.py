@@ -22,6 +22,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from audit.actor import Actor
+
 from .models import Application, Consent
 from .services import enter_application
 
@@ -117,7 +119,7 @@ class ApplicationAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Application, form: Any, change: bool) -> None:
         if change:  # pragma: no cover - change permission is never granted
             raise PermissionError("applications are never changed in admin")
-        enter_application(obj, entered_by=request.user, request=request)
+        enter_application(obj, actor=Actor.from_request(request))
         if obj.decided_by_consent_id is not None:
             self.message_user(
                 request,

@@ -33,22 +33,15 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Citizen
+from nesportal.exceptions import PortalError
 
 
-class ApplicationError(Exception):
+class ApplicationError(PortalError):
     """The application cannot be decided (already decided, or not the citizen's)."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
-
-class ConsentError(Exception):
+class ConsentError(PortalError):
     """The standing consent cannot be changed so (e.g. it was withdrawn already)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 def lock_holder(citizen_id: int) -> None:

@@ -11,15 +11,14 @@ by a consent that was active or waits; never approved by a consent withdrawn bef
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import translation
 from django.utils.translation import gettext as _
 
 from accounts.models import Citizen, SmsMessage
 from accounts.sms_queue import queue_sms
+from audit.actor import Actor
 from audit.log import record
 
 from .models import Application, ApplicationError, Consent, ConsentError
@@ -41,12 +40,12 @@ def active_consent(citizen: Citizen, scope: str | None) -> Consent | None:
 def enter_application(
     application: Application,
     *,
-    entered_by: Any,
-    request: HttpRequest | None = None,
+    actor: Actor,
     notify: bool = True,
     now: datetime | None = None,
 ) -> Application:
-    """Save an application a staff member entered (unsaved ``application``, fields filled in).
+    """Save an application a staff member (``actor.user``) entered (unsaved ``application``,
+    fields filled in).
 
     If the citizen's standing consent covers its kind it is approved at once by that consent;
     otherwise it waits and the citizen gets an SMS (``notify=False`` for demo data).
@@ -55,12 +54,11 @@ def enter_application(
         raise ValueError("enter_application saves new applications only")
     citizen = application.citizen
     with transaction.atomic():
-        consent = application.enter(entered_by=entered_by, now=now)
+        consent = application.enter(entered_by=actor.user, now=now)
         record(
             "nes.eonay.application_entered",
             citizen=citizen,
-            actor=entered_by,
-            request=request,
+            actor=actor,
             subject=application.reference or "",
             kind=application.kind,
             institution=application.institution_name,
@@ -70,8 +68,7 @@ def enter_application(
             record(
                 "nes.eonay.approved_by_consent",
                 citizen=citizen,
-                actor=entered_by,
-                request=request,
+                actor=actor,
                 subject=application.reference or "",
                 consent=consent.pk,
                 scope=consent.scope,
@@ -81,7 +78,7 @@ def enter_application(
                 queue_sms(
                     citizen,
                     SmsMessage.Kind.EONAY_DECIDED,
-                    request=request,
+                    actor=actor,
                     context={
                         "application": application.reference or "",
                         "decision": BY_CONSENT_WORD,
@@ -91,7 +88,7 @@ def enter_application(
             queue_sms(
                 citizen,
                 SmsMessage.Kind.EONAY_WAITING,
-                request=request,
+                actor=actor,
                 context={"application": application.reference or ""},
             )
     return application
@@ -102,7 +99,7 @@ def decide_application(
     *,
     citizen: Citizen,
     approve: bool,
-    request: HttpRequest | None = None,
+    actor: Actor | None = None,
     now: datetime | None = None,
 ) -> Application:
     """The citizen's own, final decision. Raises ``ApplicationError`` if it was decided before."""
@@ -114,14 +111,14 @@ def decide_application(
             record(
                 "nes.eonay.approved" if approve else "nes.eonay.rejected",
                 citizen=citizen,
-                request=request,
+                actor=actor,
                 subject=application.reference or "",
                 note="decided by the citizen after an SMS code",
             )
             queue_sms(
                 citizen,
                 SmsMessage.Kind.EONAY_DECIDED,
-                request=request,
+                actor=actor,
                 context={
                     "application": application.reference or "",
                     "decision": DECISION_WORDS[approve],
@@ -132,7 +129,7 @@ def decide_application(
         record(
             "nes.eonay.refused",
             citizen=citizen,
-            request=request,
+            actor=actor,
             subject=application.reference or "",
             wanted="approve" if approve else "reject",
             status=application.status,
@@ -142,7 +139,7 @@ def decide_application(
 
 
 def give_consent(
-    citizen: Citizen, scope: str, *, request: HttpRequest | None = None, now: datetime | None = None
+    citizen: Citizen, scope: str, *, actor: Actor | None = None, now: datetime | None = None
 ) -> tuple[Consent, bool]:
     """Give a standing consent for ``scope``. Returns (consent, created); idempotent."""
     with transaction.atomic():
@@ -152,21 +149,21 @@ def give_consent(
         record(
             "nes.eonay.consent_given",
             citizen=citizen,
-            request=request,
+            actor=actor,
             subject=scope,
             consent=consent.pk,
         )
         queue_sms(
             citizen,
             SmsMessage.Kind.EONAY_CONSENT,
-            request=request,
+            actor=actor,
             context={"state": _state("verildi", scope)},
         )
     return consent, True
 
 
 def withdraw_consent(
-    citizen: Citizen, scope: str, *, request: HttpRequest | None = None, now: datetime | None = None
+    citizen: Citizen, scope: str, *, actor: Actor | None = None, now: datetime | None = None
 ) -> Consent | None:
     """Withdraw the active standing consent for ``scope``; None if there was none."""
     with transaction.atomic():
@@ -180,14 +177,14 @@ def withdraw_consent(
         record(
             "nes.eonay.consent_withdrawn",
             citizen=citizen,
-            request=request,
+            actor=actor,
             subject=scope,
             consent=consent.pk,
         )
         queue_sms(
             citizen,
             SmsMessage.Kind.EONAY_CONSENT,
-            request=request,
+            actor=actor,
             context={"state": _state("geri alındı", scope)},
         )
     return consent

@@ -30,6 +30,7 @@ from accounts.models import SmsChallenge
 from accounts.otp import Outcome, SmsRateLimited, issue_challenge, verify_code
 from accounts.stepup import add_outcome_error, code_step_context
 from accounts.stepup import rate_limit_message as _rate_limit_message
+from audit.actor import Actor
 from nesportal.http import CitizenRequest
 
 from .models import Application, ApplicationError, Consent
@@ -117,7 +118,7 @@ def _send_code(request: CitizenRequest, step: Step, *, force: bool = False) -> H
             request.citizen,
             PURPOSE,
             subject=subject,
-            request=request,
+            actor=Actor.from_request(request),
         )
     except SmsRateLimited as exc:
         return _rate_limit_message(exc)
@@ -164,7 +165,7 @@ def _code_step(
                 PURPOSE,
                 form.cleaned_data["code"],
                 subject=step.subject,
-                request=request,
+                actor=Actor.from_request(request),
             )
             outcome = result.outcome
             if outcome is Outcome.OK:
@@ -266,7 +267,7 @@ def decide_code(request: CitizenRequest, pk: int, decision: str) -> HttpResponse
                 application,
                 citizen=request.citizen,
                 approve=approve,
-                request=request,
+                actor=Actor.from_request(request),
             )
         except ApplicationError:
             return _already_decided(request, application)
@@ -344,6 +345,7 @@ def consent(request: CitizenRequest, scope: str, action: str) -> HttpResponse:
 @citizen_required
 @require_http_methods(["GET", "POST"])
 def consent_code(request: CitizenRequest, scope: str, action: str) -> HttpResponse:
+    actor = Actor.from_request(request)
     done = _nothing_to_do(request, scope, action)
     if done is not None:
         return done
@@ -353,13 +355,13 @@ def consent_code(request: CitizenRequest, scope: str, action: str) -> HttpRespon
     def on_ok() -> HttpResponse:
         citizen = request.citizen
         if give:
-            give_consent(citizen, scope, request=request)
+            give_consent(citizen, scope, actor=actor)
             text = _(
                 "%(scope)s için sürekli onayınız kaydedildi. Bu kapsamda bundan sonra girilecek "
                 "başvurular otomatik olarak onaylanacaktır."
             )
         else:
-            withdraw_consent(citizen, scope, request=request)
+            withdraw_consent(citizen, scope, actor=actor)
             text = _(
                 "%(scope)s için sürekli onayınız geri alındı. Bu kapsamdaki yeni başvurular "
                 "onayınızı bekleyecektir."

@@ -40,6 +40,7 @@ from django_ratelimit import ALL
 from django_ratelimit.core import get_usage
 from redis.exceptions import RedisError
 
+from audit.actor import Actor
 from audit.log import record
 
 from .clientip import client_key
@@ -82,7 +83,7 @@ def _audit_once(request: HttpRequest, exceeded: Exceeded, key: str) -> None:
     if first:
         record(
             "nes.throttle.exceeded",
-            request=request,
+            actor=Actor.from_request(request),
             throttle=exceeded.throttle.name,
             rate=exceeded.rate,
             client=key,

@@ -205,6 +205,7 @@ def issue_demo_cards(citizen: Citizen) -> list[AkisCard]:
 
 def issue_demo_application(citizen: Citizen, entered_by: Any) -> Application:
     """A waiting institution-paid first application (no SMS: it is demo data)."""
+    from audit.actor import Actor
     from eonay.services import enter_application
 
     application = Application(
@@ -216,7 +217,7 @@ def issue_demo_application(citizen: Citizen, entered_by: Any) -> Application:
         contact_phone="+903121234567",
         contact_email="bilgiislem@ornek.bel.tr",
     )
-    return enter_application(application, entered_by=entered_by, notify=False)
+    return enter_application(application, actor=Actor.staff(entered_by), notify=False)
 
 
 DEMO_CITIZENS = [

@@ -31,6 +31,7 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import requires_csrf_token
 
+from .contact import with_phone
 from .logs import request_id_of
 from .middleware import is_public_repository
 
@@ -69,9 +70,11 @@ PAGES = {
     ),
     "500": (
         _("Sistem hatası"),
-        _(
-            "İşleminiz şu anda tamamlanamadı. Lütfen biraz sonra yeniden deneyiniz; sorun "
-            "sürerse 444 5 576 numaralı Çağrı Merkezimizi arayınız."
+        with_phone(
+            _(
+                "İşleminiz şu anda tamamlanamadı. Lütfen biraz sonra yeniden deneyiniz; sorun "
+                "sürerse %(phone)s numaralı Çağrı Merkezimizi arayınız."
+            )
         ),
     ),
     "503": (

@@ -91,6 +91,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_variables
 
+from audit.actor import Actor
 from audit.log import record
 from nesportal.decorators import check_throttle
 
@@ -137,7 +138,8 @@ def error(status: int, code: str, detail: str, **data: Any) -> JsonResponse:
 
 def card_tool_endpoint(method: str) -> Callable[[View], View]:
     """JSON endpoint for the tool: method, key and card checked first; ``view(request, card,
-    tool=name, **kwargs)``; ``CardToolError`` becomes its JSON error."""
+    actor=actor, **kwargs)`` with the tool's :class:`~audit.actor.Actor` (its key's name as
+    ``tool``); ``CardToolError`` becomes its JSON error."""
 
     def decorator(view: View) -> View:
         @wraps(view)
@@ -165,7 +167,7 @@ def card_tool_endpoint(method: str) -> Callable[[View], View]:
                     return response
                 record(
                     "nes.cardtool.auth_failed",
-                    request=request,
+                    actor=Actor.from_request(request),
                     reason="wrong_key" if request.headers.get("Authorization") else "no_key",
                 )
                 response = error(401, "unauthorized", "a valid card tool key is required")
@@ -175,7 +177,7 @@ def card_tool_endpoint(method: str) -> Callable[[View], View]:
             if card is None:
                 return error(404, "unknown_card", "unknown card")
             try:
-                return view(request, card, tool=tool, **kwargs)
+                return view(request, card, actor=Actor.from_request(request, tool=tool), **kwargs)
             except cardtool.CardToolError as exc:
                 return error(exc.status, exc.code, exc.message, **exc.data)
 
@@ -186,11 +188,11 @@ def card_tool_endpoint(method: str) -> Callable[[View], View]:
 
 @card_tool_endpoint("GET")
 @sensitive_variables("new_pin")
-def pending_unlock(request: HttpRequest, card: AkisCard, *, tool: str) -> HttpResponse:
+def pending_unlock(request: HttpRequest, card: AkisCard, *, actor: Actor) -> HttpResponse:
     unlock = cardtool.pending_unlock(card)
     if unlock is None:
         return error(404, "no_pending_unlock", "no pending unlock")
-    new_pin = cardtool.reveal_unlock_pin(card, unlock, tool=tool, request=request)
+    new_pin = cardtool.reveal_unlock_pin(card, unlock, actor=actor)
     if new_pin is None:
         return error(
             409,
@@ -210,12 +212,12 @@ def pending_unlock(request: HttpRequest, card: AkisCard, *, tool: str) -> HttpRe
 
 @card_tool_endpoint("POST")
 def unlock_applied(
-    request: HttpRequest, card: AkisCard, *, tool: str, unlock_id: str
+    request: HttpRequest, card: AkisCard, *, actor: Actor, unlock_id: str
 ) -> HttpResponse:
     # The URL takes any text so that a malformed id gets this JSON 404, not an HTML page.
     if not (unlock_id.isascii() and unlock_id.isdigit() and len(unlock_id) <= 18):
         return error(404, "unknown_unlock", "no such unlock for this card")
-    result = cardtool.mark_applied(card, int(unlock_id), tool=tool, request=request)
+    result = cardtool.mark_applied(card, int(unlock_id), actor=actor)
     return JsonResponse(
         {
             "card_serial": card.serial_number,
@@ -228,8 +230,8 @@ def unlock_applied(
 
 
 @card_tool_endpoint("POST")
-def wrong_puk(request: HttpRequest, card: AkisCard, *, tool: str) -> HttpResponse:
-    result = cardtool.report_wrong_puk(card, tool=tool, request=request)
+def wrong_puk(request: HttpRequest, card: AkisCard, *, actor: Actor) -> HttpResponse:
+    result = cardtool.report_wrong_puk(card, actor=actor)
     return JsonResponse(
         {
             "card_serial": card.serial_number,

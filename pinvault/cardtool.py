@@ -19,25 +19,24 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
-from django.http import HttpRequest
 from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import SmsMessage
 from accounts.sms_queue import queue_sms
+from audit.actor import Actor
 from audit.log import record
+from nesportal.exceptions import PortalError
 
 from .models import MAX_WRONG_PUK, AkisCard, CardUnlock, PinVaultError, VaultEntry
 
 State = AkisCard.State
 
 
-class CardToolError(Exception):
+class CardToolError(PortalError):
     """The request cannot be done in the card's current state. ``code`` is stable for clients."""
 
     def __init__(self, code: str, message: str, *, status: int = 409, **data: object) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(message, code=code)
         self.status = status
         self.data = data
 
@@ -85,9 +84,7 @@ def has_unlock_pin(card: AkisCard) -> bool:
 
 
 @sensitive_variables("new_pin")
-def reveal_unlock_pin(
-    card: AkisCard, unlock: CardUnlock, *, tool: str, request: HttpRequest | None = None
-) -> str | None:
+def reveal_unlock_pin(card: AkisCard, unlock: CardUnlock, *, actor: Actor) -> str | None:
     """The new PIN of ``unlock`` for the tool to write to the card (None if no longer stored).
 
     The caller returns it to the tool and nowhere else: not to logs, messages or exceptions.
@@ -98,8 +95,8 @@ def reveal_unlock_pin(
     record(
         "nes.cardtool.unlock_fetched",
         citizen=card.citizen,
-        request=request,
-        tool=tool,
+        actor=actor,
+        tool=actor.tool,
         card=card.serial_number,
         unlock_id=unlock.pk,
         new_pin_available=new_pin is not None,
@@ -111,8 +108,7 @@ def mark_applied(
     card: AkisCard,
     unlock_id: int,
     *,
-    tool: str,
-    request: HttpRequest | None = None,
+    actor: Actor,
     now: datetime | None = None,
 ) -> AppliedUnlock:
     """The tool wrote the unlock's new PIN to the card: record that, forget the unlock PIN.
@@ -134,8 +130,8 @@ def mark_applied(
         record(
             "nes.cardtool.unlock_applied",
             citizen=card.citizen,
-            request=request,
-            tool=tool,
+            actor=actor,
+            tool=actor.tool,
             card=card.serial_number,
             unlock_id=unlock.pk,
         )
@@ -145,8 +141,7 @@ def mark_applied(
 def report_wrong_puk(
     card: AkisCard,
     *,
-    tool: str,
-    request: HttpRequest | None = None,
+    actor: Actor,
     now: datetime | None = None,
 ) -> WrongPukResult:
     """Count one wrong PUK entered for a pre-2011 card; the third makes it unusable.
@@ -167,8 +162,8 @@ def report_wrong_puk(
             record(
                 "nes.cardtool.wrong_puk_refused",
                 citizen=card.citizen,
-                request=request,
-                tool=tool,
+                actor=actor,
+                tool=actor.tool,
                 card=card.serial_number,
                 reason="no_puk",
             )
@@ -178,14 +173,14 @@ def report_wrong_puk(
                 queue_sms(
                     card.citizen,
                     SmsMessage.Kind.CARD_UNUSABLE,
-                    request=request,
+                    actor=actor,
                     context={"card": card.serial_number},
                 )
             record(
                 "nes.cardtool.wrong_puk" if refused is None else "nes.cardtool.wrong_puk_refused",
                 citizen=card.citizen,
-                request=request,
-                tool=tool,
+                actor=actor,
+                tool=actor.tool,
                 card=card.serial_number,
                 wrong_puk_count=result.wrong_puk_count,
                 state=result.state,

@@ -25,24 +25,21 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from nesportal.exceptions import PortalError
+
 # Cards produced before this date are unlocked with the PUK in the AKİS Kart İzleme Aracı;
 # cards produced on or after it are unlocked on the portal, without the PUK.
 PORTAL_UNLOCK_FROM = dt.date(2011, 1, 1)
 MAX_WRONG_PUK = 3
 
 
-class PinVaultError(Exception):
+class PinVaultError(PortalError):
     """The action cannot be done in the card's current state; ``message`` is for the holder.
 
     ``code`` names the refusal for programs (the card tool API maps it to its own error codes):
     ``puk_card``, ``unusable``, ``not_locked``, ``unlock_pending``, ``unknown_unlock``,
     ``no_puk``, or empty for refusals of the services (e.g. nothing in the vault for a PDF).
     """
-
-    def __init__(self, message: str, *, code: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
 
 
 class CardAction:

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -31,8 +30,9 @@ from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import Citizen, SmsMessage
 from accounts.sms_queue import queue_sms
-from accounts.sms_texts import CALL_CENTRE
+from audit.actor import Actor
 from audit.log import record
+from nesportal.contact import CALL_CENTRE_PHONE
 
 from . import pins, vault
 from .models import AkisCard, CardUnlock, PinVaultError, VaultEntry
@@ -154,7 +154,7 @@ def reveal_secrets(card: AkisCard) -> Revealed:
 def record_viewed(
     card: AkisCard,
     *,
-    request: HttpRequest | None,
+    actor: Actor | None,
     fields: list[str],
     via: str,
     notify: bool,
@@ -164,7 +164,7 @@ def record_viewed(
         record(
             "nes.pinpuk.viewed",
             citizen=card.citizen,
-            request=request,
+            actor=actor,
             card=card.serial_number,
             fields=sorted(fields),
             via=via,
@@ -173,7 +173,7 @@ def record_viewed(
             queue_sms(
                 card.citizen,
                 SmsMessage.Kind.PINPUK_VIEWED,
-                request=request,
+                actor=actor,
                 context={"card": card.serial_number},
             )
 
@@ -205,7 +205,7 @@ def pdf_filename(card: AkisCard) -> str:
 def save_pdf(
     card: AkisCard,
     *,
-    request: HttpRequest | None,
+    actor: Actor | None,
     password: str | None = None,
     now: datetime | None = None,
 ) -> bytes:
@@ -250,14 +250,14 @@ def save_pdf(
             "NES Portal · Çağrı Merkezi %(phone)s · Sertifika hizmet sağlayıcı PIN veya PUK "
             "bilginizi telefonla, e-postayla ya da SMS ile hiçbir zaman sormaz."
         )
-        % {"phone": CALL_CENTRE},
+        % {"phone": CALL_CENTRE_PHONE},
     )
     data = render_pdf(sheet, password=password or None)
     with transaction.atomic():
         record(
             "nes.pinpuk.saved",
             citizen=citizen,
-            request=request,
+            actor=actor,
             card=card.serial_number,
             encrypted=bool(password),
             fields=[name for name in ("pin", "puk") if getattr(secrets_, name) is not None],
@@ -265,7 +265,7 @@ def save_pdf(
         queue_sms(
             citizen,
             SmsMessage.Kind.PINPUK_SAVED,
-            request=request,
+            actor=actor,
             context={"card": card.serial_number},
         )
     return data
@@ -274,7 +274,7 @@ def save_pdf(
 # --- Parolalarımı Sil -----------------------------------------------------------------------
 
 
-def delete_secrets(card: AkisCard, *, request: HttpRequest | None) -> int:
+def delete_secrets(card: AkisCard, *, actor: Actor | None) -> int:
     """Destroy the card's vault rows for good (``AkisCard.destroy_secrets``); audited + SMS.
 
     Refused (``PinVaultError``) while a portal unlock waits for the card tool: its new PIN is
@@ -288,14 +288,14 @@ def delete_secrets(card: AkisCard, *, request: HttpRequest | None) -> int:
         record(
             "nes.pinpuk.deleted",
             citizen=card.citizen,
-            request=request,
+            actor=actor,
             card=card.serial_number,
             entries=deleted,
         )
         queue_sms(
             card.citizen,
             SmsMessage.Kind.PINPUK_DELETED,
-            request=request,
+            actor=actor,
             context={"card": card.serial_number},
         )
     return deleted
@@ -311,7 +311,7 @@ def unlock_refusal(card: AkisCard) -> str | None:
 
 @sensitive_variables("new_pin")
 def unlock_card(
-    card: AkisCard, *, request: HttpRequest | None, now: datetime | None = None
+    card: AkisCard, *, actor: Actor | None, now: datetime | None = None
 ) -> UnlockResult:
     """New PIN for a PIN-locked card produced on or after 01.01.2011 (no PUK).
 
@@ -329,7 +329,7 @@ def unlock_card(
         record(
             "nes.card.unlocked",
             citizen=card.citizen,
-            request=request,
+            actor=actor,
             card=card.serial_number,
             unlock_id=unlocked.unlock.pk,
             superseded_unlock_id=unlocked.superseded_id,
@@ -337,7 +337,7 @@ def unlock_card(
         queue_sms(
             card.citizen,
             SmsMessage.Kind.CARD_UNLOCKED,
-            request=request,
+            actor=actor,
             context={"card": card.serial_number},
         )
     return UnlockResult(pin=Secret(new_pin), unlock=unlocked.unlock)

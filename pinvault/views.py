@@ -35,6 +35,7 @@ from accounts.models import SmsChallenge
 from accounts.otp import Outcome, SmsRateLimited, issue_challenge, verify_code
 from accounts.stepup import add_outcome_error, code_step_context, countdown_text
 from accounts.stepup import rate_limit_message as _rate_limit_message
+from audit.actor import Actor
 from nesportal.http import CitizenRequest
 
 from . import services
@@ -140,7 +141,7 @@ def _send_code(
             request.citizen,
             purpose,
             subject=card.serial_number,
-            request=request,
+            actor=Actor.from_request(request),
         )
     except SmsRateLimited as exc:
         return _rate_limit_message(exc)
@@ -199,7 +200,7 @@ def _code_step(
                 purpose,
                 form.cleaned_data["code"],
                 subject=card.serial_number,
-                request=request,
+                actor=Actor.from_request(request),
             )
             outcome = result.outcome
             if outcome is Outcome.OK:
@@ -282,7 +283,7 @@ def _show_secrets(
     if fields:
         services.record_viewed(
             card,
-            request=request,
+            actor=Actor.from_request(request),
             fields=fields,
             via="pinpuk",
             notify=_take_fresh(request, card.serial_number),
@@ -388,7 +389,9 @@ def pinpuk_pdf(request: CitizenRequest, card: str) -> HttpResponse:
         form.data = {}
         return _show_secrets(request, obj, form=form, status=400)
     try:
-        data = services.save_pdf(obj, request=request, password=form.cleaned_data["password"])
+        data = services.save_pdf(
+            obj, actor=Actor.from_request(request), password=form.cleaned_data["password"]
+        )
     except services.PinVaultError as exc:
         messages.error(request, exc.message)
         return redirect("pinvault:pinpuk_card", card=obj.serial_number)
@@ -419,7 +422,7 @@ def pinpuk_delete(request: CitizenRequest, card: str) -> HttpResponse:
             )
             return redirect("pinvault:pinpuk_delete", card=obj.serial_number)
         try:
-            services.delete_secrets(obj, request=request)
+            services.delete_secrets(obj, actor=Actor.from_request(request))
         except services.PinVaultError as exc:
             error, status = exc.message, 409
         else:
@@ -513,7 +516,7 @@ def unlock_card(request: CitizenRequest, card: str) -> HttpResponse:
         if puk is not None:
             services.record_viewed(
                 obj,
-                request=request,
+                actor=Actor.from_request(request),
                 fields=["puk"],
                 via="unlock",
                 notify=_take_fresh(request, obj.serial_number),
@@ -538,7 +541,7 @@ def unlock_code(request: CitizenRequest, card: str) -> HttpResponse:
         if obj.unlocks_with_puk:
             return redirect("pinvault:unlock_card", card=obj.serial_number)
         try:
-            result = services.unlock_card(obj, request=request)
+            result = services.unlock_card(obj, actor=Actor.from_request(request))
         except services.PinVaultError as exc:
             context = {**_unlock_context(obj), "error": exc.message}
             return render(request, "pinvault/unlock_card.html", context, status=409)

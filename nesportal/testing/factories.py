@@ -291,7 +291,8 @@ class WordResetLinkFactory(DjangoModelFactory):
 
 class AuditEventFactory(DjangoModelFactory):
     """An audit event, appended through ``audit.log.record`` (the log is append-only: the
-    factory never builds or changes a row itself). Extra keyword ``data`` becomes its details."""
+    factory never builds or changes a row itself). Extra keyword ``data`` becomes its details;
+    ``actor`` is an ``audit.actor.Actor`` or a staff user (who acted, without an address)."""
 
     class Meta:
         model = "audit.AuditEvent"
@@ -308,9 +309,14 @@ class AuditEventFactory(DjangoModelFactory):
 
     @classmethod
     def _create(cls, model_class: Any, *args: Any, **kwargs: Any) -> Any:
+        from audit.actor import Actor
         from audit.log import record
 
         data = kwargs.pop("data")
+        actor = kwargs.pop("actor")
+        if actor is not None and not isinstance(actor, Actor):
+            actor = Actor.staff(actor)
+        kwargs["actor"] = actor
         return record(kwargs.pop("action"), **kwargs, **data)
 
 
@@ -522,12 +528,13 @@ class ApplicationFactory(DjangoModelFactory):
 
     @classmethod
     def _create(cls, model_class: Any, *args: Any, **kwargs: Any) -> Any:
+        from audit.actor import Actor
         from eonay.services import enter_application
 
         state, notify, now = kwargs.pop("state"), kwargs.pop("notify"), kwargs.pop("now")
         entered_by = kwargs.pop("entered_by")
         application = enter_application(
-            model_class(**kwargs), entered_by=entered_by, notify=notify, now=now
+            model_class(**kwargs), actor=Actor.staff(entered_by), notify=notify, now=now
         )
         if state != "waiting":
             # Raises ApplicationError if a standing consent approved it at entry.

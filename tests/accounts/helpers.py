@@ -16,6 +16,7 @@ from django.test import Client, RequestFactory
 
 from accounts.models import Citizen
 from accounts.services import check_security_word
+from audit.actor import Actor
 from audit.models import AuditEvent
 from nesportal.testing.factories import DEFAULT_SECURITY_WORD
 
@@ -64,7 +65,7 @@ def lock_by_wrong_words(
     """Lock the citizen the way the login page does: three wrong security words from ``ip``."""
     for _ in range(3):
         request = RequestFactory().post(LOGIN_URL, REMOTE_ADDR=ip)
-        assert check_security_word(citizen.tckn, word, request=request) is None
+        assert check_security_word(citizen.tckn, word, actor=Actor.from_request(request)) is None
     citizen.refresh_from_db()
     assert citizen.is_locked
     return citizen

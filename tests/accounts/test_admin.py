@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from accounts.models import CALL_CENTRE_GROUP, Citizen, SmsMessage
 from accounts.services import check_security_word
+from audit.actor import Actor
 from audit.log import record
 from audit.models import AuditEvent
 from nesportal.testing.factories import (
@@ -318,11 +319,21 @@ def test_it_leaves_unlocked_citizens_alone(agent_client):
 def test_it_lets_the_citizen_log_in_again_after_the_unlock(agent_client):
     citizen = lock_by_wrong_words(CitizenFactory())
     # While locked, even the right word is refused.
-    assert check_security_word(citizen.tckn, DEFAULT_SECURITY_WORD, request=_request()) is None
+    assert (
+        check_security_word(
+            citizen.tckn, DEFAULT_SECURITY_WORD, actor=Actor.from_request(_request())
+        )
+        is None
+    )
 
     _unlock_post(agent_client, citizen, apply="1", reason="Kimlik doğrulandı.")
 
-    assert check_security_word(citizen.tckn, DEFAULT_SECURITY_WORD, request=_request()) == citizen
+    assert (
+        check_security_word(
+            citizen.tckn, DEFAULT_SECURITY_WORD, actor=Actor.from_request(_request())
+        )
+        == citizen
+    )
     assert AuditEvent.objects.filter(citizen=citizen, action="nes.login.word_passed").count() == 1
 
 

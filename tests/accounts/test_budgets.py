@@ -24,6 +24,7 @@ from accounts.otp import Outcome, SmsRateLimited, issue_challenge, verify_code
 from accounts.profile import email_budget_key, start_email_change, start_phone_change
 from accounts.sms import SmsDeliveryError
 from accounts.sms_queue import queue_sms
+from audit.actor import Actor
 from audit.models import AuditEvent
 from nesportal import limits
 from nesportal.testing import login_as, sms_code
@@ -259,12 +260,12 @@ def test_codes_to_one_new_number_are_capped_per_day_whoever_asks(
 ) -> None:
     askers = [citizen_factory() for _ in range(limits.PHONE_CHANGE_CODES_PER_NUMBER_PER_DAY + 1)]
     for asker in askers[:-1]:
-        deliver(lambda asker=asker: start_phone_change(asker, NEW_PHONE, request=None))
+        deliver(lambda asker=asker: start_phone_change(asker, NEW_PHONE, actor=Actor()))
         clock.shift(MINUTE)
 
     last = askers[-1]
     with pytest.raises(SmsRateLimited) as refused:
-        start_phone_change(last, NEW_PHONE, request=None)
+        start_phone_change(last, NEW_PHONE, actor=Actor())
 
     assert refused.value.budget == "phone_number"
     assert "Bu numaraya bir gün içinde" in refused.value.message
@@ -276,7 +277,7 @@ def test_codes_to_one_new_number_are_capped_per_day_whoever_asks(
     assert NEW_PHONE not in str(event.data) and event.data["to"].endswith("67")
 
     clock.move_to(T0 + dt.timedelta(days=1, seconds=1))
-    deliver(lambda: start_phone_change(last, NEW_PHONE, request=None))
+    deliver(lambda: start_phone_change(last, NEW_PHONE, actor=Actor()))
     assert sms_outbox[-1]["to"] == NEW_PHONE
 
 
@@ -426,7 +427,7 @@ def test_email_confirmations_are_capped_per_address_whatever_its_spelling(
     spellings = ["Kurban@Ornek.com.tr", "kurban+1@ornek.com.tr", "KURBAN+x@ORNEK.COM.TR"]
     assert {email_budget_key(s) for s in spellings} == {"kurban@ornek.com.tr"}
     for spelling in spellings:
-        assert start_email_change(citizen_factory(), spelling, request=None)
+        assert start_email_change(citizen_factory(), spelling, actor=Actor())
     other = citizen_factory()
     login_as(client, other)
 
@@ -450,7 +451,7 @@ def test_parallel_requests_for_one_address_keep_its_cap(citizen_factory: Any) ->
     def ask(citizen: Citizen) -> Callable[[], Any]:
         def call() -> Any:
             try:
-                return start_email_change(citizen, "kurban@ornek.com.tr", request=None)
+                return start_email_change(citizen, "kurban@ornek.com.tr", actor=Actor())
             except Exception as exc:  # EmailBudgetExceeded: a refusal
                 return exc
 

@@ -43,7 +43,7 @@ def test_it_reserves_three_strikes_and_no_fourth(citizen: Citizen) -> None:
 
 def test_it_reserves_nothing_on_a_locked_account(citizen: Citizen, clock: Any) -> None:
     exhausted(citizen, failure_count=0, code_failure_count=MAX_FAILURES)
-    assert lockout.lock(citizen.pk, Reason.WRONG_CODE, request=None)
+    assert lockout.lock(citizen.pk, Reason.WRONG_CODE, actor=None)
 
     assert lockout.reserve_strike(citizen.pk) is False
     assert counters(citizen) == (0, 3, True)
@@ -72,7 +72,7 @@ def test_the_lock_wins_over_a_success_that_comes_after_it(
     citizen: Citizen, clock: Any, success: Any
 ) -> None:
     exhausted(citizen)
-    lockout.lock(citizen.pk, Reason.WRONG_WORD, request=None)
+    lockout.lock(citizen.pk, Reason.WRONG_WORD, actor=None)
 
     assert success(citizen.pk) is False
     assert counters(citizen) == (3, 0, True)
@@ -109,7 +109,7 @@ def test_parallel_reservations_get_three_strikes_in_all(transactional_db: None) 
 def test_it_does_not_lock_while_strikes_are_left(citizen: Citizen) -> None:
     Citizen.objects.filter(pk=citizen.pk).update(failure_count=2, code_failure_count=2)
 
-    assert lockout.lock(citizen.pk, Reason.WRONG_WORD, request=None) is False
+    assert lockout.lock(citizen.pk, Reason.WRONG_WORD, actor=None) is False
     assert counters(citizen) == (2, 2, False)
     assert not AuditEvent.objects.filter(citizen=citizen, action="nes.account.locked").exists()
     assert not SmsMessage.objects.filter(citizen=citizen).exists()
@@ -143,8 +143,8 @@ def test_it_locks_once_with_the_reason_and_says_it(
     exhausted(citizen)
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert lockout.lock(citizen.pk, reason, request=None) is True
-        assert lockout.lock(citizen.pk, Reason.WRONG_CODE, request=None) is False
+        assert lockout.lock(citizen.pk, reason, actor=None) is True
+        assert lockout.lock(citizen.pk, Reason.WRONG_CODE, actor=None) is False
 
     citizen.refresh_from_db()
     assert citizen.is_locked and citizen.lock_reason == reason
@@ -174,7 +174,7 @@ def test_a_lock_notice_without_a_reason_gets_the_general_text(
 def test_it_locks_on_the_code_counter_too(citizen: Citizen, clock: Any) -> None:
     exhausted(citizen, failure_count=0, code_failure_count=MAX_FAILURES)
 
-    assert lockout.lock(citizen.pk, Reason.WRONG_CODE, request=None) is True
+    assert lockout.lock(citizen.pk, Reason.WRONG_CODE, actor=None) is True
     assert counters(citizen) == (0, 3, True)
 
 
@@ -183,7 +183,7 @@ def test_parallel_locks_lock_audit_and_notify_once(transactional_db: None) -> No
     from nesportal.testing.factories import CitizenFactory
 
     citizen = exhausted(CitizenFactory())
-    outcomes = in_parallel([lambda: lockout.lock(citizen.pk, Reason.WRONG_WORD, request=None)] * 20)
+    outcomes = in_parallel([lambda: lockout.lock(citizen.pk, Reason.WRONG_WORD, actor=None)] * 20)
 
     assert sum(outcome.value for outcome in outcomes) == 1
     assert AuditEvent.objects.filter(citizen=citizen, action="nes.account.locked").count() == 1
@@ -197,7 +197,7 @@ def test_it_unlocks_clears_both_counters_and_voids_open_codes(
     citizen: Citizen, call_centre_agent: Any, clock: Any
 ) -> None:
     exhausted(citizen, code_failure_count=2)
-    lockout.lock(citizen.pk, Reason.WRONG_BIRTH_DATE, request=None)
+    lockout.lock(citizen.pk, Reason.WRONG_BIRTH_DATE, actor=None)
     citizen.refresh_from_db()
     # An open code made behind the lock's back (as a racing request could): unlock voids it.
     challenge = SmsChallenge.objects.create(
@@ -232,7 +232,7 @@ def test_the_agent_sees_what_locked_the_account(
     agent_client: Client, citizen: Citizen, reason: str, label: str
 ) -> None:
     exhausted(citizen)
-    lockout.lock(citizen.pk, reason, request=None)
+    lockout.lock(citizen.pk, reason, actor=None)
 
     page = agent_client.get(reverse("admin:accounts_citizen_change", args=[citizen.pk]))
 

@@ -28,6 +28,7 @@ from accounts.otp import (
     verify_code,
 )
 from accounts.services import check_security_word
+from audit.actor import Actor
 from audit.models import AuditEvent
 from nesportal.testing import sms_code, wrong
 from nesportal.testing.factories import DEFAULT_SECURITY_WORD
@@ -199,7 +200,7 @@ def test_it_keeps_counting_wrong_codes_across_a_new_login(
     # The citizen passes the security-word step again within a minute: the code already on their
     # phone moves to the new session, but a right word does not wipe the wrong codes.
     clock.shift(dt.timedelta(seconds=20))
-    assert check_security_word(citizen.tckn, DEFAULT_SECURITY_WORD, request=None) == citizen
+    assert check_security_word(citizen.tckn, DEFAULT_SECURITY_WORD, actor=Actor()) == citizen
     rebound = rebind_recent_challenge(citizen, LOGIN)
     assert rebound is not None and rebound[0].pk == challenge.pk
     token = rebound[1]

@@ -19,6 +19,7 @@ from accounts import lockout, recovery
 from accounts.models import Citizen, SmsChallenge, SmsMessage, WordResetLink
 from accounts.services import check_security_word, create_reset_link
 from accounts.tokens import reset_link_sms_url
+from audit.actor import Actor
 from audit.models import AuditEvent
 from nesportal.testing import login_as, sms_code, wrong
 from nesportal.testing.factories import DEFAULT_SECURITY_WORD, StaffUserFactory
@@ -116,8 +117,8 @@ def test_it_resets_the_word_with_id_captcha_birth_date_and_sms_code(
     assert event.data["via"] == "sms" and event.actor is None
     assert "değiştirildi" in client.get(LOGIN_URL).content.decode()
     # The old word is dead, the new one works.
-    assert check_security_word(citizen.tckn, DEFAULT_SECURITY_WORD, request=None) is None
-    assert check_security_word(citizen.tckn, NEW, request=None) == citizen
+    assert check_security_word(citizen.tckn, DEFAULT_SECURITY_WORD, actor=Actor()) is None
+    assert check_security_word(citizen.tckn, NEW, actor=Actor()) == citizen
     # The recovery state is gone: the same session cannot set another word.
     assert client.get(NEW_WORD)["Location"] == FORGOT
 
@@ -177,7 +178,7 @@ def test_wrong_birth_dates_count_into_the_login_lock(
     assert notices, "the lock notice went out"
     assert "Güvenlik Sözcüğü yenilemede 3 hatalı deneme" in notices[0]
     # Login with the right word fails now, and so does recovery with the right birth date.
-    assert check_security_word(citizen.tckn, DEFAULT_SECURITY_WORD, request=None) is None
+    assert check_security_word(citizen.tckn, DEFAULT_SECURITY_WORD, actor=Actor()) is None
     response = start(client, citizen, django_capture_on_commit_callbacks)
     assert response.status_code == 400
     assert GENERIC in response.content.decode()
@@ -187,7 +188,7 @@ def test_login_strikes_and_recovery_strikes_add_up(
     client, citizen, sms_outbox, django_capture_on_commit_callbacks
 ):
     for _ in range(2):
-        assert check_security_word(citizen.tckn, "yanlış-sözcük", request=None) is None
+        assert check_security_word(citizen.tckn, "yanlış-sözcük", actor=Actor()) is None
 
     start(client, citizen, django_capture_on_commit_callbacks, birth="01.01.1990")
 
@@ -506,7 +507,7 @@ def test_the_link_does_not_work_for_a_locked_account(
     _send_link(agent_client, citizen, django_capture_on_commit_callbacks)
     path = _link_path(sms_outbox)
     for _ in range(3):
-        check_security_word(citizen.tckn, "yanlış-sözcük", request=None)
+        check_security_word(citizen.tckn, "yanlış-sözcük", actor=Actor())
 
     assert "bloke" in client.get(path).content.decode()
     set_word(client, path)
@@ -519,7 +520,7 @@ def test_the_admin_sends_no_link_to_a_locked_account(
     agent_client, citizen, sms_outbox, django_capture_on_commit_callbacks
 ):
     for _ in range(3):
-        check_security_word(citizen.tckn, "yanlış-sözcük", request=None)
+        check_security_word(citizen.tckn, "yanlış-sözcük", actor=Actor())
 
     response = agent_client.post(
         CHANGELIST,
@@ -566,7 +567,7 @@ def test_a_link_sets_a_word_once_under_a_race(citizen_factory, call_centre_agent
                 citizen,
                 word,
                 expected_hash=citizen.security_word_hash,
-                request=None,
+                actor=None,
                 via="link",
                 link=link,
             )

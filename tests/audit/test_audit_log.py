@@ -9,6 +9,7 @@ from django.db.models import ProtectedError
 from django.test import RequestFactory
 
 from accounts.models import Citizen
+from audit.actor import Actor
 from audit.log import record
 from audit.models import AppendOnlyError, AuditEvent
 from nesportal.testing.factories import CitizenFactory, StaffUserFactory
@@ -31,9 +32,10 @@ def test_it_records_an_event_with_citizen_actor_address_and_data():
     citizen = CitizenFactory()
     agent = StaffUserFactory()
     request = RequestFactory().post("/admin/", REMOTE_ADDR="198.51.100.7")
+    request.user = agent
 
     event = record(
-        "nes.account.unlocked", citizen=citizen, actor=agent, request=request, reason="aradı"
+        "nes.account.unlocked", citizen=citizen, actor=Actor.from_request(request), reason="aradı"
     )
 
     stored = AuditEvent.objects.get(pk=event.pk)
@@ -47,7 +49,7 @@ def test_it_records_an_event_with_citizen_actor_address_and_data():
 
 
 def test_it_records_an_unknown_subject_without_citizen_or_actor():
-    event = record("nes.login.word_failed", actor=AnonymousUser(), subject="id:abc123")
+    event = record("nes.login.word_failed", actor=Actor.staff(AnonymousUser()), subject="id:abc123")
 
     stored = AuditEvent.objects.get(pk=event.pk)
     assert stored.citizen is None

@@ -121,9 +121,12 @@ def test_it_returns_nothing_for_a_peer_that_is_no_address(settings):
 
 
 def test_the_audit_log_records_the_client_behind_the_proxy(behind_proxy, db):
+    from audit.actor import Actor
     from audit.log import record
 
-    event = record("nes.test.event", request=request(PROXY, xff=f"198.51.100.1, {CLIENT}"))
+    event = record(
+        "nes.test.event", actor=Actor.from_request(request(PROXY, xff=f"198.51.100.1, {CLIENT}"))
+    )
 
     event.refresh_from_db()
     assert event.ip_address == CLIENT

@@ -22,6 +22,7 @@ from accounts.identity import is_valid_tckn
 from accounts.models import CALL_CENTRE_GROUP, Citizen, SmsChallenge
 from accounts.otp import expected_code, issue_challenge
 from accounts.services import check_security_word
+from audit.actor import Actor
 from certificates.models import Certificate
 from nesportal.demo import DEMO_CITIZENS, DEMO_STAFF, STATES
 from nesportal.testing import sms_code
@@ -71,7 +72,7 @@ def test_it_prints_words_that_really_log_in():
     output = seed("--force")
 
     for identifier, word, _ in CITIZEN_LINE.findall(output):
-        citizen = check_security_word(identifier, word, request=login_request())
+        citizen = check_security_word(identifier, word, actor=Actor.from_request(login_request()))
         assert citizen is not None, identifier
         assert citizen.identifier == identifier
         assert citizen.failure_count == 0
@@ -107,14 +108,17 @@ def test_it_is_idempotent():
     assert not CERTIFICATE_SECTION.search(second)
     assert second == CERTIFICATE_SECTION.sub("", first)
     for identifier, word, _ in CITIZEN_LINE.findall(second):
-        assert check_security_word(identifier, word, request=login_request()) is not None
+        assert (
+            check_security_word(identifier, word, actor=Actor.from_request(login_request()))
+            is not None
+        )
 
 
 def test_it_does_not_unlock_a_locked_demo_citizen_when_run_again():
     seed("--force")
     demo = DEMO_CITIZENS[0]
     for _ in range(3):
-        check_security_word(demo.identifier, "yanlış", request=login_request())
+        check_security_word(demo.identifier, "yanlış", actor=Actor.from_request(login_request()))
     assert Citizen.objects.get(tckn=demo.identifier).is_locked
 
     seed("--force")
@@ -225,7 +229,9 @@ def test_it_makes_passport_citizens():
     assert citizen.tckn is None
     assert citizen.passport_no
     assert citizen.identifier == citizen.passport_no
-    found = check_security_word(citizen.passport_no, DEFAULT_SECURITY_WORD, request=login_request())
+    found = check_security_word(
+        citizen.passport_no, DEFAULT_SECURITY_WORD, actor=Actor.from_request(login_request())
+    )
     assert found == citizen
 
 
@@ -242,7 +248,12 @@ def test_it_makes_valid_distinct_tckns():
 def test_it_makes_citizens_with_a_chosen_security_word():
     citizen = CitizenFactory(security_word="kendi-sözcüğüm")
 
-    assert check_security_word(citizen.tckn, "kendi-sözcüğüm", request=login_request()) == citizen
+    assert (
+        check_security_word(
+            citizen.tckn, "kendi-sözcüğüm", actor=Actor.from_request(login_request())
+        )
+        == citizen
+    )
     assert citizen.security_word_hash.startswith("argon2")
 
 

@@ -19,6 +19,7 @@ from django.core import mail
 from django.core.mail import EmailMultiAlternatives, get_connection
 
 from accounts.sms import ConsoleBackend, FileBackend
+from audit.actor import Actor
 from nesportal.mail import RedactingConsoleBackend, RedactingFileBackend
 from nesportal.redaction import redact_secrets
 
@@ -183,7 +184,7 @@ def test_it_masks_a_real_confirmation_mail(
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(mail, "get_connection", connection)
-        start_email_change(citizen, "yeni.adres@example.com", request=request)
+        start_email_change(citizen, "yeni.adres@example.com", actor=Actor.from_request(request))
 
     output = stream.getvalue()
     assert "yeni.adres@example.com" in output

@@ -372,6 +372,7 @@ from accounts.otp import expected_code, issue_challenge
 from accounts.profile import start_email_change
 from accounts.services import create_reset_link
 from accounts.tokens import reset_link_token
+from audit.actor import Actor
 from nesportal.testing.factories import CitizenFactory
 
 citizen = CitizenFactory()
@@ -379,7 +380,7 @@ challenge, _binding = issue_challenge(citizen, SmsChallenge.Purpose.LOGIN)
 link = create_reset_link(citizen, agent=User.objects.create_user("agent"), reason="test")
 request = RequestFactory().post("/bilgi-guncelle/e-posta/")
 request.citizen = citizen
-start_email_change(citizen, "yeni.adres@example.com", request=request)
+start_email_change(citizen, "yeni.adres@example.com", actor=Actor.from_request(request))
 with open(os.environ["SECRETS_OUT"], "w") as fh:
     fh.write(expected_code(challenge) + " " + reset_link_token(link))
 """

@@ -46,7 +46,7 @@ def test_it_lists_cards_with_their_state_and_whether_the_vault_holds_pin_puk(adm
         serial_number="AKIS-1000000002", produced_on=dt.date(2010, 6, 15), no_secrets=True
     )
     vault.store(deleted, "pin", "294615")
-    services.delete_secrets(deleted, request=None)
+    services.delete_secrets(deleted, actor=None)
 
     response = admin_client.get(reverse(CHANGELIST))
 
@@ -101,7 +101,7 @@ def test_it_shows_the_card_read_only_with_vault_facts_and_no_values(admin_client
 def test_it_says_when_the_holder_deleted_the_secrets(admin_client):
     card = AkisCardFactory(serial_number="AKIS-1000000003", no_secrets=True)
     vault.store(card, "pin", PIN)
-    services.delete_secrets(card, request=None)
+    services.delete_secrets(card, actor=None)
 
     html = admin_client.get(change_url(card)).content.decode()
 

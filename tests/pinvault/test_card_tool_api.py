@@ -198,7 +198,7 @@ def test_it_returns_the_pending_unlock_with_its_new_pin(client):
 
 def test_it_serves_the_pin_of_a_real_portal_unlock(client, sms_outbox):
     card = locked_card()
-    result = services.unlock_card(card, request=None)
+    result = services.unlock_card(card, actor=None)
 
     response = client.get(pending_url(card), **AUTH)
 

@@ -133,7 +133,7 @@ def populated(baseline, demo_pki, settings, client, sms_outbox, monkeypatch) -> 
         unlocked = AkisCard.objects.filter(produced_on__gte=dt.date(2011, 1, 1)).exclude(
             pk__in=[new.pk, deleted.pk]
         )[0]
-        result = services.unlock_card(unlocked, request=None)
+        result = services.unlock_card(unlocked, actor=None)
         assert str(result.pin) == UNLOCK_PIN
         auth = {"HTTP_AUTHORIZATION": f"Bearer {KEY}"}
         fetched = client.get(f"/api/kart-araci/kartlar/{unlocked}/kilit-cozme/", **auth)
@@ -144,7 +144,7 @@ def populated(baseline, demo_pki, settings, client, sms_outbox, monkeypatch) -> 
         )
         assert applied.json()["already_applied"] is False
         assert client.post(f"/api/kart-araci/kartlar/{old}/hatali-puk/", **auth).status_code == 200
-        services.delete_secrets(deleted, request=None)
+        services.delete_secrets(deleted, actor=None)
         login_as(client, old.citizen)  # a citizen session in django_session too
 
     # Every secret the vault holds is one of ours, and the test is not vacuous.

@@ -344,7 +344,7 @@ def test_delete_waits_for_a_pending_unlock(
 ) -> None:
     card = AkisCardFactory(citizen=citizen, state=AkisCard.State.PIN_LOCKED)
     with django_capture_on_commit_callbacks(execute=True):
-        services.unlock_card(card, request=None)
+        services.unlock_card(card, actor=None)
     step_up(django_capture_on_commit_callbacks, citizen_client, card, sms_outbox, then="delete")
 
     response = citizen_client.post(url("pinpuk_delete", card))

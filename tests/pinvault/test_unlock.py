@@ -22,6 +22,7 @@ from django.urls import reverse
 from pypdf import PdfReader
 
 from accounts.models import Citizen, SmsChallenge, SmsMessage
+from audit.actor import Actor
 from audit.models import AuditEvent
 from nesportal.testing.factories import BEFORE_2011, AkisCardFactory
 from pinvault import cardtool, pins, services, vault
@@ -150,8 +151,8 @@ def test_the_card_tool_applies_the_pending_unlock(
     unlock = cardtool.pending_unlock(locked)
     assert unlock is not None
 
-    assert cardtool.reveal_unlock_pin(locked, unlock, tool="test") == new_pin
-    cardtool.mark_applied(locked, unlock.pk, tool="test")
+    assert cardtool.reveal_unlock_pin(locked, unlock, actor=Actor.system("test")) == new_pin
+    cardtool.mark_applied(locked, unlock.pk, actor=Actor.system("test"))
 
     assert cardtool.pending_unlock(locked) is None
     assert vault.reveal(locked, "pin") == new_pin
@@ -208,17 +209,17 @@ def test_a_second_confirmation_is_refused_and_makes_no_second_unlock(
     assert refused.status_code == 409
     # And the service itself refuses under the row lock.
     with pytest.raises(services.PinVaultError):
-        services.unlock_card(locked, request=None)
+        services.unlock_card(locked, actor=None)
     assert CardUnlock.objects.filter(card=locked).count() == 1
 
 
 def test_an_unlock_still_waiting_for_the_card_tool_is_replaced_with_a_new_id(
     citizen: Citizen, locked: AkisCard, django_capture_on_commit_callbacks: Any
 ) -> None:
-    first = services.unlock_card(locked, request=None)
+    first = services.unlock_card(locked, actor=None)
     AkisCard.objects.filter(pk=locked.pk).update(state=State.PIN_LOCKED)
 
-    second = services.unlock_card(locked, request=None)
+    second = services.unlock_card(locked, actor=None)
 
     # A tool still holding the first id (and PIN) can no longer apply it.
     assert list(CardUnlock.objects.filter(card=locked)) == [second.unlock]
@@ -244,7 +245,7 @@ def test_the_2011_rule_on_both_sides_of_the_date(
     assert ("Bu kartın kilidi bu sitede, PUK'suz çözülür" in page) is not with_puk
     if with_puk:
         with pytest.raises(services.PinVaultError, match="PUK kodu ile"):
-            services.unlock_card(card, request=None)
+            services.unlock_card(card, actor=None)
         assert not CardUnlock.objects.exists()
     else:
         assert services.unlock_refusal(card) is None
@@ -310,7 +311,7 @@ def test_three_wrong_puks_make_a_pre_2011_card_unusable(
 ) -> None:
     old = AkisCardFactory(citizen=citizen, produced_on=BEFORE_2011, state=State.PIN_LOCKED)
     for _ in range(3):
-        cardtool.report_wrong_puk(old, tool="test")
+        cardtool.report_wrong_puk(old, actor=Actor.system("test"))
     old.refresh_from_db()
     assert (old.state, old.wrong_puk_count) == (State.UNUSABLE, 3)
 
@@ -360,7 +361,7 @@ def test_two_parallel_confirmations_make_one_unlock(citizen_factory: Any) -> Non
     def confirm() -> None:
         try:
             barrier.wait()
-            results.append(services.unlock_card(card, request=None))
+            results.append(services.unlock_card(card, actor=None))
         except services.PinVaultError as exc:
             results.append(exc)
         finally:

@@ -15,10 +15,12 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from audit.actor import Actor
 from pinvault import cardtool
 from pinvault.models import AkisCard
 
 TOOL = "manage.py card_tool"
+ACTOR = Actor.system(TOOL)
 
 
 class Command(BaseCommand):
@@ -59,7 +61,7 @@ class Command(BaseCommand):
         self.stdout.write(f"unlock_id:  {unlock.pk}")
         self.stdout.write(f"created_at: {unlock.created_at.isoformat()}")
         if show_pin:
-            new_pin = cardtool.reveal_unlock_pin(card, unlock, tool=TOOL)
+            new_pin = cardtool.reveal_unlock_pin(card, unlock, actor=ACTOR)
             if new_pin is None:
                 raise CommandError("The new PIN is no longer stored; do not change the card.")
             self.stdout.write(f"new_pin:    {new_pin}")
@@ -69,7 +71,7 @@ class Command(BaseCommand):
             self.stdout.write("new_pin:    (no longer stored; do not change the card)")
 
     def applied(self, card: AkisCard, unlock_id: int) -> None:
-        result = cardtool.mark_applied(card, unlock_id, tool=TOOL)
+        result = cardtool.mark_applied(card, unlock_id, actor=ACTOR)
         if result.already_applied:
             self.stdout.write(
                 f"Unlock {unlock_id} of {card.serial_number} was already applied "
@@ -83,7 +85,7 @@ class Command(BaseCommand):
             )
 
     def wrong_puk(self, card: AkisCard) -> None:
-        result = cardtool.report_wrong_puk(card, tool=TOOL)
+        result = cardtool.report_wrong_puk(card, actor=ACTOR)
         self.stdout.write(
             f"{card.serial_number}: wrong PUK entries {result.wrong_puk_count}, "
             f"state {result.state}, attempts left {result.attempts_left}."
