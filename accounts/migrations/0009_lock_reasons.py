@@ -17,7 +17,8 @@ def name_existing_locks(apps, schema_editor):
     strike that locked them from the audit log (which is only read, never changed)."""
     Citizen = apps.get_model("accounts", "Citizen")
     AuditEvent = apps.get_model("audit", "AuditEvent")
-    for citizen in Citizen.objects.filter(locked_at__isnull=False, lock_reason="wrong_word"):
+    locked_citizens = Citizen.objects.filter(locked_at__isnull=False, lock_reason="wrong_word")
+    for citizen in locked_citizens.only("pk", "lock_reason").iterator(chunk_size=2000):
         locked = (
             AuditEvent.objects.filter(citizen_id=citizen.pk, action="nes.account.locked")
             .order_by("-pk")
