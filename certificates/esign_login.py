@@ -65,7 +65,7 @@ import binascii
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
@@ -89,6 +89,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import lockout
+from accounts.housekeeping import delete_in_batches
 from accounts.models import Citizen
 from accounts.services import login_citizen
 from accounts.tokens import token_hash
@@ -111,9 +112,6 @@ BINDING_COOKIE = "nes_esign"
 BINDING_SALT = "nesportal.certificates.esign-binding"
 # A little longer than a challenge, and refreshed with every new one.
 BINDING_MAX_AGE = int(LoginChallenge.LIFETIME.total_seconds()) + 60
-# Expired challenges are deleted this long after they expire (housekeeping, and on the next
-# challenge issued).
-PURGE_AFTER = timedelta(minutes=10)
 MAX_SIGNATURE_CHARS = 2048  # base64 of an RSA-8192 signature is ~1.4k
 MAX_CERTIFICATE_CHARS = 16384
 
@@ -251,12 +249,11 @@ def bind_browser(response: ResponseT, request: HttpRequest) -> ResponseT:
 
 
 def purge_expired_challenges(*, now: datetime | None = None) -> int:
-    """Delete challenges that expired more than :data:`PURGE_AFTER` ago; returns how many.
-
-    For the housekeeping task (``LoginChallenge.expires_at`` is indexed for it)."""
-    now = now or timezone.now()
-    deleted, _ = LoginChallenge.objects.filter(expires_at__lt=now - PURGE_AFTER).delete()
-    return deleted
+    """Delete the challenges past their expiry, used or not (an expired challenge can never log
+    anybody in), in batches; returns how many. The housekeeping task
+    ``certificates.purge_challenges`` runs it; ``LoginChallenge.expires_at`` is indexed."""
+    expired = LoginChallenge.objects.filter(expires_at__lt=now or timezone.now())
+    return delete_in_batches(expired)
 
 
 def issue_challenge(request: HttpRequest, *, now: datetime | None = None) -> LoginChallenge:
@@ -266,8 +263,6 @@ def issue_challenge(request: HttpRequest, *, now: datetime | None = None) -> Log
     caller sets the cookie on its response with :func:`bind_browser`."""
     now = now or timezone.now()
     token = binding_token(request)
-    # Keep the table small even without the housekeeping task: old rows go as new ones come.
-    purge_expired_challenges(now=now)
     return LoginChallenge.objects.create(
         nonce=secrets.token_bytes(NONCE_BYTES),
         binding_hash=token_hash(token),

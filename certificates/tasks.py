@@ -9,12 +9,9 @@ from __future__ import annotations
 import logging
 
 from celery import current_app, shared_task
-from django.utils import timezone
-
-from accounts.housekeeping import delete_in_batches
 
 from . import publication
-from .models import LoginChallenge
+from .esign_login import purge_expired_challenges
 
 logger = logging.getLogger(__name__)
 
@@ -56,9 +53,8 @@ def refresh_crls() -> int:
 
 @shared_task(name="certificates.purge_challenges", acks_late=True)
 def purge_challenges() -> int:
-    """Celery beat: delete E-İmzalı Giriş challenges past their expiry, in batches (used or not,
-    an expired challenge can never log anybody in). Idempotent."""
-    count = delete_in_batches(LoginChallenge.objects.filter(expires_at__lt=timezone.now()))
+    """Celery beat: delete E-İmzalı Giriş challenges past their expiry. Idempotent."""
+    count = purge_expired_challenges()
     logger.info("housekeeping: deleted esign_challenges=%d", count)
     return count
 
