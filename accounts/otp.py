@@ -277,12 +277,14 @@ def _create_challenge(
 
 
 def rebind_recent_challenge(
-    citizen: Citizen, purpose: str, *, now: datetime | None = None
+    citizen: Citizen, purpose: str, *, subject: str = "", now: datetime | None = None
 ) -> tuple[SmsChallenge, str] | None:
-    """Move a code sent less than 60 s ago to a new session instead of sending another.
+    """Move a code of ``purpose`` and ``subject`` sent less than 60 s ago to a new session
+    instead of sending another.
 
-    Used when a citizen passes the security-word step twice within a minute: the code already on
-    their phone stays valid, and only the newest session can use it.
+    Used when a flow is started twice within a minute (a second login with the right word, a
+    second tab or device): the code already on the phone stays valid, and only the newest
+    session can use it (``accounts.stepup.start``).
     """
     now = now or timezone.now()
     token = secrets.token_urlsafe(32)
@@ -292,11 +294,14 @@ def rebind_recent_challenge(
             .filter(
                 citizen=citizen,
                 purpose=purpose,
+                subject=subject,
                 consumed_at=None,
                 invalidated_at=None,
                 expires_at__gt=now,
                 created_at__gt=now - SmsChallenge.RESEND_AFTER,
             )
+            # A code whose SMS finally failed is void (verify_code): send a new one instead.
+            .exclude(messages__status=SmsMessage.Status.FAILED)
             .order_by("-created_at")
             .first()
         )

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -23,20 +21,13 @@ from nesportal.contact import with_phone
 from nesportal.decorators import throttled
 from nesportal.http import PortalRequest
 
+from . import stepup
 from .decorators import citizen_required
-from .forms import CodeForm, LoginForm, mutable_copy
+from .forms import LoginForm, mutable_copy
 from .models import Citizen, SmsChallenge
-from .otp import Outcome, SmsRateLimited, issue_challenge, rebind_recent_challenge, verify_code
 from .services import SESSION_PENDING, check_security_word, login_citizen, logout_citizen
 from .sms import backend_class, read_outbox
-from .sms_queue import SmsUnavailable
-from .stepup import (
-    add_outcome_error,
-    countdown_text,
-    rate_limit_message,
-    resend_wait,
-    seconds_left,
-)
+from .stepup import CodeStep
 
 # The half-authenticated state (security word passed, SMS code not yet) is time-boxed.
 PENDING_MAX_AGE = 10 * 60
@@ -50,8 +41,10 @@ LOGIN_FAILED = with_phone(
 )
 
 
-# The broker (Redis) could not take the SMS (accounts.sms_queue.SmsUnavailable).
-SMS_UNAVAILABLE = gettext_lazy("SMS gönderilemedi, lütfen tekrar deneyiniz.")
+LOGIN_RESTART = gettext_lazy("Giriş işleminin süresi doldu. Lütfen yeniden giriş yapınız.")
+LOGIN_CODE_INVALID = gettext_lazy(
+    "Bu SMS Onay Kodu bu giriş için geçerli değil. Lütfen yeniden giriş yapınız."
+)
 
 
 @dataclass(frozen=True)
@@ -81,25 +74,20 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/home.html")
 
 
-def _start_pending(request: HttpRequest, citizen: Citizen) -> None:
-    """Security word passed: send (or re-use) an SMS code and remember it in this session."""
-    purpose = SmsChallenge.Purpose.LOGIN
-    found = rebind_recent_challenge(citizen, purpose)
-    challenge, token = found or issue_challenge(citizen, purpose, actor=Actor.from_request(request))
-    request.session[SESSION_PENDING] = {
-        "citizen": citizen.pk,
-        "challenge": str(challenge.pk),
-        "binding": token,
-        "since": int(time.time()),
-    }
-
-
-def _pending(request: HttpRequest) -> dict[str, Any] | None:
-    pending = request.session.get(SESSION_PENDING)
-    if not pending or time.time() - pending.get("since", 0) > PENDING_MAX_AGE:
-        request.session.pop(SESSION_PENDING, None)
-        return None
-    return pending
+def _login_step() -> CodeStep:
+    """The login's SMS Onay Kodu: after the security word, before the session is a citizen's."""
+    return CodeStep(
+        purpose=SmsChallenge.Purpose.LOGIN,
+        session_key=SESSION_PENDING,
+        template="accounts/login_code.html",
+        code_url=reverse("accounts:login_code"),
+        resend_url=reverse("accounts:login_code_resend"),
+        restart_url=reverse("accounts:login"),
+        anonymous=True,
+        max_age=PENDING_MAX_AGE,
+        restart_message=LOGIN_RESTART,
+        invalid_message=LOGIN_CODE_INVALID,
+    )
 
 
 @sensitive_post_parameters("security_word", "captcha_1")
@@ -124,18 +112,11 @@ def login(request: HttpRequest) -> HttpResponse:
             if citizen is None:
                 form.add_error(None, LOGIN_FAILED)
             else:
-                try:
-                    _start_pending(request, citizen)
-                except SmsRateLimited as exc:
-                    form.add_error(None, rate_limit_message(exc))
-                    status = 429
-                except SmsUnavailable:
-                    # Nothing was sent and nothing is left (see queue_sms); the word was right,
-                    # so no strike either: the citizen simply tries again.
-                    form.add_error(None, SMS_UNAVAILABLE)
-                    status = 503
-                else:
-                    return redirect("accounts:login_code")
+                sent = stepup.start(request, _login_step(), citizen)
+                if not isinstance(sent, stepup.Refused):
+                    return sent
+                form.add_error(None, sent.message)
+                status = sent.status
         elif form.has_error("captcha"):
             # No account is looked up and nothing is said about one: only the bot signal.
             record("nes.login.captcha_failed", actor=actor)
@@ -147,85 +128,20 @@ def login(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/login.html", {"form": form}, status=status)
 
 
-@sensitive_post_parameters("code")
-@sensitive_variables()
-@never_cache
-@require_http_methods(["GET", "POST"])
+@stepup.code_view
 @throttled("login_code")
 def login_code(request: PortalRequest) -> HttpResponse:
-    pending = _pending(request)
-    if pending is None:
-        messages.warning(request, _("Giriş işleminin süresi doldu. Lütfen yeniden giriş yapınız."))
-        return redirect("accounts:login")
-    challenge = (
-        SmsChallenge.objects.select_related("citizen").filter(pk=pending["challenge"]).first()
-    )
-    if challenge is None:
-        request.session.pop(SESSION_PENDING, None)
-        return redirect("accounts:login")
+    def log_in(state: stepup.State, citizen: Citizen) -> HttpResponse:
+        login_citizen(request, citizen)
+        return redirect("accounts:menu")
 
-    form = CodeForm(request.POST or None)
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            result = verify_code(
-                pending["challenge"],
-                pending["binding"],
-                SmsChallenge.Purpose.LOGIN,
-                form.cleaned_data["code"],
-                actor=Actor.from_request(request),
-            )
-            if result.outcome is Outcome.OK:
-                assert result.citizen is not None
-                login_citizen(request, result.citizen)
-                return redirect("accounts:menu")
-            if result.outcome is Outcome.LOCKED:
-                request.session.pop(SESSION_PENDING, None)
-                return redirect("accounts:locked")
-            if result.outcome is Outcome.INVALID:
-                request.session.pop(SESSION_PENDING, None)
-                return redirect("accounts:login")
-            add_outcome_error(form, result)
-            challenge.refresh_from_db()
-        form.data = {}
-    now = timezone.now()
-    left = seconds_left(challenge, now)
-    context = {
-        "form": form,
-        "masked_phone": challenge.citizen.masked_phone,
-        "expires_at": challenge.expires_at,
-        "seconds_left": left,
-        "countdown_text": countdown_text(left),
-        "resend_in": resend_wait(challenge, now),
-    }
-    return render(request, "accounts/login_code.html", context, status=status)
+    return stepup.code_page(request, _login_step(), log_in)
 
 
-@never_cache
-@require_POST
+@stepup.resend_view
 @throttled("login_code")
 def login_code_resend(request: HttpRequest) -> HttpResponse:
-    pending = _pending(request)
-    if pending is None:
-        return redirect("accounts:login")
-    citizen = Citizen.objects.filter(pk=pending["citizen"], locked_at=None).first()
-    if citizen is None:
-        request.session.pop(SESSION_PENDING, None)
-        return redirect("accounts:login")
-    try:
-        challenge, token = issue_challenge(
-            citizen, SmsChallenge.Purpose.LOGIN, actor=Actor.from_request(request)
-        )
-    except SmsRateLimited as exc:
-        messages.error(request, rate_limit_message(exc))
-    except SmsUnavailable:
-        messages.error(request, SMS_UNAVAILABLE)
-    else:
-        pending.update(challenge=str(challenge.pk), binding=token)
-        request.session[SESSION_PENDING] = pending
-        messages.success(request, _("Yeni SMS Onay Kodu gönderildi."))
-    return redirect("accounts:login_code")
+    return stepup.resend(request, _login_step())
 
 
 @require_GET

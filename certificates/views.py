@@ -29,15 +29,11 @@ from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
-from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts import stepup
 from accounts.decorators import citizen_required
-from accounts.forms import CodeForm
-from accounts.models import SmsChallenge
-from accounts.otp import Outcome, SmsRateLimited, issue_challenge, verify_code
-from accounts.stepup import add_outcome_error, code_step_context
-from accounts.stepup import rate_limit_message as _rate_limit_message
+from accounts.models import Citizen, SmsChallenge
 from audit.actor import Actor
 from nesportal.http import CitizenRequest
 
@@ -51,6 +47,8 @@ from .services import (
     suspend_certificate,
 )
 
+# The chosen certificate and reason; once the code is sent, also its SMS Onay Kodu step
+# (accounts.stepup keeps the serial and reason as the step's extra data).
 SESSION_REVOKE = "nes_pending_revoke"
 # Choosing, confirming and typing the code must happen within this time (the session itself
 # ends after 10 idle minutes anyway).
@@ -333,7 +331,8 @@ def reinstate(request: CitizenRequest, serial: str) -> HttpResponse:
 
 
 def _pending_revoke(request: CitizenRequest, serial: str) -> dict[str, Any] | None:
-    """This session's pending revocation, if it is fresh and for ``serial``."""
+    """This session's chosen revocation (certificate and reason), if it is fresh and for
+    ``serial``."""
     pending = request.session.get(SESSION_REVOKE)
     if not pending or time.time() - pending.get("since", 0) > REVOKE_MAX_AGE:
         request.session.pop(SESSION_REVOKE, None)
@@ -343,11 +342,26 @@ def _pending_revoke(request: CitizenRequest, serial: str) -> dict[str, Any] | No
     return pending
 
 
-def _restart(request: CitizenRequest, serial: str) -> HttpResponse:
-    messages.warning(
-        request, _("İptal işleminin süresi doldu ya da başlatılmadı. Lütfen baştan başlayınız.")
+def _revoke_step(serial: str) -> stepup.CodeStep:
+    """The SMS Onay Kodu of a revocation: bound to the certificate (subject = its serial)."""
+    start_url = f"{reverse('certificates:revoke_start')}?seri={serial}"
+    return stepup.CodeStep(
+        purpose=SmsChallenge.Purpose.REVOKE,
+        session_key=SESSION_REVOKE,
+        template="certificates/revoke_code.html",
+        subject=serial,
+        code_url=reverse("certificates:revoke_code", args=[serial]),
+        resend_url=reverse("certificates:revoke_code_resend", args=[serial]),
+        restart_url=start_url,
+        max_age=REVOKE_MAX_AGE,
+        restart_message=REVOKE_RESTART,
+        invalid_message=REVOKE_CODE_INVALID,
+        submit_label=gettext_lazy("Onayla ve İptal Et"),
     )
-    return redirect(f"{reverse('certificates:revoke_start')}?seri={serial}")
+
+
+def _restart(request: CitizenRequest, serial: str) -> HttpResponse:
+    return stepup.restart(request, _revoke_step(serial))
 
 
 def _revocable(request: CitizenRequest) -> list[Certificate]:
@@ -399,27 +413,12 @@ def revoke_confirm(request: CitizenRequest, serial: str) -> HttpResponse:
     status = 200
     error = None
     if request.method == "POST":
-        challenge = (
-            SmsChallenge.objects.filter(pk=pending["challenge"]).first()
-            if pending.get("challenge")
-            else None
-        )
-        if challenge is not None and challenge.is_open():
-            # The code already sent is still valid: no second SMS for a double click.
-            return redirect("certificates:revoke_code", serial=cert.serial_number)
-        try:
-            challenge, token = issue_challenge(
-                request.citizen,
-                SmsChallenge.Purpose.REVOKE,
-                subject=cert.serial_number,
-                actor=Actor.from_request(request),
-            )
-        except SmsRateLimited as exc:
-            error, status = _rate_limit_message(exc), 429
-        else:
-            pending.update(challenge=str(challenge.pk), binding=token, since=int(time.time()))
-            request.session[SESSION_REVOKE] = pending
-            return redirect("certificates:revoke_code", serial=cert.serial_number)
+        step = _revoke_step(cert.serial_number)
+        extra = {"serial": cert.serial_number, "reason": pending["reason"]}
+        sent = stepup.start(request, step, request.citizen, extra=extra)
+        if not isinstance(sent, stepup.Refused):
+            return sent
+        error, status = sent
     context = {
         "certificate": cert,
         "reason": Certificate.RevocationReason(pending["reason"]).label,
@@ -431,99 +430,44 @@ def revoke_confirm(request: CitizenRequest, serial: str) -> HttpResponse:
 REVOKE_CODE_INVALID = gettext_lazy(
     "Bu SMS Onay Kodu bu iptal işlemi için geçerli değil. Yeni kod isteyiniz."
 )
+REVOKE_RESTART = gettext_lazy(
+    "İptal işleminin süresi doldu ya da başlatılmadı. Lütfen baştan başlayınız."
+)
 
 
-@sensitive_post_parameters("code")
-@sensitive_variables()
-@never_cache
+@stepup.code_view
 @citizen_required
-@require_http_methods(["GET", "POST"])
 def revoke_code(request: CitizenRequest, serial: str) -> HttpResponse:
-    actor = Actor.from_request(request)
     cert = _own(request, serial)
     pending = _pending_revoke(request, cert.serial_number)
     if pending is None:
         return _restart(request, cert.serial_number)
-    if not pending.get("challenge"):
+    if not pending.get("challenge"):  # chosen, but no code asked for yet
         return redirect("certificates:revoke_confirm", serial=cert.serial_number)
-    challenge = SmsChallenge.objects.filter(pk=pending["challenge"]).first()
 
-    form = CodeForm(request.POST or None)
-    status = 200
-    offer_new_code = False
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            # The code is bound to this certificate: a code for another one is INVALID.
-            result = verify_code(
-                pending["challenge"],
-                pending["binding"],
-                SmsChallenge.Purpose.REVOKE,
-                form.cleaned_data["code"],
-                subject=cert.serial_number,
-                actor=actor,
+    def revoke(state: dict[str, Any], citizen: Citizen) -> HttpResponse:
+        try:
+            revoke_certificate(
+                cert, reason=state["reason"], citizen=citizen, actor=Actor.from_request(request)
             )
-            outcome = result.outcome
-            if outcome is Outcome.OK:
-                request.session.pop(SESSION_REVOKE, None)
-                try:
-                    revoke_certificate(
-                        cert,
-                        reason=pending["reason"],
-                        citizen=request.citizen,
-                        actor=actor,
-                    )
-                except CertificateError as exc:
-                    return _refused(request, cert, exc)
-                return redirect("certificates:revoke_done", serial=cert.serial_number)
-            if outcome is Outcome.LOCKED:
-                # The middleware ends the session of a locked citizen on the next request.
-                request.session.pop(SESSION_REVOKE, None)
-                return redirect("accounts:locked")
-            offer_new_code = add_outcome_error(form, result, invalid_message=REVOKE_CODE_INVALID)
-            if outcome is Outcome.INVALID:
-                pending.pop("challenge", None)
-                pending.pop("binding", None)
-                request.session[SESSION_REVOKE] = pending
-        form.data = {}
-        if challenge is not None:
-            challenge.refresh_from_db()
+        except CertificateError as exc:
+            return _refused(request, cert, exc)
+        return redirect("certificates:revoke_done", serial=cert.serial_number)
 
     context = {
         "certificate": cert,
         "reason": Certificate.RevocationReason(pending["reason"]).label,
-        "form": form,
-        **code_step_context(
-            challenge,
-            masked_phone=request.citizen.masked_phone,
-            offer_new_code=offer_new_code,
-        ),
     }
-    return render(request, "certificates/revoke_code.html", context, status=status)
+    return stepup.code_page(request, _revoke_step(cert.serial_number), revoke, context)
 
 
-@never_cache
+@stepup.resend_view
 @citizen_required
-@require_POST
 def revoke_code_resend(request: CitizenRequest, serial: str) -> HttpResponse:
     cert = _own(request, serial)
-    pending = _pending_revoke(request, cert.serial_number)
-    if pending is None:
+    if _pending_revoke(request, cert.serial_number) is None:
         return _restart(request, cert.serial_number)
-    try:
-        challenge, token = issue_challenge(
-            request.citizen,
-            SmsChallenge.Purpose.REVOKE,
-            subject=cert.serial_number,
-            actor=Actor.from_request(request),
-        )
-    except SmsRateLimited as exc:
-        messages.error(request, _rate_limit_message(exc))
-    else:
-        pending.update(challenge=str(challenge.pk), binding=token, since=int(time.time()))
-        request.session[SESSION_REVOKE] = pending
-        messages.success(request, _("Yeni SMS Onay Kodu gönderildi."))
-    return redirect("certificates:revoke_code", serial=cert.serial_number)
+    return stepup.resend(request, _revoke_step(cert.serial_number))
 
 
 @never_cache

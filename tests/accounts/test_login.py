@@ -437,7 +437,9 @@ def test_it_shows_an_expired_code_and_counts_no_strike(
     assert response.status_code == 400
     html = response.content.decode()
     assert "SMS Onay Kodunun süresi doldu. Yeni kod isteyiniz." in html
-    assert 'data-countdown="0"' in html
+    # No countdown any more: the page offers a new code at once (accounts.stepup, every flow).
+    assert "data-countdown" not in html
+    assert 'data-enable-in="0"' in html
     citizen.refresh_from_db()
     assert citizen.code_failure_count == 0
     assert "nes.login.code_passed" not in audit_actions(citizen)

@@ -305,8 +305,10 @@ def test_a_challenge_for_another_serial_is_never_checked(
 
     response = citizen_client.post(url("revoke_code", mobile), {"code": code})
 
-    assert response.status_code == 400
-    assert "bu iptal işlemi için geçerli değil" in response.content.decode()
+    # A state that names another certificate than its own step is no state for this one: the
+    # citizen starts again (accounts.stepup), and the code is never looked at.
+    assert response.status_code == 302
+    assert response["Location"] == f"{START}?seri={mobile.serial_number}"
     challenge = SmsChallenge.objects.get(citizen=citizen)
     assert challenge.consumed_at is None
     assert challenge.wrong_attempts == 0
@@ -345,10 +347,12 @@ def test_a_login_code_never_confirms_a_revocation(
     session.save()
     login_challenge.subject = active.serial_number  # as if it named the certificate
     login_challenge.save(update_fields=["subject"])
-    response = citizen_client.post(url("revoke_code", active), {"code": login_code})
+    response = citizen_client.post(url("revoke_code", active), {"code": login_code}, follow=True)
 
-    assert response.status_code == 400
+    # INVALID ends the step (accounts.stepup): back to the start, with the reason.
+    assert response.redirect_chain[0][0] == f"{START}?seri={active.serial_number}"
     assert "bu iptal işlemi için geçerli değil" in response.content.decode()
+    assert SESSION_REVOKE not in citizen_client.session
     login_challenge.refresh_from_db()
     assert login_challenge.consumed_at is None
     active.refresh_from_db()
