@@ -3,10 +3,11 @@
 * Every card is looked up together with the logged-in citizen (``_card``): another citizen's
   serial is a 404 on every method, before anything else happens.
 * Secrets are shown only after a fresh SMS Onay Kodu for that card (purpose PINPUK or UNLOCK,
-  subject = the card serial, bound to this session). A right code gives this session a
-  *grant* for the card: its expiry time (5 minutes), stored in the session under the card
-  serial. The session never holds a PIN or PUK, only serials and timestamps. The grant covers
-  viewing, the PDF and deleting; after it expires a new code is needed.
+  subject = the card serial, bound to this session; the step is ``accounts.stepup``, whose
+  rules it follows). A right code gives this session a *grant* for the card: its expiry time
+  (5 minutes), stored in the session under the card serial. The session never holds a PIN or
+  PUK, only serials and timestamps. The grant covers viewing, the PDF and deleting; after it
+  expires a new code is needed.
 * Pages that show a secret render it into the HTML only, with ``Cache-Control: no-store``
   (``never_cache``); nothing is cached server-side, and a secret never goes into a URL, the
   messages framework, the session, a log line or the audit log.
@@ -29,12 +30,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts import stepup
 from accounts.decorators import citizen_required
-from accounts.forms import CodeForm
-from accounts.models import SmsChallenge
-from accounts.otp import Outcome, SmsRateLimited, issue_challenge, verify_code
-from accounts.stepup import add_outcome_error, code_step_context, countdown_text
-from accounts.stepup import rate_limit_message as _rate_limit_message
+from accounts.models import Citizen, SmsChallenge
+from accounts.stepup import countdown_text
 from audit.actor import Actor
 from nesportal.http import CitizenRequest
 
@@ -49,9 +48,6 @@ SESSION_GRANTS = "nes_pinpuk_grants"  # {card serial: grant expiry (epoch second
 SESSION_FRESH = "nes_pinpuk_fresh"  # [card serial]: granted, secrets not shown yet (SMS due)
 SESSION_STEPUP = "nes_pinpuk_stepup"  # the pending SMS code of a PIN/PUK or unlock step-up
 GRANT_SECONDS = 5 * 60
-# Asking for the code and typing it in must happen within this time (the session itself ends
-# after 10 idle minutes anyway).
-STEPUP_MAX_AGE = 10 * 60
 
 # Where a right code leads: a fixed set of URL names, never a URL taken from the request.
 THEN = {
@@ -112,128 +108,47 @@ def _take_fresh(request: HttpRequest, serial: str) -> bool:
     return True
 
 
-def _pending(request: HttpRequest, serial: str, purpose: str) -> dict[str, Any] | None:
-    """This session's pending step-up code, if it is fresh and for this card and purpose."""
-    pending = request.session.get(SESSION_STEPUP)
-    if not pending or time.time() - pending.get("since", 0) > STEPUP_MAX_AGE:
-        request.session.pop(SESSION_STEPUP, None)
-        return None
-    if pending.get("serial") != serial or pending.get("purpose") != purpose:
-        return None
-    return pending
+def _step(card: AkisCard, purpose: Purpose) -> stepup.CodeStep:
+    """The SMS Onay Kodu of a PIN/PUK or unlock step-up (``accounts.stepup``): bound to the card
+    (subject = its serial) and valid only for this card and purpose (``op``)."""
+    serial = card.serial_number
+    code_url, resend_url, start_url = (
+        reverse(name, kwargs={"card": serial}) for name in CODE_URLS[purpose]
+    )
+    if purpose == Purpose.UNLOCK and not card.unlocks_with_puk:
+        submit_label = _("Onayla ve Yeni PIN Oluştur")
+    else:
+        submit_label = _("Onayla")
+    return stepup.CodeStep(
+        purpose=purpose,
+        session_key=SESSION_STEPUP,
+        template="pinvault/code.html",
+        subject=serial,
+        op=f"{purpose}:{serial}",
+        code_url=code_url,
+        resend_url=resend_url,
+        restart_url=start_url,
+        submit_label=submit_label,
+    )
 
 
-def _send_code(
-    request: CitizenRequest, card: AkisCard, purpose: Purpose, then: str, *, force: bool = False
-) -> HttpResponse | str:
-    """Send (or reuse) a step-up code and go to the code page; a rate-limit message otherwise."""
-    code_url = CODE_URLS[purpose][0]
-    pending = _pending(request, card.serial_number, purpose)
-    if not force and pending and pending.get("challenge"):
-        challenge = SmsChallenge.objects.filter(pk=pending["challenge"]).first()
-        if challenge is not None and challenge.is_open():
-            # The code already sent is still valid: no second SMS for a double click.
-            pending["then"] = then
-            request.session[SESSION_STEPUP] = pending
-            return redirect(code_url, card=card.serial_number)
-    try:
-        challenge, token = issue_challenge(
-            request.citizen,
-            purpose,
-            subject=card.serial_number,
-            actor=Actor.from_request(request),
-        )
-    except SmsRateLimited as exc:
-        return _rate_limit_message(exc)
-    request.session[SESSION_STEPUP] = {
-        "serial": card.serial_number,
-        "purpose": purpose,
-        "challenge": str(challenge.pk),
-        "binding": token,
-        "since": int(time.time()),
-        "then": then,
-    }
-    return redirect(code_url, card=card.serial_number)
-
-
-def _resend(request: CitizenRequest, card: AkisCard, purpose: Purpose) -> HttpResponse:
-    code_url, _resend_url, start_url = CODE_URLS[purpose]
-    pending = _pending(request, card.serial_number, purpose)
-    if pending is None:
-        return redirect(start_url, card=card.serial_number)
-    result = _send_code(request, card, purpose, pending.get("then", "view"), force=True)
-    if isinstance(result, str):
-        messages.error(request, result)
-        return redirect(code_url, card=card.serial_number)
-    messages.success(request, _("Yeni SMS Onay Kodu gönderildi."))
-    return result
-
-
-@sensitive_variables()
-def _code_step(
+def _code_page(
     request: CitizenRequest,
     card: AkisCard,
     purpose: Purpose,
-    on_ok: Callable[[dict[str, Any]], HttpResponse],
-    context: dict[str, Any],
+    on_ok: Callable[[stepup.State], HttpResponse],
+    heading: str,
 ) -> HttpResponse:
-    """The SMS Onay Kodu page of a step-up (the same machinery as login and revoke)."""
-    code_url, resend_url, start_url = CODE_URLS[purpose]
-    pending = _pending(request, card.serial_number, purpose)
-    if pending is None or not pending.get("challenge"):
-        messages.warning(
-            request, _("Onay işleminin süresi doldu ya da başlatılmadı. Lütfen yeniden deneyiniz.")
-        )
-        return redirect(start_url, card=card.serial_number)
-    challenge = SmsChallenge.objects.filter(pk=pending["challenge"]).first()
+    """The SMS Onay Kodu page of a step-up: a right code gives the grant, then ``on_ok``."""
+    step = _step(card, purpose)
 
-    form = CodeForm(request.POST or None)
-    status = 200
-    offer_new_code = False
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            # The code is bound to this card: a code for another card is INVALID.
-            result = verify_code(
-                pending["challenge"],
-                pending["binding"],
-                purpose,
-                form.cleaned_data["code"],
-                subject=card.serial_number,
-                actor=Actor.from_request(request),
-            )
-            outcome = result.outcome
-            if outcome is Outcome.OK:
-                request.session.pop(SESSION_STEPUP, None)
-                _give_grant(request, card.serial_number)
-                return on_ok(pending)
-            if outcome is Outcome.LOCKED:
-                # The middleware ends the session of a locked citizen on the next request.
-                request.session.pop(SESSION_STEPUP, None)
-                return redirect("accounts:locked")
-            offer_new_code = add_outcome_error(form, result)
-            if outcome is Outcome.INVALID:
-                pending.pop("challenge", None)
-                pending.pop("binding", None)
-                request.session[SESSION_STEPUP] = pending
-        form.data = {}
-        if challenge is not None:
-            challenge.refresh_from_db()
+    @sensitive_variables()
+    def on_success(state: stepup.State, citizen: Citizen) -> HttpResponse:
+        _give_grant(request, card.serial_number)
+        return on_ok(state)
 
-    context = {
-        **context,
-        "card": card,
-        "form": form,
-        **code_step_context(
-            challenge,
-            masked_phone=request.citizen.masked_phone,
-            offer_new_code=offer_new_code,
-        ),
-        "code_url": reverse(code_url, kwargs={"card": card.serial_number}),
-        "resend_url": reverse(resend_url, kwargs={"card": card.serial_number}),
-        "cancel_url": reverse(start_url, kwargs={"card": card.serial_number}),
-    }
-    return render(request, "pinvault/code.html", context, status=status)
+    context = {"card": card, "heading": heading, "cancel_url": step.restart_url}
+    return stepup.code_page(request, step, on_success, context)
 
 
 def _vault_status(card: AkisCard, stored: set[str] | None = None) -> dict[str, Any]:
@@ -317,10 +232,11 @@ def pinpuk_card(request: CitizenRequest, card: str) -> HttpResponse:
             return redirect("pinvault:pinpuk_card", card=obj.serial_number)
         then = request.POST.get("then", "view")
         then = then if then in ("view", "delete") else "view"
-        result = _send_code(request, obj, Purpose.PINPUK, then)
-        if not isinstance(result, str):
-            return result
-        error, status = result, 429
+        step = _step(obj, Purpose.PINPUK)
+        sent = stepup.start(request, step, request.citizen, extra={"then": then})
+        if not isinstance(sent, stepup.Refused):
+            return sent
+        error, status = sent
     elif status_["has_any"] and grant_seconds_left(request, obj.serial_number):
         return _show_secrets(request, obj)
     context = {
@@ -333,33 +249,26 @@ def pinpuk_card(request: CitizenRequest, card: str) -> HttpResponse:
     return render(request, "pinvault/pinpuk_start.html", context, status=status)
 
 
-def _after_pinpuk_code(card: AkisCard) -> Callable[[dict[str, Any]], HttpResponse]:
-    def on_ok(pending: dict[str, Any]) -> HttpResponse:
-        then = pending.get("then", "view")
+def _after_pinpuk_code(card: AkisCard) -> Callable[[stepup.State], HttpResponse]:
+    def on_ok(state: stepup.State) -> HttpResponse:
+        then = state.get("then", "view")
         return redirect(THEN.get(then, THEN["view"]), card=card.serial_number)
 
     return on_ok
 
 
-@sensitive_post_parameters("code")
-@sensitive_variables()
-@never_cache
+@stepup.code_view
 @citizen_required
-@require_http_methods(["GET", "POST"])
 def pinpuk_code(request: CitizenRequest, card: str) -> HttpResponse:
     obj = _card(request, card)
-    context = {
-        "heading": _("PIN/PUK Bilgisi için SMS Onay Kodu"),
-        "submit_label": _("Onayla"),
-    }
-    return _code_step(request, obj, Purpose.PINPUK, _after_pinpuk_code(obj), context)
+    heading = _("PIN/PUK Bilgisi için SMS Onay Kodu")
+    return _code_page(request, obj, Purpose.PINPUK, _after_pinpuk_code(obj), heading)
 
 
-@never_cache
+@stepup.resend_view
 @citizen_required
-@require_POST
 def pinpuk_code_resend(request: CitizenRequest, card: str) -> HttpResponse:
-    return _resend(request, _card(request, card), Purpose.PINPUK)
+    return stepup.resend(request, _step(_card(request, card), Purpose.PINPUK))
 
 
 def _grant_expired(request: HttpRequest, card: AkisCard) -> HttpResponse:
@@ -507,10 +416,11 @@ def unlock_card(request: CitizenRequest, card: str) -> HttpResponse:
         if not context["can_start"]:
             context["error"] = context["refusal"] or _("Bu kart için bu işlem yapılamaz.")
             return render(request, "pinvault/unlock_card.html", context, status=409)
-        result = _send_code(request, obj, Purpose.UNLOCK, "unlock")
-        if not isinstance(result, str):
-            return result
-        context["error"], status = result, 429
+        step = _step(obj, Purpose.UNLOCK)
+        sent = stepup.start(request, step, request.citizen, extra={"then": "unlock"})
+        if not isinstance(sent, stepup.Refused):
+            return sent
+        context["error"], status = sent
     elif obj.unlocks_with_puk and grant_seconds_left(request, obj.serial_number):
         puk = services.reveal_secrets(obj).puk
         if puk is not None:
@@ -528,16 +438,13 @@ def unlock_card(request: CitizenRequest, card: str) -> HttpResponse:
     return render(request, "pinvault/unlock_card.html", context, status=status)
 
 
-@sensitive_post_parameters("code")
-@sensitive_variables()
-@never_cache
+@stepup.code_view
 @citizen_required
-@require_http_methods(["GET", "POST"])
 def unlock_code(request: CitizenRequest, card: str) -> HttpResponse:
     obj = _card(request, card)
 
     @sensitive_variables()
-    def on_ok(pending: dict[str, Any]) -> HttpResponse:
+    def on_ok(state: stepup.State) -> HttpResponse:
         if obj.unlocks_with_puk:
             return redirect("pinvault:unlock_card", card=obj.serial_number)
         try:
@@ -559,16 +466,12 @@ def unlock_code(request: CitizenRequest, card: str) -> HttpResponse:
 
     if obj.unlocks_with_puk:
         heading = _("PUK bilgisini görmek için SMS Onay Kodu")
-        submit = _("Onayla")
     else:
         heading = _("Kilit Çözme için SMS Onay Kodu")
-        submit = _("Onayla ve Yeni PIN Oluştur")
-    context = {"heading": heading, "submit_label": submit}
-    return _code_step(request, obj, Purpose.UNLOCK, on_ok, context)
+    return _code_page(request, obj, Purpose.UNLOCK, on_ok, heading)
 
 
-@never_cache
+@stepup.resend_view
 @citizen_required
-@require_POST
 def unlock_code_resend(request: CitizenRequest, card: str) -> HttpResponse:
-    return _resend(request, _card(request, card), Purpose.UNLOCK)
+    return stepup.resend(request, _step(_card(request, card), Purpose.UNLOCK))

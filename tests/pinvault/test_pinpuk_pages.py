@@ -393,3 +393,31 @@ def test_login_as_another_citizen_sees_no_grant(
     fresh = login_as(Client(), card.citizen)
 
     assert secret_spans(fresh.get(url("pinpuk_card", card))) == {}
+
+
+def test_a_second_session_takes_over_the_code_and_the_first_starts_again(
+    client: Client,
+    card: AkisCard,
+    sms_outbox: list[dict[str, Any]],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """The step is ``accounts.stepup``: a code sent <60 s ago from another session is moved to
+    the new one (no second SMS); the first session's state is then INVALID and starts again."""
+    first = login_as(client, card.citizen)
+    post(django_capture_on_commit_callbacks, first, url("pinpuk_card", card))
+    code = sms_code(sms_outbox, to=card.citizen.mobile_phone)
+    second = login_as(Client(), card.citizen)
+    moved = post(django_capture_on_commit_callbacks, second, url("pinpuk_card", card))
+    assert moved["Location"] == url("pinpuk_code", card)
+    assert len(sms_outbox) == 1
+
+    stale = first.post(url("pinpuk_code", card), {"code": code})
+
+    assert stale.status_code == 302
+    assert stale["Location"] == url("pinpuk_card", card)
+    assert "geçerli değil" in " ".join(str(m) for m in get_messages(stale.wsgi_request))
+    assert SESSION_GRANTS not in first.session
+    assert first.get(url("pinpuk_code", card))["Location"] == url("pinpuk_card", card)
+    ok = second.post(url("pinpuk_code", card), {"code": code})
+    assert ok["Location"] == url("pinpuk_card", card)
+    assert secret_spans(second.get(url("pinpuk_card", card)))
