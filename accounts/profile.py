@@ -37,7 +37,6 @@ import hashlib
 import math
 import secrets
 import smtplib
-import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -53,7 +52,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
-from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audit.actor import Actor
@@ -63,8 +62,8 @@ from nesportal.contact import CALL_CENTRE_PHONE
 from nesportal.exceptions import PortalError
 from nesportal.http import CitizenRequest
 
+from . import stepup
 from .decorators import citizen_required
-from .forms import CodeForm
 from .identity import mask_phone
 from .models import (
     Citizen,
@@ -74,9 +73,9 @@ from .models import (
     normalize_phone,
     validate_turkish_mobile,
 )
-from .otp import Outcome, SmsRateLimited, budget_wait, issue_challenge, verify_code
+from .otp import SmsRateLimited, budget_wait, issue_challenge
 from .sms_queue import queue_sms
-from .stepup import add_outcome_error, code_step_context, rate_limit_message
+from .stepup import CodeStep
 from .tokens import token_hash
 
 SESSION_PHONE = "nes_pending_phone"
@@ -558,32 +557,98 @@ def profile_address(request: CitizenRequest) -> HttpResponse:
 # Mobile phone ---------------------------------------------------------------------------------
 
 
+PHONE_CODE_INVALID = gettext_lazy(
+    "Bu SMS Onay Kodu bu numara değişikliği için geçerli değil. Yeni kod isteyiniz."
+)
+PHONE_RESTART = gettext_lazy(
+    "Numara değişikliğinin süresi doldu ya da başlatılmadı. Lütfen yeniden başlatınız."
+)
+PHONE_MAX_AGE = int(PHONE_LIFETIME.total_seconds())
+
+
+def _phone_step(number: str, issue: stepup.Issuer) -> CodeStep:
+    """The new number's SMS Onay Kodu: sent to ``number`` and bound to it (its subject)."""
+    return CodeStep(
+        purpose=SmsChallenge.Purpose.PHONE_CHANGE,
+        session_key=SESSION_PHONE,
+        template="accounts/profile_phone_code.html",
+        code_url=reverse("accounts:profile_phone_code"),
+        resend_url=reverse("accounts:profile_phone_resend"),
+        restart_url=reverse("accounts:profile"),
+        subject=number,
+        to=number,
+        max_age=PHONE_MAX_AGE,
+        restart_message=PHONE_RESTART,
+        invalid_message=PHONE_CODE_INVALID,
+        issue=issue,
+    )
+
+
 def _pending_phone(request: CitizenRequest) -> ContactChange | None:
     """This session's open phone change, if any."""
-    pending = request.session.get(SESSION_PHONE)
-    if not pending:
-        return None
-    change = (
-        open_changes(request.citizen, ContactChange.Field.PHONE)
-        .filter(pk=pending.get("change"))
-        .first()
-    )
+    state = stepup.stored(request, SESSION_PHONE, PHONE_MAX_AGE)
+    change = None
+    if state is not None and state.get("change"):
+        change = (
+            open_changes(request.citizen, ContactChange.Field.PHONE)
+            .filter(pk=state["change"])
+            .first()
+        )
     if change is None:
         request.session.pop(SESSION_PHONE, None)
     return change
 
 
-def _send_phone_code(request: CitizenRequest, number: str) -> ContactChange:
-    change, challenge, binding = start_phone_change(
-        request.citizen, number, actor=Actor.from_request(request)
+def _remember_change(request: CitizenRequest) -> None:
+    """Name in the state the change its code was sent for: the code sent now, the open one
+    used again or the one moved here from another session (``stepup.start``)."""
+    state = request.session[SESSION_PHONE]
+    state["change"] = (
+        open_changes(request.citizen, ContactChange.Field.PHONE)
+        .filter(challenge_id=state["challenge"])
+        .values_list("pk", flat=True)
+        .first()
     )
-    request.session[SESSION_PHONE] = {
-        "change": change.pk,
-        "challenge": str(challenge.pk),
-        "binding": binding,
-        "since": int(time.time()),
-    }
-    return change
+    request.session[SESSION_PHONE] = state
+
+
+def _restart_phone(request: HttpRequest) -> HttpResponse:
+    request.session.pop(SESSION_PHONE, None)
+    messages.warning(request, PHONE_RESTART)
+    return redirect("accounts:profile")
+
+
+def _first_code(number: str) -> stepup.Issuer:
+    """Send the first code: records the change (the number's budget, then the citizen's)."""
+
+    def issue(citizen: Citizen, actor: Actor) -> tuple[SmsChallenge, str]:
+        _change, challenge, binding = start_phone_change(citizen, number, actor=actor)
+        return challenge, binding
+
+    return issue
+
+
+def _new_code(change: ContactChange) -> stepup.Issuer:
+    """A new code for the same change: the 10 minutes still count from the request."""
+
+    def issue(citizen: Citizen, actor: Actor) -> tuple[SmsChallenge, str]:
+        try:
+            with transaction.atomic():
+                _check_number_budget(citizen, change.new_value, timezone.now())
+                challenge, binding = issue_challenge(
+                    citizen,
+                    SmsChallenge.Purpose.PHONE_CHANGE,
+                    subject=change.new_value,
+                    to=change.new_value,
+                    actor=actor,
+                )
+                ContactChange.objects.filter(pk=change.pk).update(challenge=challenge)
+        except SmsRateLimited as exc:
+            exc.audit(actor)  # after the rollback, so the audit event stays
+            raise
+        return challenge, binding
+
+    return issue
 
 
 @never_cache
@@ -594,120 +659,50 @@ def profile_phone(request: CitizenRequest) -> HttpResponse:
     form = PhoneForm(request.POST, citizen=citizen)
     if not form.is_valid():
         return _profile_page(request, status=400, phone_form=form)
-    try:
-        _send_phone_code(request, form.cleaned_data["mobile_phone"])
-    except SmsRateLimited as exc:
-        form.add_error(None, rate_limit_message(exc))
-        return _profile_page(request, status=429, phone_form=form)
-    return redirect("accounts:profile_phone_code")
+    number = form.cleaned_data["mobile_phone"]
+    sent = stepup.start(request, _phone_step(number, _first_code(number)), citizen)
+    if not isinstance(sent, stepup.Refused):
+        _remember_change(request)
+        return sent
+    form.add_error(None, sent.message)
+    return _profile_page(request, status=sent.status, phone_form=form)
 
 
-PHONE_CODE_INVALID = gettext_lazy(
-    "Bu SMS Onay Kodu bu numara değişikliği için geçerli değil. Yeni kod isteyiniz."
-)
-
-
-def _restart_phone(request: HttpRequest) -> HttpResponse:
-    messages.warning(
-        request,
-        _("Numara değişikliğinin süresi doldu ya da başlatılmadı. Lütfen yeniden başlatınız."),
-    )
-    return redirect("accounts:profile")
-
-
-@sensitive_post_parameters("code")
-@sensitive_variables()
-@never_cache
+@stepup.code_view
 @citizen_required
-@require_http_methods(["GET", "POST"])
 def profile_phone_code(request: CitizenRequest) -> HttpResponse:
-    actor = Actor.from_request(request)
     change = _pending_phone(request)
-    if change is None:
+    if change is None:  # cancelled, expired or superseded: that code confirms nothing
         return _restart_phone(request)
-    pending = request.session[SESSION_PHONE]
-    challenge = SmsChallenge.objects.filter(
-        pk=pending.get("challenge"), citizen=request.citizen
-    ).first()
 
-    form = CodeForm(request.POST or None)
-    status = 200
-    offer_new_code = False
-    if request.method == "POST":
-        status = 400
-        if form.is_valid() and challenge is not None:
-            # Bound to the new number: only the code sent to it confirms the change.
-            result = verify_code(
-                pending["challenge"],
-                pending["binding"],
-                SmsChallenge.Purpose.PHONE_CHANGE,
-                form.cleaned_data["code"],
-                subject=change.new_value,
-                actor=actor,
+    def confirm(state: stepup.State, citizen: Citizen) -> HttpResponse:
+        try:
+            citizen = confirm_phone_change(
+                change.pk, request.citizen, actor=Actor.from_request(request)
             )
-            outcome = result.outcome
-            if outcome is Outcome.OK:
-                request.session.pop(SESSION_PHONE, None)
-                try:
-                    citizen = confirm_phone_change(change.pk, request.citizen, actor=actor)
-                except ContactChangeError as exc:
-                    messages.error(request, exc.message)
-                    return redirect("accounts:profile")
-                messages.success(
-                    request,
-                    _(
-                        "Cep telefonu numaranız %(phone)s olarak güncellendi. Eski numaranıza "
-                        "bilgilendirme SMS'i gönderildi."
-                    )
-                    % {"phone": citizen.masked_phone},
-                )
-                return redirect("accounts:profile")
-            if outcome is Outcome.LOCKED:
-                request.session.pop(SESSION_PHONE, None)
-                return redirect("accounts:locked")
-            offer_new_code = add_outcome_error(form, result, invalid_message=PHONE_CODE_INVALID)
-        form.data = {}
-        if challenge is not None:
-            challenge.refresh_from_db()
+        except ContactChangeError as exc:
+            messages.error(request, exc.message)
+            return redirect("accounts:profile")
+        messages.success(
+            request,
+            _(
+                "Cep telefonu numaranız %(phone)s olarak güncellendi. Eski numaranıza "
+                "bilgilendirme SMS'i gönderildi."
+            )
+            % {"phone": citizen.masked_phone},
+        )
+        return redirect("accounts:profile")
 
-    context = {
-        "form": form,
-        **code_step_context(
-            challenge, masked_phone=mask_phone(change.new_value), offer_new_code=offer_new_code
-        ),
-    }
-    return render(request, "accounts/profile_phone_code.html", context, status=status)
+    return stepup.code_page(request, _phone_step(change.new_value, _new_code(change)), confirm)
 
 
-@never_cache
+@stepup.resend_view
 @citizen_required
-@require_POST
 def profile_phone_resend(request: CitizenRequest) -> HttpResponse:
-    actor = Actor.from_request(request)
     change = _pending_phone(request)
     if change is None:
         return _restart_phone(request)
-    # A new code for the same change: the 10 minutes still count from the request.
-    try:
-        with transaction.atomic():
-            _check_number_budget(request.citizen, change.new_value, timezone.now())
-            challenge, binding = issue_challenge(
-                request.citizen,
-                SmsChallenge.Purpose.PHONE_CHANGE,
-                subject=change.new_value,
-                to=change.new_value,
-                actor=actor,
-            )
-            ContactChange.objects.filter(pk=change.pk).update(challenge=challenge)
-    except SmsRateLimited as exc:
-        exc.audit(actor)  # after the rollback, so the audit event stays
-        messages.error(request, rate_limit_message(exc))
-    else:
-        pending = request.session[SESSION_PHONE]
-        pending.update(challenge=str(challenge.pk), binding=binding)
-        request.session[SESSION_PHONE] = pending
-        messages.success(request, _("Yeni SMS Onay Kodu gönderildi."))
-    return redirect("accounts:profile_phone_code")
+    return stepup.resend(request, _phone_step(change.new_value, _new_code(change)))
 
 
 @never_cache

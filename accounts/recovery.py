@@ -45,32 +45,26 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from audit.actor import Actor
 from audit.log import record
 from nesportal.contact import with_phone
 from nesportal.decorators import throttled
 
-from . import lockout
-from .forms import CodeForm, IdentifierCaptchaForm, mutable_copy
+from . import lockout, stepup
+from .forms import IdentifierCaptchaForm, mutable_copy
 from .models import Citizen, SmsChallenge, SmsMessage, WordResetLink
-from .otp import Outcome, SmsRateLimited, issue_challenge, verify_code
 from .services import session_hash, subject_digest
 from .sms_queue import queue_sms
-from .stepup import (
-    add_outcome_error,
-    countdown_text,
-    rate_limit_message,
-    resend_wait,
-    seconds_left,
-)
+from .stepup import CodeStep
 from .tokens import open_reset_link
 
 SESSION_RECOVERY = "nes_recovery"
@@ -304,12 +298,24 @@ class NewWordForm(forms.Form):
 # --- views ----------------------------------------------------------------------------------
 
 
+def _recovery_step() -> CodeStep:
+    """The recovery's SMS Onay Kodu: after the birth date, to the registered mobile."""
+    return CodeStep(
+        purpose=SmsChallenge.Purpose.RECOVERY,
+        session_key=SESSION_RECOVERY,
+        template="accounts/recovery_code.html",
+        code_url=reverse("accounts:recovery_code"),
+        resend_url=reverse("accounts:recovery_code_resend"),
+        restart_url=reverse("accounts:forgot_word"),
+        anonymous=True,
+        max_age=RECOVERY_MAX_AGE,
+        restart_message=RECOVERY_EXPIRED,
+    )
+
+
 def _state(request: HttpRequest) -> dict[str, Any] | None:
-    state = request.session.get(SESSION_RECOVERY)
-    if not state or time.time() - state.get("since", 0) > RECOVERY_MAX_AGE:
-        request.session.pop(SESSION_RECOVERY, None)
-        return None
-    return state
+    """The recovery state (pending code or verified), if still fresh."""
+    return stepup.stored(request, SESSION_RECOVERY, RECOVERY_MAX_AGE)
 
 
 @sensitive_post_parameters("birth_date", "captcha_1")
@@ -332,27 +338,13 @@ def forgot_word(request: HttpRequest) -> HttpResponse:
             if citizen is None:
                 form.add_error(None, RECOVERY_FAILED)
             else:
-                try:
-                    challenge, token = issue_challenge(
-                        citizen, SmsChallenge.Purpose.RECOVERY, actor=actor
-                    )
-                except SmsRateLimited as exc:
-                    form.add_error(None, rate_limit_message(exc))
-                    status = 429
-                else:
-                    request.session.cycle_key()
-                    request.session[SESSION_RECOVERY] = {
-                        "citizen": citizen.pk,
-                        "challenge": str(challenge.pk),
-                        "binding": token,
-                        "since": int(time.time()),
-                    }
-                    record(
-                        "nes.recovery.code_sent",
-                        actor=actor,
-                        citizen=citizen,
-                    )
-                    return redirect("accounts:recovery_code")
+                request.session.cycle_key()
+                sent = stepup.start(request, _recovery_step(), citizen)
+                if not isinstance(sent, stepup.Refused):
+                    record("nes.recovery.code_sent", actor=actor, citizen=citizen)
+                    return sent
+                form.add_error(None, sent.message)
+                status = sent.status
         elif form.has_error("captcha"):
             record("nes.recovery.captcha_failed", actor=actor)
         data = mutable_copy(form.data)
@@ -362,87 +354,31 @@ def forgot_word(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/forgot_word.html", {"form": form}, status=status)
 
 
-@sensitive_post_parameters("code")
-@sensitive_variables()
-@never_cache
-@require_http_methods(["GET", "POST"])
+@stepup.code_view
 @throttled("recovery_code")
 def recovery_code(request: HttpRequest) -> HttpResponse:
-    actor = Actor.from_request(request)
     state = _state(request)
-    if state is None or "verified" in state:
-        if state is None:
-            messages.warning(request, RECOVERY_EXPIRED)
-            return redirect("accounts:forgot_word")
+    if state is not None and "verified" in state:
         return redirect("accounts:recovery_new_word")
-    challenge = SmsChallenge.objects.select_related("citizen").filter(pk=state["challenge"]).first()
-    if challenge is None:
-        request.session.pop(SESSION_RECOVERY, None)
-        return redirect("accounts:forgot_word")
 
-    form = CodeForm(request.POST or None)
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            result = verify_code(
-                state["challenge"],
-                state["binding"],
-                SmsChallenge.Purpose.RECOVERY,
-                form.cleaned_data["code"],
-                actor=actor,
-            )
-            if result.outcome is Outcome.OK:
-                assert result.citizen is not None
-                citizen = Citizen.objects.get(pk=result.citizen.pk)
-                state["verified"] = int(time.time())
-                state["fingerprint"] = session_hash(citizen)
-                request.session[SESSION_RECOVERY] = state
-                record("nes.recovery.code_passed", actor=actor, citizen=citizen)
-                return redirect("accounts:recovery_new_word")
-            if result.outcome is Outcome.LOCKED:
-                request.session.pop(SESSION_RECOVERY, None)
-                return redirect("accounts:locked")
-            if result.outcome is Outcome.INVALID:
-                request.session.pop(SESSION_RECOVERY, None)
-                return redirect("accounts:forgot_word")
-            add_outcome_error(form, result)
-            challenge.refresh_from_db()
-        form.data = {}
-    now = timezone.now()
-    left = seconds_left(challenge, now)
-    context = {
-        "form": form,
-        "masked_phone": challenge.citizen.masked_phone,
-        "seconds_left": left,
-        "countdown_text": countdown_text(left),
-        "resend_in": resend_wait(challenge, now),
-    }
-    return render(request, "accounts/recovery_code.html", context, status=status)
+    def verified(state: stepup.State, citizen: Citizen) -> HttpResponse:
+        citizen = Citizen.objects.get(pk=citizen.pk)
+        request.session[SESSION_RECOVERY] = {
+            "citizen": citizen.pk,
+            "verified": int(time.time()),
+            "fingerprint": session_hash(citizen),
+            "since": state["since"],
+        }
+        record("nes.recovery.code_passed", actor=Actor.from_request(request), citizen=citizen)
+        return redirect("accounts:recovery_new_word")
+
+    return stepup.code_page(request, _recovery_step(), verified)
 
 
-@never_cache
-@require_POST
+@stepup.resend_view
 @throttled("recovery_code")
 def recovery_code_resend(request: HttpRequest) -> HttpResponse:
-    state = _state(request)
-    if state is None or "verified" in state:
-        return redirect("accounts:forgot_word")
-    citizen = Citizen.objects.filter(pk=state["citizen"], locked_at=None).first()
-    if citizen is None:
-        request.session.pop(SESSION_RECOVERY, None)
-        return redirect("accounts:forgot_word")
-    try:
-        challenge, token = issue_challenge(
-            citizen, SmsChallenge.Purpose.RECOVERY, actor=Actor.from_request(request)
-        )
-    except SmsRateLimited as exc:
-        messages.error(request, rate_limit_message(exc))
-    else:
-        state.update(challenge=str(challenge.pk), binding=token)
-        request.session[SESSION_RECOVERY] = state
-        messages.success(request, _("Yeni SMS Onay Kodu gönderildi."))
-    return redirect("accounts:recovery_code")
+    return stepup.resend(request, _recovery_step())
 
 
 def _finish(request: HttpRequest) -> HttpResponse:

@@ -18,8 +18,10 @@ from django.urls import reverse
 from accounts.models import Citizen, ContactChange, SmsChallenge, SmsMessage
 from accounts.otp import issue_challenge
 from accounts.profile import SESSION_PHONE
+from accounts.sms_queue import SmsUnavailable
 from audit.models import AuditEvent
 from nesportal.testing import login_as, sms_code, wrong
+from nesportal.testing.factories import SmsChallengeFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -373,6 +375,93 @@ def test_a_second_request_within_a_minute_is_rate_limited(
     assert "saniye bekleyiniz" in response.content.decode()
     assert ContactChange.objects.count() == 1
     assert ContactChange.objects.get().cancelled_at is None
+
+
+def test_a_code_of_another_operation_sends_back_to_the_profile(
+    citizen_client: Client, citizen: Citizen, send: Any, sms_outbox: list[dict[str, Any]]
+) -> None:
+    """INVALID (the state's challenge is not this change's) ends the step: the engine removes
+    the state and sends the citizen back to the start with the reason (before: a 400 form)."""
+    start_phone_change(citizen_client, send, sms_outbox)
+    other = SmsChallengeFactory(citizen=citizen, purpose=SmsChallenge.Purpose.REVOKE)
+    session = citizen_client.session
+    session[SESSION_PHONE] = {
+        **session[SESSION_PHONE],
+        "challenge": str(other.pk),
+        "binding": other.token,
+    }
+    session.save()
+
+    response = citizen_client.post(PHONE_CODE, {"code": other.code}, follow=True)
+
+    assert response.redirect_chain == [(PROFILE, 302)]
+    assert "bu numara değişikliği için geçerli değil" in response.content.decode()
+    assert SESSION_PHONE not in citizen_client.session
+    citizen.refresh_from_db()
+    assert citizen.mobile_phone != NEW_PHONE
+    assert citizen.code_failure_count == 0
+
+
+def test_asking_twice_for_the_same_number_sends_one_code(
+    citizen_client: Client, citizen: Citizen, send: Any, sms_outbox: list[dict[str, Any]]
+) -> None:
+    code = start_phone_change(citizen_client, send, sms_outbox)
+    change = ContactChange.objects.get()
+
+    # A double click: the open code of this session is used again, no second SMS.
+    assert send(citizen_client, PHONE, {"mobile_phone": NEW_PHONE_TYPED})["Location"] == PHONE_CODE
+    # Another device within the minute: the code moves there; the first session starts again.
+    other = Client()
+    login_as(other, citizen)
+    assert send(other, PHONE, {"mobile_phone": NEW_PHONE_TYPED})["Location"] == PHONE_CODE
+
+    assert len(sms_outbox) == 1
+    assert ContactChange.objects.get() == change and change.cancelled_at is None
+    assert citizen_client.post(PHONE_CODE, {"code": code})["Location"] == PROFILE
+    citizen.refresh_from_db()
+    assert citizen.mobile_phone != NEW_PHONE, "the first session's copy no longer works"
+    assert send(other, PHONE_CODE, {"code": code})["Location"] == PROFILE
+    citizen.refresh_from_db()
+    assert citizen.mobile_phone == NEW_PHONE
+    assert citizen.code_failure_count == 0
+
+
+def test_a_change_that_is_no_longer_open_closes_its_code_page(
+    citizen_client: Client, citizen: Citizen, send: Any, sms_outbox: list[dict[str, Any]]
+) -> None:
+    code = start_phone_change(citizen_client, send, sms_outbox)
+    ContactChange.objects.update(cancelled_at=ContactChange.objects.get().created_at)
+
+    response = citizen_client.post(PHONE_CODE, {"code": code}, follow=True)
+
+    assert response.redirect_chain == [(PROFILE, 302)]
+    assert "Numara değişikliğinin süresi doldu ya da başlatılmadı" in response.content.decode()
+    assert SESSION_PHONE not in citizen_client.session
+    assert send(citizen_client, PHONE_RESEND)["Location"] == PROFILE
+    assert len(sms_outbox) == 1
+    citizen.refresh_from_db()
+    assert citizen.mobile_phone != NEW_PHONE
+    assert SmsChallenge.objects.get().consumed_at is None
+
+
+def test_an_sms_the_broker_cannot_take_is_a_503_on_the_profile(
+    citizen_client: Client,
+    send: Any,
+    sms_outbox: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def unavailable(*args: Any, **kwargs: Any) -> Any:
+        raise SmsUnavailable("Kuyruğa alınamadı: ConnectionError")
+
+    monkeypatch.setattr("accounts.profile.issue_challenge", unavailable)
+
+    response = send(citizen_client, PHONE, {"mobile_phone": NEW_PHONE_TYPED})
+
+    assert response.status_code == 503
+    assert "SMS gönderilemedi, lütfen tekrar deneyiniz." in response.content.decode()
+    assert SESSION_PHONE not in citizen_client.session
+    assert not ContactChange.objects.exists()
+    assert sms_outbox == []
 
 
 # --- e-mail ----------------------------------------------------------------------------------

@@ -15,9 +15,10 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import reverse
 
-from accounts import lockout, recovery
+from accounts import lockout, recovery, stepup
 from accounts.models import Citizen, SmsChallenge, SmsMessage, WordResetLink
 from accounts.services import check_security_word, create_reset_link
+from accounts.sms_queue import SmsUnavailable
 from accounts.tokens import reset_link_sms_url
 from audit.actor import Actor
 from audit.models import AuditEvent
@@ -292,6 +293,62 @@ def test_a_verified_state_dies_when_the_word_changes_meanwhile(
     assert set_word(client, NEW_WORD)["Location"] == FORGOT
     citizen.refresh_from_db()
     assert check_password("Başka-Bir-Sözcük-42", citizen.security_word_hash)
+
+
+def test_a_verified_state_goes_on_to_the_new_word_and_asks_for_no_more_codes(
+    client, citizen, sms_outbox, django_capture_on_commit_callbacks
+):
+    verified(client, citizen, sms_outbox, django_capture_on_commit_callbacks)
+    state = client.session[recovery.SESSION_RECOVERY]
+    assert set(state) == {"citizen", "verified", "fingerprint", "since"}
+    assert AuditEvent.objects.filter(citizen=citizen, action="nes.recovery.code_passed").exists()
+
+    assert client.get(CODE)["Location"] == NEW_WORD
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("accounts:recovery_code_resend"))
+    assert response["Location"] == FORGOT
+    assert len(sms_outbox) == 1, "a verified state gets no new code"
+    assert client.get(NEW_WORD).status_code == 200
+
+
+def test_starting_twice_within_a_minute_moves_the_code_to_the_new_session(
+    client, citizen, sms_outbox, django_capture_on_commit_callbacks
+):
+    """The engine's rule (accounts.stepup): a second start within the resend window (another
+    tab or device) gets the code already on the phone, not a second SMS nor a 429."""
+    start(client, citizen, django_capture_on_commit_callbacks)
+    code = sms_code(sms_outbox)
+    other = Client()
+
+    response = start(other, citizen, django_capture_on_commit_callbacks)
+
+    assert response.status_code == 302 and response["Location"] == CODE
+    assert len(sms_outbox) == 1
+    assert AuditEvent.objects.filter(citizen=citizen, action="nes.recovery.code_sent").count() == 2
+    # Only the newest session can use it: the first one starts again, with no strike.
+    first = client.post(CODE, {"code": code})
+    assert first["Location"] == FORGOT
+    assert client.get(CODE)["Location"] == FORGOT
+    assert other.post(CODE, {"code": code})["Location"] == NEW_WORD
+    citizen.refresh_from_db()
+    assert citizen.code_failure_count == 0
+
+
+def test_an_sms_the_broker_cannot_take_is_a_503_on_the_start_page(
+    client, citizen, sms_outbox, django_capture_on_commit_callbacks, monkeypatch
+):
+    def unavailable(*args: Any, **kwargs: Any) -> Any:
+        raise SmsUnavailable("Kuyruğa alınamadı: ConnectionError")
+
+    monkeypatch.setattr(stepup, "issue_challenge", unavailable)
+
+    response = start(client, citizen, django_capture_on_commit_callbacks)
+
+    assert response.status_code == 503
+    assert "SMS gönderilemedi, lütfen tekrar deneyiniz." in response.content.decode()
+    assert recovery.SESSION_RECOVERY not in client.session
+    assert not AuditEvent.objects.filter(action="nes.recovery.code_sent").exists()
+    assert sms_outbox == []
 
 
 # --- the new word's rules ---------------------------------------------------------------------
