@@ -300,8 +300,6 @@ def rebind_recent_challenge(
                 expires_at__gt=now,
                 created_at__gt=now - SmsChallenge.RESEND_AFTER,
             )
-            # A code whose SMS finally failed is void (verify_code): send a new one instead.
-            .exclude(messages__status=SmsMessage.Status.FAILED)
             .order_by("-created_at")
             .first()
         )

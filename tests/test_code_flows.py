@@ -82,6 +82,7 @@ def _post(env: Env, client: Client, path: str, data: dict[str, str] | None = Non
 
 def _queued_levels(response: Any) -> list[int]:
     """The levels of the messages this response's request added (django.contrib.messages)."""
+    # Only this request's messages: get_messages() would also list older, unread ones.
     storage = getattr(response.wsgi_request, "_messages", None)
     return [m.level for m in getattr(storage, "_queued_messages", [])]
 
