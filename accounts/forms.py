@@ -9,9 +9,15 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
+from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_variables
 
 from .identity import normalize_identifier, validate_identifier
+from .models import Citizen, normalize_phone, validate_turkish_mobile
+from .profile import ADDRESS_MAX_LENGTH
+from .recovery import validate_new_word
 
 
 def mutable_copy(data: Mapping[str, Any]) -> MutableMapping[str, Any]:
@@ -117,3 +123,149 @@ class ResetLinkForm(forms.Form):
         max_length=500,
         help_text=_("Ör. vatandaş aradı, kimliği doğrulandı. Gizli bilgi yazmayınız."),
     )
+
+
+# Güvenlik Sözcüğümü Unuttum ------------------------------------------------------------------
+
+
+class RecoveryStartForm(IdentifierCaptchaForm):
+    birth_date = forms.DateField(
+        label=gettext_lazy("Doğum Tarihi"),
+        input_formats=["%d.%m.%Y", "%d/%m/%Y", "%d-%m-%Y", "%Y-%m-%d"],
+        help_text=gettext_lazy("Başvuru formunuzdaki doğum tarihiniz, ör. 23.04.1985."),
+        error_messages={"invalid": gettext_lazy("Doğum tarihini GG.AA.YYYY biçiminde giriniz.")},
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "bday",
+                "inputmode": "numeric",
+                "placeholder": gettext_lazy("GG.AA.YYYY"),
+            }
+        ),
+    )
+
+
+class NewWordForm(forms.Form):
+    new_word1 = forms.CharField(
+        label=gettext_lazy("Yeni Güvenlik Sözcüğü"),
+        max_length=128,
+        strip=False,
+        help_text=gettext_lazy(
+            "En az 8 karakter. T.C. Kimlik No'nuz, doğum tarihiniz, adınız ya da çok kullanılan "
+            "bir sözcük olamaz."
+        ),
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password", "autofocus": True}),
+    )
+    new_word2 = forms.CharField(
+        label=gettext_lazy("Yeni Güvenlik Sözcüğü (tekrar)"),
+        max_length=128,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def __init__(self, citizen: Citizen, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.citizen = citizen
+
+    @sensitive_variables("word1", "word2")
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
+        word1, word2 = data.get("new_word1"), data.get("new_word2")
+        if word1 and word2 and not constant_time_compare(word1, word2):
+            self.add_error("new_word2", _("Girdiğiniz iki Güvenlik Sözcüğü aynı değil."))
+        elif word1:
+            try:
+                validate_new_word(word1, self.citizen)
+            except ValidationError as exc:
+                self.add_error("new_word1", exc)
+        return data
+
+
+# Bilgi Güncelle ------------------------------------------------------------------------------
+
+
+class PhoneForm(forms.Form):
+    mobile_phone = forms.CharField(
+        label=gettext_lazy("Yeni cep telefonu numarası"),
+        max_length=32,
+        help_text=gettext_lazy("Türkiye'de kayıtlı bir cep telefonu, ör. 0532 123 45 67."),
+        error_messages={
+            "required": gettext_lazy("Yeni cep telefonu numaranızı giriniz."),
+            "max_length": gettext_lazy("Geçerli bir cep telefonu numarası giriniz."),
+        },
+        widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
+    )
+
+    def __init__(self, *args: Any, citizen: Citizen, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.citizen = citizen
+
+    def clean_mobile_phone(self) -> str:
+        value = self.cleaned_data["mobile_phone"]
+        validate_turkish_mobile(value)
+        number = normalize_phone(value)
+        if number == self.citizen.mobile_phone:
+            raise forms.ValidationError(
+                _("Bu numara zaten kayıtlı cep telefonunuz. Farklı bir numara giriniz."),
+                code="same",
+            )
+        return number
+
+
+class EmailForm(forms.Form):
+    email = forms.EmailField(
+        label=gettext_lazy("Yeni e-posta adresi"),
+        max_length=254,
+        error_messages={
+            "required": gettext_lazy("Yeni e-posta adresinizi giriniz."),
+            "invalid": gettext_lazy("Geçerli bir e-posta adresi giriniz (ör. ad@ornek.com.tr)."),
+            "max_length": gettext_lazy("E-posta adresi en fazla 254 karakter olabilir."),
+        },
+        widget=forms.TextInput(attrs={"autocomplete": "email", "inputmode": "email"}),
+    )
+
+    def __init__(self, *args: Any, citizen: Citizen, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.citizen = citizen
+
+    def clean_email(self) -> str:
+        local, _at, domain = self.cleaned_data["email"].rpartition("@")
+        value = f"{local}@{domain.lower()}"
+        if value.lower() == self.citizen.email.lower():
+            raise forms.ValidationError(
+                _("Bu adres zaten kayıtlı e-posta adresiniz. Farklı bir adres giriniz."),
+                code="same",
+            )
+        return value
+
+
+class AddressForm(forms.Form):
+    address = forms.CharField(
+        label=gettext_lazy("Yeni posta adresi"),
+        max_length=ADDRESS_MAX_LENGTH,
+        help_text=gettext_lazy("Mahalle, cadde/sokak, bina ve daire no, posta kodu, ilçe / il."),
+        error_messages={
+            "required": gettext_lazy("Yeni adresinizi giriniz."),
+            "max_length": gettext_lazy("Adres en fazla %(limit_value)d karakter olabilir."),
+        },
+        widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "street-address"}),
+    )
+
+    def __init__(self, *args: Any, citizen: Citizen, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.citizen = citizen
+
+    def clean_address(self) -> str:
+        value = "\n".join(line.strip() for line in self.cleaned_data["address"].splitlines())
+        value = value.strip()
+        if len(value) < 10:
+            raise forms.ValidationError(
+                _("Adresinizi eksiksiz yazınız (mahalle, cadde/sokak, no, ilçe / il)."),
+                code="short",
+            )
+        if " ".join(value.split()) == " ".join(self.citizen.address.split()):
+            raise forms.ValidationError(
+                _("Bu adres zaten kayıtlı adresiniz."),
+                code="same",
+            )
+        return value

@@ -1,7 +1,9 @@
-"""Bilgi Güncelle: the citizen updates mobile phone, e-mail and postal address.
+"""Bilgi Güncelle, the rules: the citizen updates mobile phone, e-mail and postal address.
+
+The forms are in ``accounts.forms``, the pages in ``accounts.views.profile``.
 
 * Name, surname, T.C. Kimlik No / passport number and birth date come from the certificate
-  application and are only shown here; the forms below have no field for them, so a crafted
+  application and are only shown here; its forms have no field for them, so a crafted
   POST cannot change them. The page says how to have them corrected.
 * Address: saved at once; audited with before/after; an SMS notice goes to the registered mobile.
 * Mobile phone: the new number takes effect only after the SMS Onay Kodu sent *to the new number*
@@ -40,144 +42,38 @@ import smtplib
 from datetime import datetime, timedelta
 from typing import Any
 
-from django import forms
 from django.conf import settings
-from django.contrib import messages
 from django.core.mail import send_mail
 from django.db import connection, transaction
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
-from django.views.decorators.cache import never_cache
+from django.utils.translation import ngettext
 from django.views.decorators.debug import sensitive_variables
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audit.actor import Actor
 from audit.log import record
 from nesportal import limits
 from nesportal.contact import CALL_CENTRE_PHONE
 from nesportal.exceptions import PortalError
-from nesportal.http import CitizenRequest
 
-from . import stepup
-from .decorators import citizen_required
 from .identity import mask_phone
 from .models import (
     Citizen,
     ContactChange,
     SmsChallenge,
     SmsMessage,
-    normalize_phone,
-    validate_turkish_mobile,
 )
 from .otp import SmsRateLimited, budget_wait, issue_challenge
 from .sms_queue import queue_sms
-from .stepup import CodeStep
 from .tokens import token_hash
 
-SESSION_PHONE = "nes_pending_phone"
 PHONE_LIFETIME = timedelta(minutes=10)
 EMAIL_LIFETIME = timedelta(hours=24)
 ADDRESS_MAX_LENGTH = 500
 
 # What the CONTACT_UPDATED SMS names; the SMS is always Turkish, so these are not translated.
 SMS_FIELD = {"phone": "cep telefonu", "email": "e-posta", "address": "adres"}
-
-
-# --- forms -----------------------------------------------------------------------------------
-
-
-class PhoneForm(forms.Form):
-    mobile_phone = forms.CharField(
-        label=gettext_lazy("Yeni cep telefonu numarası"),
-        max_length=32,
-        help_text=gettext_lazy("Türkiye'de kayıtlı bir cep telefonu, ör. 0532 123 45 67."),
-        error_messages={
-            "required": gettext_lazy("Yeni cep telefonu numaranızı giriniz."),
-            "max_length": gettext_lazy("Geçerli bir cep telefonu numarası giriniz."),
-        },
-        widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
-    )
-
-    def __init__(self, *args: Any, citizen: Citizen, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.citizen = citizen
-
-    def clean_mobile_phone(self) -> str:
-        value = self.cleaned_data["mobile_phone"]
-        validate_turkish_mobile(value)
-        number = normalize_phone(value)
-        if number == self.citizen.mobile_phone:
-            raise forms.ValidationError(
-                _("Bu numara zaten kayıtlı cep telefonunuz. Farklı bir numara giriniz."),
-                code="same",
-            )
-        return number
-
-
-class EmailForm(forms.Form):
-    email = forms.EmailField(
-        label=gettext_lazy("Yeni e-posta adresi"),
-        max_length=254,
-        error_messages={
-            "required": gettext_lazy("Yeni e-posta adresinizi giriniz."),
-            "invalid": gettext_lazy("Geçerli bir e-posta adresi giriniz (ör. ad@ornek.com.tr)."),
-            "max_length": gettext_lazy("E-posta adresi en fazla 254 karakter olabilir."),
-        },
-        widget=forms.TextInput(attrs={"autocomplete": "email", "inputmode": "email"}),
-    )
-
-    def __init__(self, *args: Any, citizen: Citizen, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.citizen = citizen
-
-    def clean_email(self) -> str:
-        local, _at, domain = self.cleaned_data["email"].rpartition("@")
-        value = f"{local}@{domain.lower()}"
-        if value.lower() == self.citizen.email.lower():
-            raise forms.ValidationError(
-                _("Bu adres zaten kayıtlı e-posta adresiniz. Farklı bir adres giriniz."),
-                code="same",
-            )
-        return value
-
-
-class AddressForm(forms.Form):
-    address = forms.CharField(
-        label=gettext_lazy("Yeni posta adresi"),
-        max_length=ADDRESS_MAX_LENGTH,
-        help_text=gettext_lazy("Mahalle, cadde/sokak, bina ve daire no, posta kodu, ilçe / il."),
-        error_messages={
-            "required": gettext_lazy("Yeni adresinizi giriniz."),
-            "max_length": gettext_lazy("Adres en fazla %(limit_value)d karakter olabilir."),
-        },
-        widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "street-address"}),
-    )
-
-    def __init__(self, *args: Any, citizen: Citizen, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.citizen = citizen
-
-    def clean_address(self) -> str:
-        value = "\n".join(line.strip() for line in self.cleaned_data["address"].splitlines())
-        value = value.strip()
-        if len(value) < 10:
-            raise forms.ValidationError(
-                _("Adresinizi eksiksiz yazınız (mahalle, cadde/sokak, no, ilçe / il)."),
-                code="short",
-            )
-        if " ".join(value.split()) == " ".join(self.citizen.address.split()):
-            raise forms.ValidationError(
-                _("Bu adres zaten kayıtlı adresiniz."),
-                code="same",
-            )
-        return value
-
-
-# --- services --------------------------------------------------------------------------------
 
 
 class ContactChangeError(PortalError):
@@ -484,6 +380,21 @@ def start_email_change(citizen: Citizen, email: str, *, actor: Actor) -> Contact
     return change
 
 
+def email_link_state(change: ContactChange, now: datetime) -> str:
+    """Why this e-mail link can no longer confirm anything, for the citizen."""
+    if change.confirmed_at:
+        return _("Bu bağlantı daha önce kullanıldı; e-posta adresiniz zaten onaylandı.")
+    if change.cancelled_at:
+        return _(
+            "Bu bağlantının yerine daha yeni bir onay bağlantısı gönderildi. Lütfen en son "
+            "gelen e-postadaki bağlantıyı kullanınız."
+        )
+    return _(
+        "Bu bağlantının süresi doldu (24 saat). Bilgi Güncelle sayfasından yeniden "
+        "isteyebilirsiniz."
+    )
+
+
 def confirm_email_change(change: ContactChange, *, actor: Actor) -> Citizen:
     now = timezone.now()
     with transaction.atomic():
@@ -494,7 +405,7 @@ def confirm_email_change(change: ContactChange, *, actor: Actor) -> Citizen:
         ).update(confirmed_at=now)
         if not claimed:
             change.refresh_from_db()
-            raise ContactChangeError(_email_link_state(change, now))
+            raise ContactChangeError(email_link_state(change, now))
         before = locked.email
         locked.email = change.new_value
         locked.save(update_fields=["email", "updated_at"])
@@ -515,303 +426,33 @@ def confirm_email_change(change: ContactChange, *, actor: Actor) -> Citizen:
     return locked
 
 
-# --- views -----------------------------------------------------------------------------------
-
-
-def _profile_page(
-    request: CitizenRequest, *, status: int = 200, error: str | None = None, **forms_: Any
-) -> HttpResponse:
-    citizen = request.citizen
-    now = timezone.now()
-    context = {
-        "phone_form": forms_.get("phone_form") or PhoneForm(citizen=citizen),
-        "email_form": forms_.get("email_form") or EmailForm(citizen=citizen),
-        "address_form": forms_.get("address_form") or AddressForm(citizen=citizen),
-        "pending_email": open_changes(citizen, ContactChange.Field.EMAIL, now).first(),
-        "pending_phone": _pending_phone(request),
-        "error": error,
-    }
-    return render(request, "accounts/profile.html", context, status=status)
-
-
-@never_cache
-@citizen_required
-@require_GET
-def profile(request: CitizenRequest) -> HttpResponse:
-    return _profile_page(request)
-
-
-@never_cache
-@citizen_required
-@require_POST
-def profile_address(request: CitizenRequest) -> HttpResponse:
-    citizen = request.citizen
-    form = AddressForm(request.POST, citizen=citizen)
-    if not form.is_valid():
-        return _profile_page(request, status=400, address_form=form)
-    change_address(citizen, form.cleaned_data["address"], actor=Actor.from_request(request))
-    messages.success(request, _("Adresiniz güncellendi."))
-    return redirect("accounts:profile")
-
-
-# Mobile phone ---------------------------------------------------------------------------------
-
-
-PHONE_CODE_INVALID = gettext_lazy(
-    "Bu SMS Onay Kodu bu numara değişikliği için geçerli değil. Yeni kod isteyiniz."
-)
-PHONE_RESTART = gettext_lazy(
-    "Numara değişikliğinin süresi doldu ya da başlatılmadı. Lütfen yeniden başlatınız."
-)
-PHONE_MAX_AGE = int(PHONE_LIFETIME.total_seconds())
-
-
-def _phone_step(number: str, issue: stepup.Issuer) -> CodeStep:
-    """The new number's SMS Onay Kodu: sent to ``number`` and bound to it (its subject)."""
-    return CodeStep(
-        purpose=SmsChallenge.Purpose.PHONE_CHANGE,
-        session_key=SESSION_PHONE,
-        template="accounts/profile_phone_code.html",
-        code_url=reverse("accounts:profile_phone_code"),
-        resend_url=reverse("accounts:profile_phone_resend"),
-        restart_url=reverse("accounts:profile"),
-        subject=number,
-        to=number,
-        max_age=PHONE_MAX_AGE,
-        restart_message=PHONE_RESTART,
-        invalid_message=PHONE_CODE_INVALID,
-        issue=issue,
-    )
-
-
-def _pending_phone(request: CitizenRequest) -> ContactChange | None:
-    """This session's open phone change, if any."""
-    state = stepup.stored(request, SESSION_PHONE, PHONE_MAX_AGE)
-    change = None
-    if state is not None and state.get("change"):
-        change = (
-            open_changes(request.citizen, ContactChange.Field.PHONE)
-            .filter(pk=state["change"])
-            .first()
-        )
-    if change is None:
-        request.session.pop(SESSION_PHONE, None)
-    return change
-
-
-def _remember_change(request: CitizenRequest) -> None:
-    """Name in the state the change its code was sent for: the code sent now, the open one
-    used again or the one moved here from another session (``stepup.start``)."""
-    state = request.session[SESSION_PHONE]
-    state["change"] = (
-        open_changes(request.citizen, ContactChange.Field.PHONE)
-        .filter(challenge_id=state["challenge"])
-        .values_list("pk", flat=True)
-        .first()
-    )
-    request.session[SESSION_PHONE] = state
-
-
-def _restart_phone(request: HttpRequest) -> HttpResponse:
-    request.session.pop(SESSION_PHONE, None)
-    messages.warning(request, PHONE_RESTART)
-    return redirect("accounts:profile")
-
-
-def _first_code(number: str) -> stepup.Issuer:
-    """Send the first code: records the change (the number's budget, then the citizen's)."""
-
-    def issue(citizen: Citizen, actor: Actor) -> tuple[SmsChallenge, str]:
-        _change, challenge, binding = start_phone_change(citizen, number, actor=actor)
-        return challenge, binding
-
-    return issue
-
-
-def _new_code(change: ContactChange) -> stepup.Issuer:
-    """A new code for the same change: the 10 minutes still count from the request."""
-
-    def issue(citizen: Citizen, actor: Actor) -> tuple[SmsChallenge, str]:
-        try:
-            with transaction.atomic():
-                _check_number_budget(citizen, change.new_value, timezone.now())
-                challenge, binding = issue_challenge(
-                    citizen,
-                    SmsChallenge.Purpose.PHONE_CHANGE,
-                    subject=change.new_value,
-                    to=change.new_value,
-                    actor=actor,
-                )
-                ContactChange.objects.filter(pk=change.pk).update(challenge=challenge)
-        except SmsRateLimited as exc:
-            exc.audit(actor)  # after the rollback, so the audit event stays
-            raise
-        return challenge, binding
-
-    return issue
-
-
-@never_cache
-@citizen_required
-@require_POST
-def profile_phone(request: CitizenRequest) -> HttpResponse:
-    citizen = request.citizen
-    form = PhoneForm(request.POST, citizen=citizen)
-    if not form.is_valid():
-        return _profile_page(request, status=400, phone_form=form)
-    number = form.cleaned_data["mobile_phone"]
-    sent = stepup.start(request, _phone_step(number, _first_code(number)), citizen)
-    if not isinstance(sent, stepup.Refused):
-        _remember_change(request)
-        return sent
-    form.add_error(None, sent.message)
-    return _profile_page(request, status=sent.status, phone_form=form)
-
-
-@stepup.code_view
-@citizen_required
-def profile_phone_code(request: CitizenRequest) -> HttpResponse:
-    change = _pending_phone(request)
-    if change is None:  # cancelled, expired or superseded: that code confirms nothing
-        return _restart_phone(request)
-
-    def confirm(state: stepup.State, citizen: Citizen) -> HttpResponse:
-        try:
-            citizen = confirm_phone_change(
-                change.pk, request.citizen, actor=Actor.from_request(request)
-            )
-        except ContactChangeError as exc:
-            messages.error(request, exc.message)
-            return redirect("accounts:profile")
-        messages.success(
-            request,
-            _(
-                "Cep telefonu numaranız %(phone)s olarak güncellendi. Eski numaranıza "
-                "bilgilendirme SMS'i gönderildi."
-            )
-            % {"phone": citizen.masked_phone},
-        )
-        return redirect("accounts:profile")
-
-    return stepup.code_page(request, _phone_step(change.new_value, _new_code(change)), confirm)
-
-
-@stepup.resend_view
-@citizen_required
-def profile_phone_resend(request: CitizenRequest) -> HttpResponse:
-    change = _pending_phone(request)
-    if change is None:
-        return _restart_phone(request)
-    return stepup.resend(request, _phone_step(change.new_value, _new_code(change)))
-
-
-@never_cache
-@citizen_required
-@require_POST
-def profile_phone_cancel(request: CitizenRequest) -> HttpResponse:
-    change = _pending_phone(request)
-    request.session.pop(SESSION_PHONE, None)
-    if change is not None:
-        now = timezone.now()
-        ContactChange.objects.filter(pk=change.pk, confirmed_at=None).update(cancelled_at=now)
-        if change.challenge_id is not None:  # None matched no challenge anyway
-            SmsChallenge.objects.filter(
-                pk=change.challenge_id, consumed_at=None, invalidated_at=None
-            ).update(invalidated_at=now)
-        messages.info(request, _("Numara değişikliğinden vazgeçtiniz; numaranız değişmedi."))
-    return redirect("accounts:profile")
-
-
-# E-mail ---------------------------------------------------------------------------------------
-
-
-@never_cache
-@citizen_required
-@require_POST
-def profile_email(request: CitizenRequest) -> HttpResponse:
-    citizen = request.citizen
-    form = EmailForm(request.POST, citizen=citizen)
-    if not form.is_valid():
-        return _profile_page(request, status=400, email_form=form)
+def new_phone_code(change: ContactChange, *, actor: Actor) -> tuple[SmsChallenge, str]:
+    """A new code for the same change (resend): the number's budget first, then the citizen's
+    code budget; the change names the new challenge. The 10 minutes still count from the
+    request, not from this code."""
+    citizen = change.citizen
     try:
-        start_email_change(citizen, form.cleaned_data["email"], actor=Actor.from_request(request))
-    except EmailBudgetExceeded as exc:
-        form.add_error(None, exc.message)
-        return _profile_page(request, status=429, email_form=form)
-    except (smtplib.SMTPException, OSError):
-        form.add_error(
-            None,
-            _("Onay e-postası şu anda gönderilemedi. Lütfen biraz sonra yeniden deneyiniz."),
-        )
-        return _profile_page(request, status=503, email_form=form)
-    messages.success(
-        request,
-        _(
-            "%(email)s adresine bir onay bağlantısı gönderdik. Bağlantıyı 24 saat içinde açıp "
-            "onayladığınızda e-posta adresiniz güncellenecek."
-        )
-        % {"email": form.cleaned_data["email"]},
-    )
-    return redirect("accounts:profile")
-
-
-def _email_link_state(change: ContactChange, now: datetime) -> str:
-    if change.confirmed_at:
-        return _("Bu bağlantı daha önce kullanıldı; e-posta adresiniz zaten onaylandı.")
-    if change.cancelled_at:
-        return _(
-            "Bu bağlantının yerine daha yeni bir onay bağlantısı gönderildi. Lütfen en son "
-            "gelen e-postadaki bağlantıyı kullanınız."
-        )
-    return _(
-        "Bu bağlantının süresi doldu (24 saat). Bilgi Güncelle sayfasından yeniden "
-        "isteyebilirsiniz."
-    )
-
-
-# Top-most, so the token is hidden in the other decorators' frames of an error report too.
-@sensitive_variables("token")
-@never_cache
-@require_http_methods(["GET", "POST"])
-def profile_email_confirm(request: HttpRequest, token: str) -> HttpResponse:
-    citizen = getattr(request, "citizen", None)
-    if citizen is None:
-        messages.info(
-            request,
-            _(
-                "E-posta adresinizi onaylamak için önce giriş yapınız, ardından e-postadaki "
-                "bağlantıyı yeniden açınız."
-            ),
-        )
-        return redirect("accounts:login")
-    # Another citizen's link looks exactly like an unknown one.
-    change = ContactChange.objects.filter(
-        citizen=citizen, field=ContactChange.Field.EMAIL, token_hash=token_hash(token)
-    ).first()
-    if change is None:
-        return render(request, "accounts/profile_email_invalid.html", status=404)
-    now = timezone.now()
-    usable = change.confirmed_at is None and change.cancelled_at is None and change.expires_at > now
-    if not usable:
-        return render(
-            request,
-            "accounts/profile_email_confirm.html",
-            {"change": change, "refused": _email_link_state(change, now)},
-            status=410,
-        )
-    if request.method == "POST":
-        try:
-            confirm_email_change(change, actor=Actor.from_request(request))
-        except ContactChangeError as exc:
-            return render(
-                request,
-                "accounts/profile_email_confirm.html",
-                {"change": change, "refused": exc.message},
-                status=410,
+        with transaction.atomic():
+            _check_number_budget(citizen, change.new_value, timezone.now())
+            challenge, binding = issue_challenge(
+                citizen,
+                SmsChallenge.Purpose.PHONE_CHANGE,
+                subject=change.new_value,
+                to=change.new_value,
+                actor=actor,
             )
-        messages.success(
-            request,
-            _("E-posta adresiniz %(email)s olarak güncellendi.") % {"email": change.new_value},
-        )
-        return redirect("accounts:profile")
-    return render(request, "accounts/profile_email_confirm.html", {"change": change})
+            ContactChange.objects.filter(pk=change.pk).update(challenge=challenge)
+    except SmsRateLimited as exc:
+        exc.audit(actor)  # after the rollback, so the audit event stays
+        raise
+    return challenge, binding
+
+
+def cancel_phone_change(change: ContactChange) -> None:
+    """The citizen gave up: the change and its open code can no longer confirm anything."""
+    now = timezone.now()
+    ContactChange.objects.filter(pk=change.pk, confirmed_at=None).update(cancelled_at=now)
+    if change.challenge_id is not None:  # None matched no challenge anyway
+        SmsChallenge.objects.filter(
+            pk=change.challenge_id, consumed_at=None, invalidated_at=None
+        ).update(invalidated_at=now)

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from . import profile, recovery, views
+from .views import login as views
+from .views import profile, recovery
 
 app_name = "accounts"
 

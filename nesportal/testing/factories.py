@@ -254,7 +254,7 @@ class ContactChangeFactory(_KeepAttributes, DjangoModelFactory):
 
 class WordResetLinkFactory(DjangoModelFactory):
     """An agent's security-word reset link, open until ``used`` or ``expired``. The object
-    carries ``token`` (what the SMS link holds; ``accounts.recovery.open_link`` accepts it)."""
+    carries ``token`` (what the SMS link holds; ``accounts.tokens.open_reset_link`` accepts it)."""
 
     class Meta:
         model = "accounts.WordResetLink"

@@ -17,8 +17,8 @@ from django.urls import reverse
 
 from accounts.models import Citizen, ContactChange, SmsChallenge, SmsMessage
 from accounts.otp import issue_challenge
-from accounts.profile import SESSION_PHONE
 from accounts.sms_queue import SmsUnavailable
+from accounts.views.profile import SESSION_PHONE
 from audit.models import AuditEvent
 from nesportal.testing import login_as, sms_code, wrong
 from nesportal.testing.factories import SmsChallengeFactory

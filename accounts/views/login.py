@@ -21,13 +21,13 @@ from nesportal.contact import with_phone
 from nesportal.decorators import throttled
 from nesportal.http import PortalRequest
 
-from . import stepup
-from .decorators import citizen_required
-from .forms import LoginForm, mutable_copy
-from .models import Citizen, SmsChallenge
-from .services import SESSION_PENDING, check_security_word, login_citizen, logout_citizen
-from .sms import backend_class, read_outbox
-from .stepup import CodeStep
+from .. import stepup
+from ..decorators import citizen_required
+from ..forms import LoginForm, mutable_copy
+from ..models import Citizen, SmsChallenge
+from ..services import SESSION_PENDING, check_security_word, login_citizen, logout_citizen
+from ..sms import backend_class, read_outbox
+from ..stepup import CodeStep
 
 # The half-authenticated state (security word passed, SMS code not yet) is time-boxed.
 PENDING_MAX_AGE = 10 * 60
