@@ -11,20 +11,18 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django import forms
-from django.contrib import admin, messages
-from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from audit.models import AuditEvent
+from nesportal.adminkit import ReadOnlyAdminMixin, ReasonAction, run_reason_action
 
 from . import lockout
-from .forms import ResetLinkForm
 from .identity import mask_phone
 from .models import Citizen, ContactChange, SmsMessage
 from .services import create_reset_link
@@ -88,15 +86,6 @@ class CitizenAdminForm(forms.ModelForm):
         if commit:
             citizen.save()
         return citizen
-
-
-class UnlockForm(forms.Form):
-    reason = forms.CharField(
-        label=_("Kilit açma gerekçesi"),
-        widget=forms.Textarea(attrs={"rows": 3}),
-        max_length=500,
-        help_text=_("Ör. kimlik doğrulandı, vatandaş aradı. Gizli bilgi yazmayınız."),
-    )
 
 
 class LockedFilter(admin.SimpleListFilter):
@@ -274,42 +263,9 @@ class CitizenAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Kilidi aç"), permissions=["unlock"])
     def unlock(self, request: HttpRequest, queryset: QuerySet[Citizen]) -> HttpResponse | None:
-        locked = queryset.filter(locked_at__isnull=False)
-        if "apply" in request.POST:
-            form = UnlockForm(request.POST)
-            if form.is_valid():
-                count = sum(
-                    lockout.unlock(c, agent=request.user, reason=form.cleaned_data["reason"])
-                    for c in locked
-                )
-                self.message_user(
-                    request,
-                    ngettext(
-                        "%(count)d vatandaşın kilidi açıldı.",
-                        "%(count)d vatandaşın kilidi açıldı.",
-                        count,
-                    )
-                    % {"count": count},
-                    messages.SUCCESS,
-                )
-                return None
-        else:
-            if not locked.exists():
-                self.message_user(
-                    request, _("Seçilenler arasında kilitli vatandaş yok."), messages.WARNING
-                )
-                return None
-            form = UnlockForm()
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("Kilidi aç"),
-            "opts": self.model._meta,
-            "citizens": locked,
-            "form": form,
-            "action_checkbox_name": ACTION_CHECKBOX_NAME,
-            "selected": request.POST.getlist(ACTION_CHECKBOX_NAME),
-        }
-        return TemplateResponse(request, "admin/accounts/citizen/unlock.html", context)
+        return run_reason_action(
+            self, request, _unlock_action(request), queryset.filter(locked_at__isnull=False)
+        )
 
     def has_send_reset_link_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("accounts.send_reset_link")
@@ -323,47 +279,74 @@ class CitizenAdmin(admin.ModelAdmin):
     ) -> HttpResponse | None:
         # A locked account is unlocked first (its own action and audit entry); the link would
         # not work for it.
-        open_ = queryset.filter(locked_at__isnull=True)
-        if "apply" in request.POST:
-            form = ResetLinkForm(request.POST)
-            if form.is_valid():
-                count = 0
-                for citizen in open_:
-                    create_reset_link(
-                        citizen, agent=request.user, reason=form.cleaned_data["reason"]
-                    )
-                    count += 1
-                self.message_user(
-                    request,
-                    ngettext(
-                        "%(count)d vatandaşa Güvenlik Sözcüğü yenileme bağlantısı gönderildi.",
-                        "%(count)d vatandaşa Güvenlik Sözcüğü yenileme bağlantısı gönderildi.",
-                        count,
-                    )
-                    % {"count": count},
-                    messages.SUCCESS,
-                )
-                return None
-        else:
-            if not open_.exists():
-                self.message_user(
-                    request,
-                    _("Seçilen vatandaşların hesabı kilitli: önce kilidi açınız."),
-                    messages.WARNING,
-                )
-                return None
-            form = ResetLinkForm()
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("Güvenlik Sözcüğü yenileme bağlantısı gönder"),
-            "opts": self.model._meta,
-            "citizens": open_,
-            "skipped": queryset.filter(locked_at__isnull=False),
-            "form": form,
-            "action_checkbox_name": ACTION_CHECKBOX_NAME,
-            "selected": request.POST.getlist(ACTION_CHECKBOX_NAME),
-        }
-        return TemplateResponse(request, "admin/accounts/citizen/send_reset_link.html", context)
+        return run_reason_action(
+            self,
+            request,
+            _reset_link_action(request),
+            queryset.filter(locked_at__isnull=True),
+            skipped=queryset.filter(locked_at__isnull=False),
+        )
+
+
+def _unlock_action(request: HttpRequest) -> ReasonAction:
+    return ReasonAction(
+        name="unlock",
+        title=_("Kilidi aç"),
+        intro=_(
+            "Aşağıdaki vatandaşların kilidi açılacak ve hatalı giriş sayaçları sıfırlanacak. "
+            "Kimin, neden açtığı denetim kaydına yazılır."
+        ),
+        submit_label=_("Kilidi aç"),
+        reason_label=_("Kilit açma gerekçesi"),
+        reason_help=_("Ör. kimlik doğrulandı, vatandaş aradı. Gizli bilgi yazmayınız."),
+        apply=lambda citizen, reason: lockout.unlock(citizen, agent=request.user, reason=reason),
+        describe=lambda c: (
+            f"{c.full_name} — {c.identifier} "
+            f"({c.get_lock_reason_display()}, {timezone.localtime(c.locked_at):%d.%m.%Y %H:%M})"
+        ),
+        done=lambda count: (
+            ngettext(
+                "%(count)d vatandaşın kilidi açıldı.", "%(count)d vatandaşın kilidi açıldı.", count
+            )
+            % {"count": count}
+        ),
+        nothing_to_do=_("Seçilenler arasında kilitli vatandaş yok."),
+    )
+
+
+def _send_link(request: HttpRequest, citizen: Citizen, reason: str) -> bool:
+    create_reset_link(citizen, agent=request.user, reason=reason)
+    return True
+
+
+def _reset_link_action(request: HttpRequest) -> ReasonAction:
+    return ReasonAction(
+        name="send_reset_link",
+        title=_("Güvenlik Sözcüğü yenileme bağlantısı gönder"),
+        intro=_(
+            "Aşağıdaki vatandaşların kayıtlı cep telefonuna tek kullanımlık, 30 dakika geçerli "
+            "bir Güvenlik Sözcüğü yenileme bağlantısı SMS ile gönderilecek. Önceki açık "
+            "bağlantılar geçersiz olur. Kimin, neden gönderdiği denetim kaydına yazılır."
+        ),
+        submit_label=_("Bağlantı gönder"),
+        reason_label=_("Bağlantı gönderme gerekçesi"),
+        reason_help=_("Ör. vatandaş aradı, kimliği doğrulandı. Gizli bilgi yazmayınız."),
+        apply=lambda citizen, reason: _send_link(request, citizen, reason),
+        describe=lambda c: f"{c.full_name} — {c.identifier} ({c.masked_phone})",
+        describe_skipped=lambda c: f"{c.full_name} — {c.identifier}",
+        skipped_intro=_(
+            "Hesabı kilitli olduğu için bağlantı gönderilmeyecekler (önce kilidi açınız):"
+        ),
+        done=lambda count: (
+            ngettext(
+                "%(count)d vatandaşa Güvenlik Sözcüğü yenileme bağlantısı gönderildi.",
+                "%(count)d vatandaşa Güvenlik Sözcüğü yenileme bağlantısı gönderildi.",
+                count,
+            )
+            % {"count": count}
+        ),
+        nothing_to_do=_("Seçilen vatandaşların hesabı kilitli: önce kilidi açınız."),
+    )
 
 
 def _contact_state(change: ContactChange) -> StrOrPromise:
@@ -377,7 +360,7 @@ def _contact_state(change: ContactChange) -> StrOrPromise:
 
 
 @admin.register(ContactChange)
-class ContactChangeAdmin(admin.ModelAdmin):
+class ContactChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: changes happen only through Bilgi Güncelle (token hashes are not shown)."""
 
     list_display = [
@@ -405,18 +388,9 @@ class ContactChangeAdmin(admin.ModelAdmin):
     )
     date_hierarchy = "created_at"
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(SmsMessage)
-class SmsMessageAdmin(admin.ModelAdmin):
+class SmsMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "created_at",
         "citizen",
@@ -431,12 +405,3 @@ class SmsMessageAdmin(admin.ModelAdmin):
     list_select_related = ["citizen"]
     readonly_fields = [f.name for f in SmsMessage._meta.fields]
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

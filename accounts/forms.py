@@ -114,17 +114,6 @@ class CodeForm(forms.Form):
             self.data = data
 
 
-class ResetLinkForm(forms.Form):
-    """The reason an agent gives for sending a reset link (admin action)."""
-
-    reason = forms.CharField(
-        label=_("Bağlantı gönderme gerekçesi"),
-        widget=forms.Textarea(attrs={"rows": 3}),
-        max_length=500,
-        help_text=_("Ör. vatandaş aradı, kimliği doğrulandı. Gizli bilgi yazmayınız."),
-    )
-
-
 # Güvenlik Sözcüğümü Unuttum ------------------------------------------------------------------
 
 

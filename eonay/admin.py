@@ -23,6 +23,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from audit.actor import Actor
+from nesportal.adminkit import ReadOnlyAdminMixin
 
 from .models import Application, Consent
 from .services import enter_application
@@ -140,7 +141,7 @@ class ApplicationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Consent)
-class ConsentAdmin(admin.ModelAdmin):
+class ConsentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["citizen", "scope", "given_at", "withdrawn_at", "active"]
     list_filter = ["scope", ("withdrawn_at", admin.EmptyFieldListFilter)]
     search_fields = ["=citizen__tckn", "=citizen__passport_no"]
@@ -152,12 +153,3 @@ class ConsentAdmin(admin.ModelAdmin):
     @admin.display(description=_("etkin"), boolean=True)
     def active(self, obj: Consent) -> bool:
         return obj.is_active
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

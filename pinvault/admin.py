@@ -20,25 +20,14 @@ from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from nesportal.adminkit import ReadOnlyAdminMixin
+
 from .models import PORTAL_UNLOCK_FROM, AkisCard, CardUnlock, VaultEntry
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
 PIN_PUK = [VaultEntry.Field.PIN, VaultEntry.Field.PUK]
-
-
-class ReadOnlyAdminMixin:
-    """Viewing only: no add, change or delete, for superusers too."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class UnlockMethodFilter(admin.SimpleListFilter):

@@ -257,7 +257,7 @@ def test_it_asks_for_a_reason_before_unlocking(agent_client):
     response = _unlock_post(agent_client, citizen)
 
     assert response.status_code == 200
-    assert [t.name for t in response.templates][0] == "admin/accounts/citizen/unlock.html"
+    assert [t.name for t in response.templates][0] == "admin/reason_action.html"
     content = response.content.decode()
     assert "Kilit açma gerekçesi" in content
     assert 'name="reason"' in content
