@@ -117,6 +117,9 @@ def recovery_code(request: HttpRequest) -> HttpResponse:
 @stepup.resend_view
 @throttled("recovery_code")
 def recovery_code_resend(request: HttpRequest) -> HttpResponse:
+    state = _state(request)
+    if state is not None and "verified" in state:  # the code passed already: no new one
+        return redirect("accounts:recovery_new_word")
     return stepup.resend(request, _recovery_step())
 
 
