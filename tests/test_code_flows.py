@@ -50,11 +50,13 @@ def solved(client: Client, page: str) -> dict[str, str]:
 
 @dataclass
 class Started:
-    """A flow at its code page: where to type the code, where to ask for a new one, the number
-    the code went to, and whether a response to the code page is the flow's success."""
+    """A flow at its code page: where to type the code, where to ask for a new one, where a
+    refused step starts again, the number the code went to, and whether a response to the code
+    page is the flow's success."""
 
     code_url: str
     resend_url: str
+    start_url: str
     to: str
     succeeded: Callable[[Any], bool]
 
@@ -91,6 +93,13 @@ def _redirects_to(location: str) -> Callable[[Any], bool]:
     return lambda response: response.status_code == 302 and response["Location"] == location
 
 
+def _at_code_page(response: Any, started: Started) -> Started:
+    """Starting (or starting again) goes to the code page."""
+    assert response.status_code == 302, response.content.decode()
+    assert response["Location"] == started.code_url
+    return started
+
+
 def start_login(client: Client, env: Env) -> Started:
     data = {
         "identifier": env.citizen.identifier,
@@ -98,13 +107,14 @@ def start_login(client: Client, env: Env) -> Started:
         **solved(client, reverse("accounts:login")),
     }
     response = _post(env, client, reverse("accounts:login"), data)
-    assert response.status_code == 302, response.content.decode()
-    return Started(
+    started = Started(
         reverse("accounts:login_code"),
         reverse("accounts:login_code_resend"),
+        reverse("accounts:login"),
         env.citizen.mobile_phone,
         _redirects_to(reverse("accounts:menu")),
     )
+    return _at_code_page(response, started)
 
 
 def start_recovery(client: Client, env: Env) -> Started:
@@ -115,7 +125,6 @@ def start_recovery(client: Client, env: Env) -> Started:
         **solved(client, page),
     }
     response = _post(env, client, page, data)
-    assert response.status_code == 302, response.content.decode()
     seen = [AuditEvent.objects.filter(action="nes.recovery.code_passed").count()]
 
     def succeeded(response: Any) -> bool:
@@ -127,12 +136,14 @@ def start_recovery(client: Client, env: Env) -> Started:
         new, seen[0] = passed > seen[0], passed
         return new
 
-    return Started(
+    started = Started(
         reverse("accounts:recovery_code"),
         reverse("accounts:recovery_code_resend"),
+        page,
         env.citizen.mobile_phone,
         succeeded,
     )
+    return _at_code_page(response, started)
 
 
 def start_phone_change(client: Client, env: Env) -> Started:
@@ -140,7 +151,6 @@ def start_phone_change(client: Client, env: Env) -> Started:
     response = _post(
         env, client, reverse("accounts:profile_phone"), {"mobile_phone": "0532 999 88 77"}
     )
-    assert response.status_code == 302, response.content.decode()
     citizen = env.citizen
 
     def succeeded(response: Any) -> bool:
@@ -151,12 +161,14 @@ def start_phone_change(client: Client, env: Env) -> Started:
             and citizen.mobile_phone == NEW_NUMBER
         )
 
-    return Started(
+    started = Started(
         reverse("accounts:profile_phone_code"),
         reverse("accounts:profile_phone_resend"),
+        reverse("accounts:profile"),
         NEW_NUMBER,
         succeeded,
     )
+    return _at_code_page(response, started)
 
 
 def start_revoke(client: Client, env: Env) -> Started:
@@ -168,23 +180,24 @@ def start_revoke(client: Client, env: Env) -> Started:
     )
     assert response.status_code == 302, response.content.decode()
     response = _post(env, client, reverse("certificates:revoke_confirm", args=[serial]))
-    assert response.status_code == 302, response.content.decode()
-    return Started(
+    started = Started(
         reverse("certificates:revoke_code", args=[serial]),
         reverse("certificates:revoke_code_resend", args=[serial]),
+        f"{reverse('certificates:revoke_start')}?seri={serial}",
         env.citizen.mobile_phone,
         _redirects_to(reverse("certificates:revoke_done", args=[serial])),
     )
+    return _at_code_page(response, started)
 
 
 def start_pinpuk(client: Client, env: Env) -> Started:
     login_as(client, env.citizen)
     card = env.once("card", lambda: AkisCardFactory(citizen=env.citizen)).serial_number
     response = _post(env, client, reverse("pinvault:pinpuk_card", args=[card]), {"then": "view"})
-    assert response.status_code == 302, response.content.decode()
-    return Started(
+    started = Started(
         reverse("pinvault:pinpuk_code", args=[card]),
         reverse("pinvault:pinpuk_code_resend", args=[card]),
+        reverse("pinvault:pinpuk_card", args=[card]),
         env.citizen.mobile_phone,
         # The start page is also where a refused step goes back to, with a warning (a
         # ``messages`` cookie); a right code goes there with none.
@@ -193,6 +206,7 @@ def start_pinpuk(client: Client, env: Env) -> Started:
             and "messages" not in response.cookies
         ),
     )
+    return _at_code_page(response, started)
 
 
 def start_unlock(client: Client, env: Env) -> Started:
@@ -201,10 +215,10 @@ def start_unlock(client: Client, env: Env) -> Started:
         "locked_card", lambda: AkisCardFactory(citizen=env.citizen, pin_locked=True)
     ).serial_number
     response = _post(env, client, reverse("pinvault:unlock_card", args=[card]))
-    assert response.status_code == 302, response.content.decode()
-    return Started(
+    started = Started(
         reverse("pinvault:unlock_code", args=[card]),
         reverse("pinvault:unlock_code_resend", args=[card]),
+        reverse("pinvault:unlock_card", args=[card]),
         env.citizen.mobile_phone,
         # The new PIN is shown in this very response (never in a URL or the session).
         lambda response: (
@@ -212,16 +226,17 @@ def start_unlock(client: Client, env: Env) -> Started:
             and "pinvault/unlock_done.html" in [t.name for t in response.templates]
         ),
     )
+    return _at_code_page(response, started)
 
 
 def start_eonay(client: Client, env: Env) -> Started:
     login_as(client, env.citizen)
     pk = env.once("application", lambda: ApplicationFactory(citizen=env.citizen)).pk
     response = _post(env, client, reverse("eonay:decide", args=[pk, "approve"]))
-    assert response.status_code == 302, response.content.decode()
-    return Started(
+    started = Started(
         reverse("eonay:decide_code", args=[pk, "approve"]),
         reverse("eonay:decide_resend", args=[pk, "approve"]),
+        reverse("eonay:index"),
         env.citizen.mobile_phone,
         # The index is also where a refused step goes back to (with a warning): success is
         # the redirect with the "onayladınız" message.
@@ -230,6 +245,7 @@ def start_eonay(client: Client, env: Env) -> Started:
             and messages.SUCCESS in _queued_levels(response)
         ),
     )
+    return _at_code_page(response, started)
 
 
 # name: (purpose, session key, the driver)
@@ -322,10 +338,13 @@ def test_a_wrong_code_is_a_strike_and_the_page_says_what_is_left(
 
 def test_the_third_wrong_code_locks_the_account(flow: Flow, citizen: Citizen) -> None:
     code = flow.code
-    for _ in range(2):
-        assert flow.submit(wrong(code)).status_code == 400
+    for left in (2, 1):
+        response = flow.submit(wrong(code))
+        assert response.status_code == 400
+        assert f"SMS Onay Kodu hatalı. Kalan deneme hakkınız: {left}." in response.content.decode()
 
-    response = flow.submit(wrong(code))
+    with flow.env.capture(execute=True):
+        response = flow.submit(wrong(code))
 
     assert response.status_code == 302
     assert response["Location"] == reverse("accounts:locked")
@@ -333,6 +352,12 @@ def test_the_third_wrong_code_locks_the_account(flow: Flow, citizen: Citizen) ->
     assert citizen.is_locked
     assert citizen.lock_reason == Citizen.LockReason.WRONG_CODE
     assert flow.state() is None
+    # The lock notice goes to the registered number.
+    assert flow.outbox[-1]["to"] == citizen.mobile_phone
+    assert "bloke" in flow.outbox[-1]["body"]
+    # The lock page says so; after it the session is no citizen's.
+    assert flow.client.get(reverse("accounts:locked")).status_code == 403
+    assert flow.client.get(reverse("accounts:menu"))["Location"] == reverse("accounts:login")
     # The right code no longer helps.
     assert not flow.started.succeeded(flow.submit(code))
 
@@ -353,7 +378,7 @@ def test_a_code_of_another_purpose_never_confirms(flow: Flow, citizen: Citizen) 
 
     # INVALID ends the step: back to the flow's start, with the reason; no strike.
     assert not flow.started.succeeded(response)
-    assert response.redirect_chain, "INVALID must leave the code page"
+    assert response.redirect_chain == [(flow.started.start_url, 302)]
     assert "geçerli değil" in response.content.decode()
     assert flow.state() is None or flow.state().get("op") is None  # type: ignore[union-attr]
     challenge.refresh_from_db()
@@ -388,9 +413,13 @@ def test_an_expired_code_costs_no_strike_and_offers_a_new_one(
     assert response.status_code == 400
     html = response.content.decode()
     assert "SMS Onay Kodunun süresi doldu. Yeni kod isteyiniz." in html
-    assert 'data-enable-in="0"' in html  # "Yeni kod gönder" is enabled at once
+    # No countdown any more: "Yeni kod gönder" is enabled at once.
+    assert "data-countdown" not in html
+    assert 'data-enable-in="0"' in html
+    assert 'data-enable-in="0" disabled' not in html
     citizen.refresh_from_db()
     assert citizen.code_failure_count == 0
+    assert not AuditEvent.objects.filter(action="nes.login.code_passed").exists()
 
 
 def test_resend_waits_a_minute_then_replaces_the_code(
@@ -399,23 +428,32 @@ def test_resend_waits_a_minute_then_replaces_the_code(
     old = flow.code
     sent_at = SmsChallenge.objects.get(purpose=flow.purpose).created_at
     time_machine.move_to(sent_at, tick=False)
+    page = flow.client.get(flow.started.code_url).content.decode()
+    assert "60 saniye sonra yeni kod isteyebilirsiniz." in page
+    assert 'data-enable-in="60" disabled' in page
 
     early = flow.resend()
+    assert early.redirect_chain == [(flow.started.code_url, 302)]
     assert "saniye bekleyiniz" in early.content.decode()
     assert flow.sms_count() == 1
 
     time_machine.move_to(sent_at + SmsChallenge.RESEND_AFTER, tick=False)
     later = flow.resend()
+    assert later.redirect_chain == [(flow.started.code_url, 302)]
     assert "Yeni SMS Onay Kodu gönderildi." in later.content.decode()
     assert flow.sms_count() == 2
     new = flow.code
-    assert SmsChallenge.objects.filter(purpose=flow.purpose, invalidated_at=None).count() == 1
+    challenges = SmsChallenge.objects.filter(purpose=flow.purpose)
+    assert challenges.filter(invalidated_at=None).count() == 1
+    assert challenges.filter(invalidated_at__isnull=False).count() == 1  # the old one, voided
     if new != old:
         # The session knows only the new challenge: the old code is just a wrong one now.
         refused = flow.submit(old)
         assert refused.status_code == 400
-        assert "SMS Onay Kodu hatalı" in refused.content.decode()
+        assert "SMS Onay Kodu hatalı. Kalan deneme hakkınız: 2." in refused.content.decode()
     assert flow.started.succeeded(flow.submit(new))
+    citizen.refresh_from_db()
+    assert citizen.code_failure_count == 0  # a right code wipes the strike
 
 
 def test_starting_twice_sends_one_sms(flow: Flow, citizen: Citizen) -> None:
@@ -423,11 +461,21 @@ def test_starting_twice_sends_one_sms(flow: Flow, citizen: Citizen) -> None:
     # Login and recovery: a second start repeats the word / birth-date step in a new session
     # (a second tab). The others: a double click in the same session.
     second = Client() if flow.name in ("login", "recovery") else flow.client
-    started = starter(second, flow.env)
+    started = starter(second, flow.env)  # …which lands on the code page again
 
     assert flow.sms_count() == 1
+    assert SmsChallenge.objects.filter(purpose=flow.purpose).count() == 1
+    if second is not flow.client:
+        # The code moved to the new session: the first one's copy starts again, no strike.
+        stale = flow.submit(flow.code)
+        assert not flow.started.succeeded(stale)
+        assert stale.status_code == 302
+        assert stale["Location"] == flow.started.start_url
+        assert flow.client.get(flow.started.code_url)["Location"] == flow.started.start_url
     response = second.post(started.code_url, {"code": flow.code})
     assert started.succeeded(response)
+    citizen.refresh_from_db()
+    assert (citizen.failure_count, citizen.code_failure_count) == (0, 0)
 
 
 @pytest.mark.postgres

@@ -34,7 +34,6 @@ from .helpers import (
     login_data,
 )
 
-RESEND_URL = "/giris/sms/yeniden-gonder/"
 WARNING = (
     "3 kez hatalı girilen şifreler güvenlik nedeniyle bloke olacaktır. Böyle bir durumda "
     "parolanızı aktif hale getirmek için 444 5 576 numaralı Çağrı Merkezimizle iletişime geçiniz."
@@ -178,28 +177,6 @@ def test_it_logs_in_a_foreigner_with_a_passport_number(
     menu = client.get(MENU_URL)
     assert f"Sayın {citizen.greeting_name};" in menu.content.decode()
     assert "nes.login.succeeded" in audit_actions(citizen)
-
-
-def test_it_reuses_a_code_sent_less_than_a_minute_ago_for_the_newest_session(
-    citizen: Citizen,
-    sms_outbox: list[dict[str, Any]],
-    django_capture_on_commit_callbacks: Any,
-) -> None:
-    first, second = Client(), Client()
-    start_login(first, citizen, django_capture_on_commit_callbacks)
-    start_login(second, citizen, django_capture_on_commit_callbacks)
-    code = sms_code(sms_outbox)
-
-    assert len(sms_outbox) == 1  # no second SMS
-    assert SmsChallenge.objects.filter(citizen=citizen).count() == 1
-    stale = first.post(CODE_URL, {"code": code})
-    assert stale.status_code == 302
-    assert stale["Location"] == LOGIN_URL
-    fresh = second.post(CODE_URL, {"code": code})
-    assert fresh.status_code == 302
-    assert fresh["Location"] == MENU_URL
-    citizen.refresh_from_db()
-    assert citizen.failure_count == 0
 
 
 # --- failures reveal nothing ------------------------------------------------------------------
@@ -425,65 +402,6 @@ def test_it_expires_the_pending_login_after_ten_minutes(
     assert services.SESSION_PENDING not in client.session
     assert "Giriş işleminin süresi doldu" in client.get(LOGIN_URL).content.decode()
     assert "nes.login.succeeded" not in audit_actions(citizen)
-
-
-def test_it_shows_an_expired_code_and_counts_no_strike(
-    client: Client, citizen: Citizen, clock: Any, pending_code: str
-) -> None:
-    clock.shift(dt.timedelta(seconds=181))
-
-    response = client.post(CODE_URL, {"code": pending_code})
-
-    assert response.status_code == 400
-    html = response.content.decode()
-    assert "SMS Onay Kodunun süresi doldu. Yeni kod isteyiniz." in html
-    # No countdown any more: the page offers a new code at once (accounts.stepup, every flow).
-    assert "data-countdown" not in html
-    assert 'data-enable-in="0"' in html
-    citizen.refresh_from_db()
-    assert citizen.code_failure_count == 0
-    assert "nes.login.code_passed" not in audit_actions(citizen)
-
-
-def test_it_resends_a_code_from_the_button_after_a_minute(
-    client: Client,
-    citizen: Citizen,
-    clock: Any,
-    pending_code: str,
-    sms_outbox: list[dict[str, Any]],
-    django_capture_on_commit_callbacks: Any,
-) -> None:
-    old_code = pending_code
-    page = client.get(CODE_URL).content.decode()
-    assert "60 saniye sonra yeni kod isteyebilirsiniz." in page
-    assert 'data-enable-in="60" disabled' in page
-
-    clock.shift(dt.timedelta(seconds=30))
-    too_soon = client.post(RESEND_URL)
-    assert too_soon.status_code == 302
-    assert too_soon["Location"] == CODE_URL
-    assert "saniye bekleyiniz." in client.get(CODE_URL).content.decode()
-    assert len(sms_outbox) == 1
-
-    clock.shift(dt.timedelta(seconds=31))
-    with django_capture_on_commit_callbacks(execute=True):
-        resent = client.post(RESEND_URL)
-    assert resent.status_code == 302
-    assert resent["Location"] == CODE_URL
-    assert "Yeni SMS Onay Kodu gönderildi." in client.get(CODE_URL).content.decode()
-    assert len(sms_outbox) == 2
-    new_code = sms_code(sms_outbox)
-    assert SmsChallenge.objects.filter(citizen=citizen, invalidated_at__isnull=False).count() == 1
-
-    if new_code != old_code:  # one chance in a million that they are equal
-        stale = client.post(CODE_URL, {"code": old_code})
-        assert stale.status_code == 400
-        assert "Kalan deneme hakkınız: 2." in stale.content.decode()
-    response = client.post(CODE_URL, {"code": new_code})
-    assert response.status_code == 302
-    assert response["Location"] == MENU_URL
-    citizen.refresh_from_db()
-    assert citizen.code_failure_count == 0
 
 
 def test_it_refuses_a_sixth_code_sms_in_an_hour_at_the_login_form(
