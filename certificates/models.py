@@ -13,7 +13,6 @@ and the holder's key lives on the AKİS card.
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -501,25 +500,3 @@ class CertificateStatusChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.certificate.serial_number}: {self.from_status} → {self.to_status}"
-
-
-class LoginChallenge(models.Model):
-    """A random challenge for E-İmzalı Giriş: single use, valid 2 minutes, bound to the browser
-    that asked for it (the row keeps only the SHA-256 of the token in its ``nes_esign`` cookie).
-    Expired rows are purged by ``expires_at`` (indexed for it)."""
-
-    LIFETIME = timedelta(minutes=2)
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    nonce = models.BinaryField(_("rastgele değer"))
-    binding_hash = models.CharField(max_length=64)
-    created_at = models.DateTimeField(_("oluşturulma"), default=timezone.now)
-    expires_at = models.DateTimeField(_("geçerlilik sonu"), db_index=True)
-    used_at = models.DateTimeField(_("kullanılma"), null=True, blank=True)
-
-    class Meta:
-        verbose_name = _("e-imzalı giriş sorusu")
-        verbose_name_plural = _("e-imzalı giriş soruları")
-
-    def __str__(self) -> str:
-        return str(self.id)

@@ -11,7 +11,6 @@ import logging
 from celery import current_app, shared_task
 
 from . import publication
-from .esign_login import purge_expired_challenges
 
 logger = logging.getLogger(__name__)
 
@@ -49,14 +48,6 @@ def publish_crls(ca_id: int, shards: list[str]) -> int:
 def refresh_crls() -> int:
     """Celery beat: re-sign what changed without being published, and what is due."""
     return publication.refresh_due()
-
-
-@shared_task(name="certificates.purge_challenges", acks_late=True)
-def purge_challenges() -> int:
-    """Celery beat: delete E-İmzalı Giriş challenges past their expiry. Idempotent."""
-    count = purge_expired_challenges()
-    logger.info("housekeeping: deleted esign_challenges=%d", count)
-    return count
 
 
 def queue_publication(ca_id: int, shard: str) -> None:

@@ -2,7 +2,7 @@
 
 from django.urls import path, register_converter
 
-from . import esign_login, views
+from . import views
 
 
 class SerialConverter:
@@ -22,9 +22,6 @@ register_converter(SerialConverter, "serial")
 app_name = "certificates"
 
 urlpatterns = [
-    path("e-imzali-giris/", esign_login.esign_login, name="esign_login"),
-    path("e-imzali-giris/soru/", esign_login.esign_challenge, name="esign_challenge"),
-    path("e-imzali-giris/tls/", esign_login.esign_tls_login, name="esign_tls_login"),
     path("sertifikalar/", views.certificate_list, name="list"),
     path("sertifikalar/kullanima-ac/", views.open_list, name="open_list"),
     path("sertifikalar/askidan-indir/", views.reinstate_list, name="reinstate_list"),

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "audit",
     "accounts",
     "certificates",
+    "esign",  # E-İmzalı Giriş, above certificates
     "pinvault",
     "eonay",
     "demo",  # seed_demo, load_scale_data: on top of every app
@@ -273,7 +274,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("NES_HOUSEKEEPING_INTERVAL", default=3600.0),
     },
     "purge-esign-challenges": {
-        "task": "certificates.purge_challenges",
+        "task": "esign.purge_challenges",
         "schedule": env.float("NES_HOUSEKEEPING_INTERVAL", default=3600.0),
     },
 }

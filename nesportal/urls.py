@@ -41,6 +41,7 @@ urlpatterns = [
     path("captcha/", include(captcha_patterns)),
     path("", include("accounts.urls")),
     path("", include("certificates.urls")),
+    path("", include("esign.urls")),
     path("", include("certificates.public_urls")),
     path("", include("pinvault.urls")),
     path("", include("pinvault.api_urls")),

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import grimp
 
-PACKAGES = ("accounts", "audit", "certificates", "demo", "eonay", "nesportal", "pinvault")
+PACKAGES = ("accounts", "audit", "certificates", "demo", "eonay", "esign", "nesportal", "pinvault")
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -360,7 +360,7 @@ class LoginChallengeFactory(_KeepAttributes, DjangoModelFactory):
     browser binding token its ``nes_esign`` cookie would hold)."""
 
     class Meta:
-        model = "certificates.LoginChallenge"
+        model = "esign.LoginChallenge"
 
     class Params:
         used = factory.Trait(

@@ -1,5 +1,5 @@
-"""Housekeeping (accounts/housekeeping.py, certificates.purge_challenges): what expired goes,
-what is fresh stays, in batches, idempotently, on Celery beat's schedule."""
+"""Housekeeping (accounts/housekeeping.py): what expired goes, what is fresh stays, in batches,
+idempotently, on Celery beat's schedule. esign.purge_challenges is tested in tests/esign."""
 
 from __future__ import annotations
 
@@ -18,8 +18,6 @@ from django.utils import timezone
 from accounts import housekeeping
 from accounts.models import ContactChange, SmsChallenge, SmsMessage, WordResetLink
 from accounts.tasks import purge_expired
-from certificates.models import LoginChallenge
-from certificates.tasks import purge_challenges
 
 pytestmark = pytest.mark.django_db
 
@@ -171,31 +169,13 @@ def test_the_task_logs_one_line_with_the_counts(citizen: Any, caplog: Any) -> No
     )
 
 
-def test_it_purges_expired_esign_login_challenges(caplog: Any) -> None:
-    def challenge(expires_at: dt.datetime, **fields: Any) -> LoginChallenge:
-        return LoginChallenge.objects.create(
-            nonce=b"n" * 32, binding_hash="0" * 64, expires_at=expires_at, **fields
-        )
-
-    challenge(timezone.now() - dt.timedelta(seconds=1))
-    challenge(timezone.now() - dt.timedelta(hours=1), used_at=timezone.now())
-    live = challenge(timezone.now() + LoginChallenge.LIFETIME)
-
-    with caplog.at_level(logging.INFO, logger="certificates.tasks"):
-        assert purge_challenges.delay().get() == 2
-        assert purge_challenges.delay().get() == 0
-
-    assert list(LoginChallenge.objects.values_list("pk", flat=True)) == [live.pk]
-    assert "housekeeping: deleted esign_challenges=2" in caplog.text
-
-
 def test_beat_runs_both_purges_every_housekeeping_interval() -> None:
     schedule = {
         entry["task"]: entry["schedule"] for entry in settings.CELERY_BEAT_SCHEDULE.values()
     }
 
     assert schedule["accounts.purge_expired"] == 3600.0
-    assert schedule["certificates.purge_challenges"] == 3600.0
+    assert schedule["esign.purge_challenges"] == 3600.0
     assert "certificates.refresh_crls" in schedule
 
 
@@ -203,7 +183,7 @@ def test_the_worker_knows_both_tasks() -> None:
     from nesportal.celery import app
 
     app.loader.import_default_modules()
-    assert {"accounts.purge_expired", "certificates.purge_challenges"} <= set(app.tasks)
+    assert {"accounts.purge_expired", "esign.purge_challenges"} <= set(app.tasks)
 
 
 def test_it_settles_sms_a_dead_worker_left_sending_and_never_resends_them(citizen: Any) -> None:

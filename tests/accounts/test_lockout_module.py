@@ -1,6 +1,6 @@
 """``accounts.lockout`` on its own: reserve, give back, reset, lock with a reason, unlock, the
 dummy check. The flows that use it (login, recovery, codes, E-İmzalı Giriş) are tested in
-test_lockout.py, test_recovery.py, test_otp.py and tests/certificates/test_esign_login.py."""
+test_lockout.py, test_recovery.py, test_otp.py and tests/esign/test_login.py."""
 
 from __future__ import annotations
 

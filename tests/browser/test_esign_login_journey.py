@@ -19,8 +19,8 @@ from playwright.sync_api import Page, expect
 
 from accounts.models import Citizen
 from audit.models import AuditEvent
-from certificates.esign_login import sign_challenge
 from certificates.models import Certificate
+from esign.protocol import sign_challenge
 from tests.browser.test_login_journey import (  # noqa: F401 (fixtures)
     GREETING,
     browser_context_args,

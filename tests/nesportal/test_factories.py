@@ -16,8 +16,8 @@ from accounts.models import Citizen, ContactChange, SmsChallenge, SmsMessage
 from accounts.otp import Outcome, verify_code
 from accounts.tokens import open_reset_link, token_hash
 from audit.models import AppendOnlyError, AuditEvent
-from certificates.models import LoginChallenge
 from eonay.models import Application, ApplicationError, Consent
+from esign.models import LoginChallenge
 from nesportal.testing import factories as f
 from nesportal.testing import frozen_clock, wrong
 from pinvault import vault

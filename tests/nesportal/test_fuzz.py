@@ -109,9 +109,9 @@ def form_field_names() -> list[str]:
     import accounts.forms  # noqa: F401
     import accounts.profile  # noqa: F401
     import accounts.recovery  # noqa: F401
-    import certificates.esign_login  # noqa: F401
     import certificates.forms  # noqa: F401
     import eonay.admin  # noqa: F401
+    import esign.forms  # noqa: F401
     import pinvault.forms  # noqa: F401
 
     names = {"csrfmiddlewaretoken", "next", "language", "action", "_selected_action", "post"}

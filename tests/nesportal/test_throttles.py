@@ -69,10 +69,10 @@ ACTIONS = [
     Action("recovery", "post", FORGOT),
     Action("recovery_code", "post", reverse("accounts:recovery_code")),
     Action("recovery_code", "post", reverse("accounts:recovery_code_resend")),
-    Action("esign_challenge", "get", reverse("certificates:esign_challenge")),
-    Action("esign_challenge", "get", reverse("certificates:esign_login")),
-    Action("esign_login", "post", reverse("certificates:esign_login")),
-    Action("esign_login", "post", reverse("certificates:esign_tls_login")),
+    Action("esign_challenge", "get", reverse("esign:challenge")),
+    Action("esign_challenge", "get", reverse("esign:login")),
+    Action("esign_login", "post", reverse("esign:login")),
+    Action("esign_login", "post", reverse("esign:tls_login")),
     Action(
         "captcha",
         "get",
@@ -279,7 +279,7 @@ def test_a_throttled_recovery_takes_no_strike_and_sends_no_code(
 def test_a_throttled_esign_post_with_a_victims_certificate_costs_nothing(
     citizen: Citizen, certificate_factory: Any
 ) -> None:
-    from tests.certificates.test_esign_login import junk_post
+    from tests.esign.helpers import junk_post
 
     cert, _key = certificate_factory(citizen, "active")
     client = client_from(ATTACKER)

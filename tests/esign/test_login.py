@@ -1,4 +1,4 @@
-"""E-İmzalı Giriş: challenge, signature, certificate checks, strikes and the reference client.
+"""E-İmzalı Giriş logins: success, refusals, strikes and the lock, the TLS client certificate.
 
 Every refusal is the same generic message with status 400; the precise reason is asserted on
 the audit log (``nes.login.esign_failed``, or ``nes.esign.signature_invalid`` for a signature
@@ -9,24 +9,17 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import threading
 import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
-import requests
 import time_machine
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-from cryptography.hazmat.primitives.serialization import pkcs12
 from django.conf import settings as django_settings
-from django.contrib.sessions.models import Session
-from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -36,210 +29,27 @@ from accounts.services import SESSION_CITIZEN
 from audit.models import AuditEvent
 from certificates import ca as ca_module
 from certificates import pki
-from certificates.esign_login import (
-    BINDING_COOKIE,
-    ESIGN_FAILED,
-    MESSAGE_PREFIX,
-    purge_expired_challenges,
-    sign_challenge,
-    signed_message,
-    verify_signature,
-)
-from certificates.models import Certificate, LoginChallenge
+from certificates.models import Certificate
 from certificates.services import issue_certificate
+from esign.models import LoginChallenge
+from esign.protocol import sign_challenge
+from esign.services import BINDING_COOKIE
 from nesportal.testing.factories import tckn_for
+from tests.esign.helpers import (
+    MENU,
+    PAGE,
+    TLS,
+    assert_refused,
+    failures,
+    get_challenge,
+    junk_post,
+    login,
+    pem,
+    signed_post,
+    strikes,
+)
 
 pytestmark = pytest.mark.django_db
-
-PAGE = reverse("certificates:esign_login")
-CHALLENGE = reverse("certificates:esign_challenge")
-TLS = reverse("certificates:esign_tls_login")
-MENU = reverse("accounts:menu")
-GENERIC = str(ESIGN_FAILED)
-
-
-def pem(cert: Certificate | x509.Certificate) -> str:
-    if isinstance(cert, Certificate):
-        cert = x509.load_der_x509_certificate(bytes(cert.der))
-    return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
-
-
-def get_challenge(client: Client) -> dict[str, Any]:
-    response = client.get(CHALLENGE)
-    assert response.status_code == 200
-    assert response["Cache-Control"].startswith("max-age=0")
-    return response.json()
-
-
-def signed_post(
-    client: Client,
-    challenge: dict[str, Any],
-    key: Any,
-    cert: Certificate | x509.Certificate,
-    *,
-    nonce: bytes | None = None,
-    **extra: Any,
-) -> Any:
-    nonce = base64.b64decode(challenge["nonce_b64"]) if nonce is None else nonce
-    signature = sign_challenge(nonce, challenge["challenge_id"], key)
-    data = {
-        "challenge_id": challenge["challenge_id"],
-        "signature": base64.b64encode(signature).decode(),
-        "certificate": pem(cert),
-    }
-    return client.post(PAGE, data, **extra)
-
-
-def login(client: Client, key: Any, cert: Certificate | x509.Certificate, **kw: Any) -> Any:
-    return signed_post(client, get_challenge(client), key, cert, **kw)
-
-
-FAILURE_ACTIONS = ("nes.login.esign_failed", "nes.esign.signature_invalid")
-
-
-def failures() -> list[str]:
-    return list(
-        AuditEvent.objects.filter(action__in=FAILURE_ACTIONS)
-        .order_by("pk")
-        .values_list("data__reason", flat=True)
-    )
-
-
-def junk_post(client: Client, cert: Certificate | x509.Certificate) -> Any:
-    """What an attacker can do with a victim's (public) certificate: no key, junk signature."""
-    challenge = get_challenge(client)
-    data = {
-        "challenge_id": challenge["challenge_id"],
-        "signature": base64.b64encode(b"\x30" + b"\x00" * 70).decode(),
-        "certificate": pem(cert),
-    }
-    return client.post(PAGE, data)
-
-
-def strikes(citizen: Citizen) -> int:
-    citizen.refresh_from_db()
-    return citizen.failure_count
-
-
-def assert_refused(response: Any, reason: str, *, passed_before: int = 0) -> None:
-    assert response.status_code == 400
-    assert GENERIC in response.content.decode()
-    assert SESSION_CITIZEN not in response.wsgi_request.session
-    assert failures()[-1] == reason
-    assert AuditEvent.objects.filter(action="nes.login.esign_passed").count() == passed_before
-
-
-@pytest.fixture
-def active(citizen: Citizen, certificate_factory: Any) -> tuple[Certificate, Any]:
-    return certificate_factory(citizen, "active")
-
-
-# --- the page and the challenge -------------------------------------------------------------
-
-
-def test_it_shows_a_fresh_challenge_bound_to_the_browser(client: Client, demo_pki: Any) -> None:
-    response = client.get(PAGE)
-
-    assert response.status_code == 200
-    html = response.content.decode()
-    challenge = LoginChallenge.objects.get()
-    nonce_b64 = base64.b64encode(bytes(challenge.nonce)).decode()
-    assert f'data-challenge-id="{challenge.pk}"' in html
-    assert nonce_b64 in html
-    assert 'name="signature"' in html and 'name="certificate"' in html
-    assert len(bytes(challenge.nonce)) == 32
-    assert challenge.expires_at - challenge.created_at == dt.timedelta(minutes=2)
-    assert challenge.used_at is None
-    assert len(challenge.binding_hash) == 64
-    # Only the hash is stored; the token lives in the browser's own cookie, not in a session.
-    cookie = response.cookies[BINDING_COOKIE]
-    assert cookie["httponly"] and cookie["samesite"] == "Strict"
-    assert cookie["path"] == PAGE and 0 < int(cookie["max-age"]) <= 300
-    assert challenge.binding_hash not in cookie.value
-    assert Session.objects.count() == 0
-
-
-def test_cookie_less_challenges_store_no_session(client: Client, demo_pki: Any) -> None:
-    """Issue 9, item 7: 200 anonymous GETs stored 200 session rows."""
-    for i in range(20):
-        fresh = Client(REMOTE_ADDR=f"192.0.2.{i + 1}")  # many clients: no per-client throttle
-        assert fresh.get(CHALLENGE).status_code == 200
-        assert fresh.get(PAGE).status_code == 200
-        assert BINDING_COOKIE in fresh.cookies
-
-    assert Session.objects.count() == 0
-    assert LoginChallenge.objects.count() == 40
-
-
-def test_one_browser_keeps_its_binding_across_challenges(client: Client, demo_pki: Any) -> None:
-    get_challenge(client)
-    get_challenge(client)
-
-    assert LoginChallenge.objects.values("binding_hash").distinct().count() == 1
-
-
-def test_a_forged_binding_cookie_binds_nothing(
-    client: Client, citizen: Citizen, active: tuple[Certificate, Any]
-) -> None:
-    row, key = active
-    challenge = get_challenge(client)
-    client.cookies[BINDING_COOKIE] = "not-a-signed-token"
-
-    assert_refused(signed_post(client, challenge, key, row), "challenge_other_session")
-    assert strikes(citizen) == 0
-
-
-def test_expired_challenges_are_purged(client: Client, demo_pki: Any) -> None:
-    get_challenge(client)
-    get_challenge(Client())
-    later = timezone.now() + dt.timedelta(minutes=13)
-
-    assert purge_expired_challenges(now=later) == 2
-    assert LoginChallenge.objects.count() == 0
-
-
-def test_it_serves_the_challenge_as_json_with_a_csrf_token(client: Client, demo_pki: Any) -> None:
-    data = get_challenge(client)
-
-    challenge = LoginChallenge.objects.get()
-    assert data["challenge_id"] == str(challenge.pk)
-    assert base64.b64decode(data["nonce_b64"]) == bytes(challenge.nonce)
-    assert dt.datetime.fromisoformat(data["expires_at"]) == challenge.expires_at
-    assert data["csrf_token"]
-    assert data["post_url"] == PAGE
-    assert base64.b64decode(data["message_prefix_b64"]) == MESSAGE_PREFIX
-
-
-def test_it_links_the_home_page_to_the_esign_login(client: Client, db: None) -> None:
-    html = client.get(reverse("accounts:home")).content.decode()
-    assert f'href="{PAGE}"' in html
-    assert "disabled" not in html
-
-
-def test_it_sends_a_logged_in_citizen_to_the_menu(citizen_client: Client) -> None:
-    response = citizen_client.get(PAGE)
-    assert response.status_code == 302 and response["Location"] == MENU
-
-
-def test_it_signs_the_documented_message() -> None:
-    key = ec.generate_private_key(ec.SECP256R1())
-    challenge_id, nonce = uuid.uuid4(), b"\x01" * 32
-
-    message = signed_message(str(challenge_id), nonce)
-
-    assert message == b"NES-PORTAL-LOGIN\x00" + challenge_id.bytes + nonce
-    signature = sign_challenge(nonce, challenge_id, key)
-    assert verify_signature(key.public_key(), signature, message)
-    assert not verify_signature(key.public_key(), signature, message + b"x")
-    # Raw r‖s (PKCS#11 CKM_ECDSA) is accepted too, whatever its first byte (even 0x30, DER's).
-    seen_0x30 = False
-    while not seen_0x30:
-        signature = sign_challenge(nonce, challenge_id, key)
-        r, s = decode_dss_signature(signature)
-        raw = r.to_bytes(32, "big") + s.to_bytes(32, "big")
-        seen_0x30 = raw[0] == 0x30
-        assert verify_signature(key.public_key(), raw, message)
-        assert not verify_signature(key.public_key(), raw, message + b"x")
 
 
 # --- success ---------------------------------------------------------------------------------
@@ -685,171 +495,3 @@ def test_it_logs_in_with_a_tls_client_certificate_when_configured(
     passed = AuditEvent.objects.get(action="nes.login.esign_passed")
     assert passed.data["method"] == "tls_client_certificate"
     assert strikes(citizen) == 0
-
-
-# --- the reference client --------------------------------------------------------------------
-
-
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("form", ["pem", "p12"])
-def test_the_reference_client_logs_in(
-    live_server: Any,
-    citizen_factory: Any,
-    certificate_factory: Any,
-    tmp_path: Path,
-    capsys: Any,
-    form: str,
-) -> None:
-    citizen = citizen_factory()
-    row, key = certificate_factory(citizen, "active")
-    cert = x509.load_der_x509_certificate(bytes(row.der))
-    if form == "pem":
-        (tmp_path / "key.pem").write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-        (tmp_path / "cert.pem").write_text(pem(cert))
-        args = ["--key", str(tmp_path / "key.pem"), "--cert", str(tmp_path / "cert.pem")]
-    else:
-        (tmp_path / "card.p12").write_bytes(
-            pkcs12.serialize_key_and_certificates(
-                b"card", key, cert, None, serialization.BestAvailableEncryption(b"1234")
-            )
-        )
-        args = ["--p12", str(tmp_path / "card.p12"), "--password", "1234"]
-
-    call_command("sign_login_challenge", "--url", live_server.url, *args)
-
-    assert f"Logged in (HTTP 200): {MENU}" in capsys.readouterr().out
-    assert AuditEvent.objects.filter(action="nes.login.esign_passed", citizen=citizen).exists()
-
-
-@pytest.mark.django_db(transaction=True)
-def test_the_reference_client_reports_a_refusal(
-    live_server: Any, citizen_factory: Any, certificate_factory: Any, tmp_path: Path
-) -> None:
-    row, key = certificate_factory(citizen_factory(), "revoked")
-    (tmp_path / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    (tmp_path / "cert.pem").write_text(pem(row))
-
-    with pytest.raises(CommandError, match="Login refused \\(HTTP 400\\)"):
-        call_command(
-            "sign_login_challenge",
-            "--url",
-            live_server.url,
-            "--key",
-            str(tmp_path / "key.pem"),
-            "--cert",
-            str(tmp_path / "cert.pem"),
-        )
-
-
-# --- races (PostgreSQL, real threads over HTTP) ----------------------------------------------
-
-
-def _parallel_posts(url: str, cookies: Any, payloads: list[dict[str, str]]) -> list[int]:
-    barrier = threading.Barrier(len(payloads))
-    statuses: list[int] = []
-
-    def post(payload: dict[str, str]) -> None:
-        with requests.Session() as session:
-            session.cookies.update(cookies)
-            barrier.wait(timeout=30)
-            response = session.post(
-                url + PAGE,
-                data=payload,
-                headers={"X-CSRFToken": cookies["nes_csrftoken"], "Referer": url + PAGE},
-                allow_redirects=False,
-                timeout=30,
-            )
-            statuses.append(response.status_code)
-
-    threads = [threading.Thread(target=post, args=(p,)) for p in payloads]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return statuses
-
-
-def _fetch_challenges(url: str, count: int) -> tuple[Any, list[dict[str, Any]]]:
-    session = requests.Session()
-    challenges = [session.get(url + CHALLENGE, timeout=30).json() for _ in range(count)]
-    return session.cookies.get_dict(), challenges
-
-
-def _payload(challenge: dict[str, Any], key: Any, row: Certificate) -> dict[str, str]:
-    signature = sign_challenge(
-        base64.b64decode(challenge["nonce_b64"]), challenge["challenge_id"], key
-    )
-    return {
-        "challenge_id": challenge["challenge_id"],
-        "signature": base64.b64encode(signature).decode(),
-        "certificate": pem(row),
-    }
-
-
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_it_lets_exactly_one_of_parallel_replays_in(
-    live_server: Any, citizen_factory: Any, certificate_factory: Any
-) -> None:
-    citizen = citizen_factory()
-    row, key = certificate_factory(citizen, "active")
-    cookies, [challenge] = _fetch_challenges(live_server.url, 1)
-
-    statuses = _parallel_posts(live_server.url, cookies, [_payload(challenge, key, row)] * 6)
-
-    assert sorted(statuses) == [302] + [400] * 5
-    assert AuditEvent.objects.filter(action="nes.login.esign_passed").count() == 1
-    assert failures() == ["challenge_used"] * 5
-
-
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_it_checks_at_most_three_certificates_however_many_arrive_at_once(
-    live_server: Any, citizen_factory: Any, certificate_factory: Any
-) -> None:
-    citizen = citizen_factory()
-    row, key = certificate_factory(citizen, "revoked")  # signed right, but not usable
-    cookies, challenges = _fetch_challenges(live_server.url, 8)
-
-    statuses = _parallel_posts(
-        live_server.url, cookies, [_payload(c, key, row) for c in challenges]
-    )
-
-    assert statuses == [400] * 8
-    reasons = failures()
-    assert reasons.count("certificate_revoked") == 3
-    assert reasons.count("citizen_locked") == 5
-    citizen.refresh_from_db()
-    assert citizen.failure_count == 3 and citizen.locked_at is not None
-
-
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_parallel_forged_posts_cost_no_strike(
-    live_server: Any, citizen_factory: Any, certificate_factory: Any
-) -> None:
-    citizen = citizen_factory()
-    row, _key = certificate_factory(citizen, "active")
-    wrong_key = ec.generate_private_key(ec.SECP256R1())
-    cookies, challenges = _fetch_challenges(live_server.url, 8)
-
-    statuses = _parallel_posts(
-        live_server.url, cookies, [_payload(c, wrong_key, row) for c in challenges]
-    )
-
-    assert statuses == [400] * 8
-    assert failures() == ["signature_invalid"] * 8
-    citizen.refresh_from_db()
-    assert citizen.failure_count == 0 and citizen.locked_at is None

@@ -3,7 +3,7 @@
     manage.py sign_login_challenge --url http://127.0.0.1:8000 --key KEY.pem --cert CERT.pem
     manage.py sign_login_challenge --url https://portal.example --p12 card.p12 --password …
 
-The protocol is in ``certificates/esign_login.py`` (and README "E-İmzalı Giriş"). A real
+The protocol is ``esign/protocol.py`` (and README "E-İmzalı Giriş"). A real
 signing tool does the same with the key on the AKİS card (PKCS#11) instead of a file.
 """
 
@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 from django.core.management.base import BaseCommand, CommandError
 
-from certificates.esign_login import sign_challenge
+from esign.protocol import sign_challenge
 
 TIMEOUT = 15
 
