@@ -67,6 +67,13 @@ def frozen_clock(at: datetime | None = None) -> Any:
     return time_machine.travel(at or timezone.now(), tick=False)
 
 
+def staff_login(client: Client, user: Any) -> Client:
+    """Log ``client`` into admin as the staff ``user``, past every factor admin asks for (for
+    tests of admin pages; the login itself is tested through its pages)."""
+    client.force_login(user)
+    return client
+
+
 def login_as(client: Client, citizen: Citizen) -> Client:
     """Log ``client`` in as ``citizen`` directly (for tests of pages behind the login)."""
     from django.conf import settings
@@ -173,8 +180,7 @@ def call_centre_agent(db: None) -> Any:
 
 @pytest.fixture
 def agent_client(client: Client, call_centre_agent: Any) -> Client:
-    client.force_login(call_centre_agent)
-    return client
+    return staff_login(client, call_centre_agent)
 
 
 @pytest.fixture(scope="session")

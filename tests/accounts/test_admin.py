@@ -14,6 +14,7 @@ from accounts.services import check_security_word
 from audit.actor import Actor
 from audit.log import record
 from audit.models import AuditEvent
+from nesportal.testing import staff_login
 from nesportal.testing.factories import (
     DEFAULT_SECURITY_WORD,
     CallCentreAgentFactory,
@@ -170,7 +171,7 @@ def test_it_gives_the_agent_no_field_to_change_the_security_word(agent_client):
 
 def test_it_gives_a_superuser_a_new_word_field_but_never_the_hash(client):
     admin_user = StaffUserFactory(is_superuser=True)
-    client.force_login(admin_user)
+    staff_login(client, admin_user)
     citizen = CitizenFactory()
 
     response = client.get(_change_url(citizen))
@@ -342,7 +343,7 @@ def test_it_withholds_the_unlock_action_from_staff_without_the_permission(client
     staff.user_permissions.add(
         Permission.objects.get(content_type__app_label="accounts", codename="view_citizen")
     )
-    client.force_login(staff)
+    staff_login(client, staff)
     citizen = lock_by_wrong_words(CitizenFactory())
 
     changelist = client.get(reverse(CHANGELIST))
@@ -389,7 +390,7 @@ def test_it_finds_audit_events_by_tckn(agent_client):
 @pytest.mark.parametrize("as_superuser", [False, True])
 def test_it_refuses_to_add_change_or_delete_audit_events(client, as_superuser):
     user = StaffUserFactory(is_superuser=True) if as_superuser else CallCentreAgentFactory()
-    client.force_login(user)
+    staff_login(client, user)
     event = record("nes.logout", citizen=CitizenFactory())
 
     add = client.get(reverse("admin:audit_auditevent_add"))
@@ -414,7 +415,7 @@ def test_it_refuses_to_add_change_or_delete_audit_events(client, as_superuser):
 @pytest.mark.parametrize("as_superuser", [False, True])
 def test_it_keeps_sms_records_read_only(client, as_superuser):
     user = StaffUserFactory(is_superuser=True) if as_superuser else CallCentreAgentFactory()
-    client.force_login(user)
+    staff_login(client, user)
     citizen = CitizenFactory()
     message = SmsMessage.objects.create(
         citizen=citizen,

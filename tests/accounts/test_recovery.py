@@ -22,7 +22,7 @@ from accounts.sms_queue import SmsUnavailable
 from accounts.tokens import reset_link_sms_url
 from audit.actor import Actor
 from audit.models import AuditEvent
-from nesportal.testing import login_as, sms_code
+from nesportal.testing import login_as, sms_code, staff_login
 from nesportal.testing.factories import DEFAULT_SECURITY_WORD, StaffUserFactory
 
 from .helpers import CAPTCHA_KEY_RE, LOGIN_URL, MENU_URL, comparable, login_data
@@ -571,7 +571,7 @@ def test_staff_without_the_permission_cannot_send_links(
 
     staff = StaffUserFactory()
     staff.user_permissions.add(Permission.objects.get(codename="view_citizen"))
-    client.force_login(staff)
+    staff_login(client, staff)
 
     changelist = client.get(CHANGELIST).content.decode()
     assert "send_reset_link" not in changelist

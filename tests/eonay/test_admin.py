@@ -13,6 +13,7 @@ from accounts.models import Citizen, SmsMessage
 from audit.models import AuditEvent
 from eonay.models import Application, Consent
 from eonay.services import give_consent
+from nesportal.testing import staff_login
 from nesportal.testing.factories import APPLICATION_ENTRY, ApplicationFactory
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +28,7 @@ def change_url(application: Application) -> str:
 
 @pytest.fixture
 def staff_client(client: Client, staff: Any) -> Client:
-    client.force_login(staff)
+    staff_login(client, staff)
     return client
 
 
@@ -139,7 +140,7 @@ def test_the_page_shows_the_decision_read_only_without_decide_buttons(
 def test_only_staff_with_the_add_permission_enter_applications(
     client: Client, call_centre_agent: Any, citizen: Citizen
 ) -> None:
-    client.force_login(call_centre_agent)
+    staff_login(client, call_centre_agent)
     assert client.get(ADD).status_code == 403
     assert client.post(ADD, entry(citizen)).status_code == 403
 

@@ -40,7 +40,7 @@ from hypothesis import seed as hseed
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from nesportal.testing import login_as
+from nesportal.testing import login_as, staff_login
 
 pytestmark = pytest.mark.django_db
 
@@ -384,8 +384,8 @@ def test_no_input_makes_a_5xx(fuzz_data: dict[str, Any], capsys: Any) -> None:
     cookie_name = django_settings.SESSION_COOKIE_NAME
     clients = {who: Client(raise_request_exception=False) for who in WHO}
     login_as(clients["citizen"], fuzz_data["citizen"])
-    clients["agent"].force_login(fuzz_data["agent"])
-    clients["superuser"].force_login(fuzz_data["superuser"])
+    staff_login(clients["agent"], fuzz_data["agent"])
+    staff_login(clients["superuser"], fuzz_data["superuser"])
     session_keys = {who: c.cookies[cookie_name].value for who, c in clients.items() if c.cookies}
 
     def client_for(who: str) -> Client:
