@@ -34,6 +34,7 @@ from certificates.models import Certificate
 from eonay.models import Application
 from pinvault import pins, vault
 from pinvault.models import AkisCard
+from staff.models import HashedStaticDevice, SealedTOTPDevice
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,9 @@ class DemoResult:
     certificates: list[Certificate] = field(default_factory=list)
     cards: list[AkisCard] = field(default_factory=list)
     applications: list[Application] = field(default_factory=list)
+    # Demo staff's second factor: the authenticator secret (base32) and fresh backup codes.
+    totp_secrets: dict[str, str] = field(default_factory=dict)
+    backup_codes: dict[str, list[str]] = field(default_factory=dict)
 
 
 STATES = ("pending", "active", "suspended", "revoked", "expired")
@@ -269,6 +273,17 @@ DEMO_STAFF = [
 ]
 
 
+def _demo_authenticator(user: Any) -> SealedTOTPDevice:
+    """The demo staff member's authenticator: kept across re-seeding, so an app set up once
+    keeps working; its secret is printed by ``seed_demo`` (demo accounts only)."""
+    device = SealedTOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = SealedTOTPDevice.create_for(user, name="Demo")
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+    return device
+
+
 @transaction.atomic
 def seed_demo() -> DemoResult:
     result = DemoResult()
@@ -310,6 +325,11 @@ def seed_demo() -> DemoResult:
         if not staff.superuser:
             user.groups.set([group])
         result.staff.append(staff)
+        result.totp_secrets[staff.username] = _demo_authenticator(user).secret_text
+        backup = HashedStaticDevice.objects.filter(user=user).first()
+        if backup is None:
+            backup = HashedStaticDevice.objects.create(user=user, name="Yedek kodlar")
+        result.backup_codes[staff.username] = backup.replace_codes(3)
 
     # E-Onay: something to approve (staff exist only now, and enter the applications).
     entered_by = user_model.objects.get(username="yonetici")

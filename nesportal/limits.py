@@ -59,9 +59,17 @@ THROTTLES: dict[str, Throttle] = {
     # The AKİS card tool API's calls without a valid API key (calls with one are not limited:
     # the key is the tool's identity, and strangers sharing its address must not stop it).
     "cardtool": Throttle("cardtool", ("30/m", "600/h"), ("GET", "POST")),
-    # Django admin's password form (the staff second factor comes with django-otp).
+    # Django admin's password form and its second factor (django-otp TOTP or a backup code).
     "admin_login": Throttle("admin_login", ("10/m", "60/h")),
+    "admin_otp": Throttle("admin_otp", ("10/m", "60/h")),
 }
+
+# Staff accounts (Django admin): wrong passwords and wrong second-factor codes count together;
+# this many in a row lock the account until a superuser unlocks it (``staff.guard``). On top,
+# django-otp doubles the wait after each wrong code of one device (1 s, 2 s, 4 s, ...).
+STAFF_MAX_FAILURES = 5
+# How long the password step stays valid while the second factor is asked for (seconds).
+STAFF_PENDING_MAX_AGE = 5 * 60
 
 _RATE = re.compile(r"^[1-9][0-9]*/[0-9]*[smhd]$")
 

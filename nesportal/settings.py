@@ -45,7 +45,7 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "staff.apps.NesAdminConfig",  # django.contrib.admin, served by staff.sites.StaffAdminSite
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -60,6 +60,12 @@ INSTALLED_APPS = [
     "esign",  # E-İmzalı Giriş, above certificates
     "pinvault",
     "eonay",
+    # Staff two-factor: django-otp's TOTP and backup-code devices (staff.models seals their
+    # secrets); staff after them, so its admin replaces theirs (which would show TOTP keys).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "staff",
     "demo",  # seed_demo, load_scale_data: on top of every app
 ]
 
@@ -75,6 +81,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): admin needs it
     "accounts.middleware.CitizenMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -354,6 +361,12 @@ CAPTCHA_FLITE_PATH = shutil.which("flite")
 
 LOGIN_URL = "accounts:login"
 ADMIN_URL = env.str("ADMIN_URL", default="admin/")
+
+# Staff two-factor (django-otp; README "Call centre"). The issuer names the account in the
+# authenticator app. The throttle doubles each device's wait after a wrong code (1, 2, 4 s…).
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="NES Portal")
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 1
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {

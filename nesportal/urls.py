@@ -2,16 +2,11 @@ from captcha import views as captcha_views
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
-from django.utils.translation import gettext_lazy as _
 
 from nesportal.decorators import throttled
 
-admin.site.site_header = _("NES Portal — Çağrı Merkezi")
-admin.site.site_title = _("NES Portal yönetim")
-admin.site.index_title = _("Çağrı Merkezi ve yönetim")
-# Staff password guesses per client (POSTs only: showing the form is free). Before
-# admin.site.urls below, which reads admin.site.login once.
-admin.site.login = throttled("admin_login")(admin.site.login)  # type: ignore[method-assign]
+# admin.site is staff.sites.StaffAdminSite (staff.apps.NesAdminConfig): no admin page without
+# the password *and* a second factor (django-otp); its login pages are throttled per client.
 
 # django-simple-captcha's own URLs (captcha/urls.py, same names and patterns), each image, audio
 # and refresh counted per client: every one costs a render (and, for audio, a flite process).

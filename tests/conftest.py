@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import os
 import shutil
+from typing import Any
 
 import pytest
+from django.test import Client
+
+from nesportal.testing import staff_login
 
 # Playwright's sync API runs an event loop in the test thread; Django's ORM is sync-only.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -68,3 +72,9 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
             "--no-first-run",
         ],
     }
+
+
+@pytest.fixture
+def admin_client(db: None, admin_user: Any) -> Client:
+    """pytest-django's ``admin_client``, logged in past admin's second factor as well."""
+    return staff_login(Client(), admin_user)

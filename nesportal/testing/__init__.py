@@ -9,7 +9,10 @@ conftest.py (or pass ``-p nesportal.testing``) if it is not picked up. Fixtures:
 * ``citizen`` / ``citizen_factory`` – a saved citizen (security word ``DEFAULT_SECURITY_WORD``).
 * ``citizen_client`` – a Django test client logged in as ``citizen``; ``login_as(client, c)``
   logs any client in without going through captcha and SMS.
-* ``call_centre_agent`` / ``agent_client`` – a staff user in the "Çağrı Merkezi" group only.
+* ``call_centre_agent`` / ``agent_client`` – a staff user in the "Çağrı Merkezi" group only,
+  logged into admin past the second factor; ``staff_login(client, user)`` does the same for any
+  staff user (pytest-django's ``admin_client`` only logs in with the password, which admin
+  refuses: override it with ``staff_login(Client(), admin_user)``, as tests/conftest.py does).
 * ``captcha_test_mode`` – the captcha accepts the answer "passed" for this test.
 * ``demo_pki`` – a throw-away root CA (with its ARL), issuing CA and OCSP signer (made once per
   test session) that the settings point at; ``certificate_factory(citizen, state=…)`` issues a real
@@ -68,9 +71,22 @@ def frozen_clock(at: datetime | None = None) -> Any:
 
 
 def staff_login(client: Client, user: Any) -> Client:
-    """Log ``client`` into admin as the staff ``user``, past every factor admin asks for (for
-    tests of admin pages; the login itself is tested through its pages)."""
+    """Log ``client`` into admin as the staff ``user``, past both factors: the session is
+    logged in and verified by the user's authenticator (one is enrolled if the user has none).
+    For tests of admin pages; the login itself is tested through its pages (tests/staff)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    from staff.models import SealedTOTPDevice
+
+    device = SealedTOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = SealedTOTPDevice.create_for(user, name="test")
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
     client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
     return client
 
 

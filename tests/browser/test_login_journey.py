@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
@@ -238,6 +239,12 @@ def test_it_locks_after_three_wrong_words_and_an_agent_unlocks(
         admin.locator("#id_username").fill(agent.username)
         admin.locator("#id_password").fill(AGENT_PASSWORD)
         admin.locator("input[type='submit']").click()
+        # The second factor: a code of the agent's authenticator (enrolled on the first visit).
+        expect(admin).to_have_url(re.compile(r"/admin/dogrulama/kur/$"))
+        secret = admin.locator("#totp-secret").inner_text().replace(" ", "")
+        admin.get_by_label("Uygulamadaki 6 haneli kod").fill(pyotp.TOTP(secret).now())
+        admin.get_by_role("button", name="Doğrula ve ekle").click()
+        admin.get_by_role("link", name="Kaydettim, devam et").click()
         expect(admin.locator("#user-tools")).to_contain_text(agent.username)
 
         admin.goto(f"{live_server.url}/admin/accounts/citizen/")

@@ -11,12 +11,15 @@ import uuid
 from io import StringIO
 from pathlib import Path
 
+import pyotp
 import pytest
+import time_machine
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import RequestFactory
+from django.utils import timezone
 
 from accounts.identity import is_valid_tckn
 from accounts.models import CALL_CENTRE_GROUP, Citizen, SmsChallenge
@@ -33,6 +36,9 @@ pytestmark = pytest.mark.django_db
 # "  10000000146  Kerimcan Zeytin   Güvenlik Sözcüğü: zeytin-dalı-42   +905320000012"
 CITIZEN_LINE = re.compile(r"^\s+(\S+)\s+.+?\s+Güvenlik Sözcüğü: (\S+)\s+(\+\d+)$", re.M)
 # "  cagri        parola: Cagri-Demo-2026!       Çağrı Merkezi temsilcisi"
+TOTP_LINE = re.compile(
+    r"^\s+(\S+)\s+parola: .*\n\s+kimlik doğrulayıcı anahtarı \(TOTP\): ([A-Z2-7 ]+)$", re.M
+)
 STAFF_LINE = re.compile(r"^\s+(\S+)\s+parola: (\S+)\s+", re.M)
 
 
@@ -42,6 +48,7 @@ def _pki(demo_pki):
     return demo_pki
 
 
+BACKUP_LINE = re.compile(r"yedek kodlar \(her biri bir kez\): .*$", re.M)
 CERTIFICATE_SECTION = re.compile(r"^Demo sertifikalar.*?(?=^Yönetim paneli)", re.M | re.S)
 
 
@@ -106,7 +113,9 @@ def test_it_is_idempotent():
     assert Certificate.objects.count() == certificates
     assert CERTIFICATE_SECTION.search(first)
     assert not CERTIFICATE_SECTION.search(second)
-    assert second == CERTIFICATE_SECTION.sub("", first)
+    # Backup codes are new on every run (only their digests are kept, so old ones cannot be
+    # printed again); everything else is the same.
+    assert BACKUP_LINE.sub("", second) == BACKUP_LINE.sub("", CERTIFICATE_SECTION.sub("", first))
     for identifier, word, _ in CITIZEN_LINE.findall(second):
         assert (
             check_security_word(identifier, word, actor=Actor.from_request(login_request()))
@@ -148,13 +157,34 @@ def test_it_lets_the_demo_agent_log_into_admin(client):
     output = seed("--force")
     password = dict(STAFF_LINE.findall(output))["cagri"]
 
-    response = client.post(
-        "/admin/login/?next=/admin/", {"username": "cagri", "password": password}
-    )
+    secret = dict(TOTP_LINE.findall(output))["cagri"].replace(" ", "")
 
+    response = client.post(
+        "/admin/login/?next=/admin/", {"username": "cagri", "password": password, "next": "/admin/"}
+    )
+    assert response.status_code == 302
+    assert response.url == "/admin/dogrulama/"
+    assert client.get("/admin/accounts/citizen/").status_code == 302, "not with a password alone"
+
+    response = client.post("/admin/dogrulama/", {"token": pyotp.TOTP(secret).now()})
     assert response.status_code == 302
     assert response.url == "/admin/"
     assert client.get("/admin/accounts/citizen/").status_code == 200
+
+
+def test_demo_totp_prints_the_code_the_printed_secret_gives(settings):
+    output = seed("--force")
+    secret = dict(TOTP_LINE.findall(output))["cagri"].replace(" ", "")
+    settings.DEBUG = True
+    out = StringIO()
+
+    with time_machine.travel(timezone.now(), tick=False):
+        call_command("demo_totp", "cagri", stdout=out)
+        assert out.getvalue().split()[0] == pyotp.TOTP(secret).now()
+
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DEBUG only"):
+        call_command("demo_totp", "cagri", stdout=StringIO())
 
 
 def test_it_refuses_to_seed_without_debug_unless_forced(settings):

@@ -92,6 +92,10 @@ ACTIONS = [
         json=True,
     ),
     Action("admin_login", "post", reverse("admin:login")),
+    # Without a password step first these pages send the client back to the login, but every
+    # POST still counts: a guesser cannot try codes faster than the throttle.
+    Action("admin_otp", "post", reverse("admin:otp_verify")),
+    Action("admin_otp", "post", reverse("admin:otp_enrol")),
 ]
 
 

@@ -38,3 +38,11 @@ class Command(BaseCommand):
         out.write(self.style.MIGRATE_HEADING("Yönetim paneli (/admin/):"))
         for s in result.staff:
             out.write(f"  {s.username:<12} parola: {s.password:<22} {s.role}")
+            out.write(
+                f"  {'':<12} kimlik doğrulayıcı anahtarı (TOTP): {result.totp_secrets[s.username]}"
+            )
+            codes = ", ".join(result.backup_codes[s.username])
+            out.write(f"  {'':<12} yedek kodlar (her biri bir kez): {codes}")
+        out.write(
+            "  Şu anki 6 haneli kod, uygulama kurmadan: python manage.py demo_totp <kullanıcı adı>"
+        )
