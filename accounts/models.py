@@ -243,7 +243,9 @@ class SmsChallenge(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_purpose_display()} {self.created_at:%Y-%m-%d %H:%M:%S}"
+        return (
+            f"{self.get_purpose_display()} {timezone.localtime(self.created_at):%Y-%m-%d %H:%M:%S}"
+        )
 
     def is_open(self, now: Any = None) -> bool:
         now = now or timezone.now()
@@ -468,4 +470,4 @@ class WordResetLink(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"{self.citizen} {self.created_at:%Y-%m-%d %H:%M}"
+        return f"{self.citizen} {timezone.localtime(self.created_at):%Y-%m-%d %H:%M}"

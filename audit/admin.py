@@ -21,7 +21,7 @@ class ActionFilter(admin.SimpleListFilter):
     """The actions by their Turkish labels (the codes stay in the URL and the search)."""
 
     title = _("olay")
-    parameter_name = "action"
+    parameter_name = "action__exact"  # what list_filter = ["action"] used: old links still work
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, StrOrPromise]]:
         return sorted(ACTION_LABELS.items(), key=lambda item: str(item[1]))

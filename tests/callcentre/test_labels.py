@@ -98,3 +98,15 @@ def test_admin_pages_load_the_console_stylesheet_from_a_file(agent_client: Clien
     assert finders.find("css/admin-console.css")
     assert 'class="nes-table"' in html
     assert "nes-list" in html  # the lists take the whole width
+
+
+def test_the_audit_filter_keeps_its_old_links(agent_client: Client) -> None:
+    citizen = CitizenFactory()
+    record("nes.account.unlocked", citizen=citizen, reason="x")
+    record("nes.logout", citizen=citizen)
+
+    response = agent_client.get(
+        reverse("admin:audit_auditevent_changelist"), {"action__exact": "nes.logout"}
+    )
+
+    assert [e.action for e in response.context["cl"].result_list] == ["nes.logout"]
