@@ -3,6 +3,11 @@
 Agents (the "Çağrı Merkezi" group) can view citizens, their recent login attempts and SMS
 outcomes, and run "Kilidi aç". Nobody sees or edits the security-word hash in admin; a
 superuser can set a new security word, which is hashed at once.
+
+The citizen's page is the agent's console: the lock box (state, reason, time, counters) and the
+"Kilidi aç" / "Sıfırlama bağlantısı gönder" buttons come first. The feature apps add their
+read-only tables to it (certificates, AKİS cards, E-Onay applications) with
+``add_citizen_inline``: accounts sits below them and never imports them.
 """
 
 from __future__ import annotations
@@ -12,15 +17,25 @@ from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.options import InlineModelAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from audit.labels import action_html
 from audit.models import AuditEvent
-from nesportal.adminkit import ReadOnlyAdminMixin, ReasonAction, run_reason_action
+from nesportal.adminkit import (
+    ObjectAction,
+    ObjectActionsAdmin,
+    ReadOnlyAdminMixin,
+    ReasonAction,
+    admin_time,
+    run_reason_action,
+)
 
 from . import lockout
 from .identity import mask_phone
@@ -48,6 +63,35 @@ LOGIN_ACTIONS = (
     "nes.recovery.word_changed",
     "nes.recovery.link_sent",
 )
+
+
+# The read-only tables the feature apps show on the citizen's page (certificates, cards,
+# applications), in the order they were added.
+CITIZEN_INLINES: list[type[InlineModelAdmin[Any, Any]]] = []
+
+
+def add_citizen_inline(
+    inline: type[InlineModelAdmin[Any, Any]],
+) -> type[InlineModelAdmin[Any, Any]]:
+    """Show ``inline`` (read-only, for everyone) on the citizen's change page; a decorator.
+
+    Each inline checks its own model's view permission, so the page shows an agent only the
+    tables their group may see.
+    """
+    if inline not in CITIZEN_INLINES:
+        CITIZEN_INLINES.append(inline)
+    return inline
+
+
+def _table(headers: list[StrOrPromise], rows: Any, cells: int) -> SafeString:
+    """One of the citizen page's lists: the first column is a time (narrow), the rest wrap."""
+    head = format_html('<th class="nes-col-time">{}</th>', headers[0]) + format_html_join(
+        "", "<th>{}</th>", ((h,) for h in headers[1:])
+    )
+    body = format_html_join("", "<tr>" + "<td>{}</td>" * cells + "</tr>", rows)
+    return format_html(
+        '<table class="nes-table"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>', head, body
+    )
 
 
 class CitizenAdminForm(forms.ModelForm):
@@ -104,8 +148,9 @@ class LockedFilter(admin.SimpleListFilter):
 
 
 @admin.register(Citizen)
-class CitizenAdmin(admin.ModelAdmin):
+class CitizenAdmin(ObjectActionsAdmin):
     form = CitizenAdminForm
+    change_form_template = "admin/accounts/citizen/change_form.html"
     list_display = [
         "full_name_col",
         "identifier_col",
@@ -132,16 +177,42 @@ class CitizenAdmin(admin.ModelAdmin):
     fieldsets = [
         (_("Kimlik"), {"fields": ["tckn", "passport_no", "first_name", "last_name", "birth_date"]}),
         (_("İletişim"), {"fields": ["mobile_phone", "email", "address"]}),
-        (_("Son bilgi değişiklikleri"), {"fields": ["recent_contact_changes"]}),
-        (_("Güvenlik Sözcüğü"), {"fields": ["new_security_word"]}),
         (
-            _("Kilit durumu"),
-            {"fields": ["locked_at", "lock_reason", "failure_count", "code_failure_count"]},
+            _("Son bilgi değişiklikleri"),
+            {"fields": ["recent_contact_changes"], "classes": ["nes-list"]},
         ),
-        (_("Son giriş denemeleri"), {"fields": ["recent_login_attempts"]}),
-        (_("Son SMS'ler"), {"fields": ["recent_sms"]}),
+        (_("Güvenlik Sözcüğü"), {"fields": ["new_security_word"]}),
+        # The lock state is not a fieldset: the lock box above the fieldsets shows it first.
+        (_("Son giriş denemeleri"), {"fields": ["recent_login_attempts"], "classes": ["nes-list"]}),
+        (_("Son SMS'ler"), {"fields": ["recent_sms"], "classes": ["nes-list"]}),
         (_("Kayıt"), {"fields": ["created_at", "updated_at"]}),
     ]
+
+    object_actions = [
+        ObjectAction(
+            slug="kilidi-ac",
+            label=_("Kilidi aç"),
+            permission="accounts.unlock_citizen",
+            action=lambda request: _unlock_action(request),
+            applies=lambda citizen: citizen.is_locked,
+            not_applicable=_("Hesap kilitli değil."),
+        ),
+        ObjectAction(
+            slug="sifirlama-baglantisi",
+            label=_("Sıfırlama bağlantısı gönder"),
+            permission="accounts.send_reset_link",
+            action=lambda request: _reset_link_action(request),
+            # The link would not work for a locked account: unlock first.
+            applies=lambda citizen: not citizen.is_locked,
+            not_applicable=_("Hesap kilitli: önce kilidi açınız."),
+        ),
+    ]
+
+    def get_inlines(self, request: HttpRequest, obj: Citizen | None) -> list[Any]:
+        return list(CITIZEN_INLINES) if obj is not None else []
+
+    def change_page_context(self, request: HttpRequest, obj: Citizen) -> dict[str, Any]:
+        return {**super().change_page_context(request, obj), "lock_summary": _lock_summary(obj)}
 
     def get_fieldsets(self, request: HttpRequest, obj: Citizen | None = None) -> Any:
         fieldsets = super().get_fieldsets(request, obj)
@@ -161,9 +232,10 @@ class CitizenAdmin(admin.ModelAdmin):
     def phone_col(self, obj: Citizen) -> str:
         return mask_phone(obj.mobile_phone)
 
-    @admin.display(description=_("kilitli"), boolean=True, ordering="locked_at")
-    def locked_col(self, obj: Citizen) -> bool:
-        return obj.is_locked
+    @admin.display(description=_("kilit durumu"), ordering="locked_at")
+    def locked_col(self, obj: Citizen) -> SafeString:
+        # A word, not a tick: admin's green tick for "locked" read as "all is well".
+        return _state_html(obj.is_locked)
 
     @admin.display(description=_("son giriş denemeleri"))
     def recent_login_attempts(self, obj: Citizen) -> StrOrPromise:
@@ -172,27 +244,18 @@ class CitizenAdmin(admin.ModelAdmin):
         )[:RECENT]
         if not events:
             return _("Kayıt yok.")
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        return _table(
+            [_("zaman"), _("olay"), _("IP adresi"), _("personel")],
             (
                 (
-                    f"{e.at:%d.%m.%Y %H:%M:%S}",
-                    e.action,
+                    admin_time(e.at),
+                    action_html(e.action),
                     e.ip_address or "",
                     e.actor.get_username() if e.actor else "",
                 )
                 for e in events
             ),
-        )
-        return format_html(
-            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead>"
-            "<tbody>{}</tbody></table>",
-            _("zaman"),
-            _("olay"),
-            _("IP adresi"),
-            _("personel"),
-            rows,
+            cells=4,
         )
 
     @admin.display(description=_("son SMS'ler"))
@@ -200,12 +263,11 @@ class CitizenAdmin(admin.ModelAdmin):
         sms = SmsMessage.objects.filter(citizen=obj)[:RECENT]
         if not sms:
             return _("Kayıt yok.")
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        return _table(
+            [_("zaman"), _("tür"), _("durum"), _("sağlayıcı mesaj no"), _("hata nedeni")],
             (
                 (
-                    f"{m.created_at:%d.%m.%Y %H:%M:%S}",
+                    admin_time(m.created_at),
                     m.get_kind_display(),
                     m.get_status_display(),
                     m.provider_message_id,
@@ -213,16 +275,7 @@ class CitizenAdmin(admin.ModelAdmin):
                 )
                 for m in sms
             ),
-        )
-        return format_html(
-            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>"
-            "</thead><tbody>{}</tbody></table>",
-            _("zaman"),
-            _("tür"),
-            _("durum"),
-            _("sağlayıcı mesaj no"),
-            _("hata nedeni"),
-            rows,
+            cells=5,
         )
 
     @admin.display(description=_("son bilgi değişiklikleri"))
@@ -242,20 +295,10 @@ class CitizenAdmin(admin.ModelAdmin):
         if not rows:
             return _("Kayıt yok.")
         rows.sort(key=lambda r: r[0], reverse=True)
-        body = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            ((f"{at:%d.%m.%Y %H:%M:%S}", *rest) for at, *rest in rows[:RECENT]),
-        )
-        return format_html(
-            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>"
-            "</thead><tbody>{}</tbody></table>",
-            _("zaman"),
-            _("alan"),
-            _("eski değer"),
-            _("yeni değer"),
-            _("durum"),
-            body,
+        return _table(
+            [_("zaman"), _("alan"), _("eski değer"), _("yeni değer"), _("durum")],
+            ((admin_time(at), *rest) for at, *rest in rows[:RECENT]),
+            cells=5,
         )
 
     def has_unlock_permission(self, request: HttpRequest) -> bool:
@@ -302,7 +345,7 @@ def _unlock_action(request: HttpRequest) -> ReasonAction:
         apply=lambda citizen, reason: lockout.unlock(citizen, agent=request.user, reason=reason),
         describe=lambda c: (
             f"{c.full_name} — {c.identifier} "
-            f"({c.get_lock_reason_display()}, {timezone.localtime(c.locked_at):%d.%m.%Y %H:%M})"
+            f"({c.get_lock_reason_display()}, {admin_time(c.locked_at, seconds=False)})"
         ),
         done=lambda count: (
             ngettext(
@@ -349,9 +392,27 @@ def _reset_link_action(request: HttpRequest) -> ReasonAction:
     )
 
 
+def _state_html(locked: bool) -> SafeString:
+    if locked:
+        return format_html('<span class="nes-state nes-state-locked">{}</span>', _("Kilitli"))
+    return format_html('<span class="nes-state nes-state-open">{}</span>', _("Açık"))
+
+
+def _lock_summary(citizen: Citizen) -> dict[str, Any]:
+    """The lock box at the top of the citizen's page."""
+    return {
+        "locked": citizen.is_locked,
+        "state": _("Kilitli") if citizen.is_locked else _("Açık"),
+        "reason": citizen.get_lock_reason_display() if citizen.is_locked else "",
+        "locked_at": admin_time(citizen.locked_at),
+        "failure_count": citizen.failure_count,
+        "code_failure_count": citizen.code_failure_count,
+    }
+
+
 def _contact_state(change: ContactChange) -> StrOrPromise:
     if change.confirmed_at:
-        return _("Onaylandı %(at)s") % {"at": f"{change.confirmed_at:%d.%m.%Y %H:%M}"}
+        return _("Onaylandı %(at)s") % {"at": admin_time(change.confirmed_at, seconds=False)}
     if change.cancelled_at:
         return _("Vazgeçildi / yenisi istendi")
     if change.expires_at <= timezone.now():

@@ -27,6 +27,7 @@ from .identity import mask_phone, turkish_upper, validate_tckn
 
 MAX_FAILURES = 3
 CALL_CENTRE_GROUP = "Çağrı Merkezi"  # created by migration 0002
+CALL_CENTRE_SUPERVISOR_GROUP = "Çağrı Merkezi Süpervizörü"  # created by migration 0011
 
 
 def validate_turkish_mobile(value: str) -> None:
@@ -214,7 +215,9 @@ class SmsChallenge(models.Model):
     MAX_WRONG = 3
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    citizen = models.ForeignKey(Citizen, on_delete=models.CASCADE, related_name="sms_challenges")
+    citizen = models.ForeignKey(
+        Citizen, verbose_name=_("vatandaş"), on_delete=models.CASCADE, related_name="sms_challenges"
+    )
     purpose = models.CharField(_("amaç"), max_length=16, choices=Purpose.choices)
     subject = models.CharField(
         _("konu"),
@@ -240,7 +243,9 @@ class SmsChallenge(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_purpose_display()} {self.created_at:%Y-%m-%d %H:%M:%S}"
+        return (
+            f"{self.get_purpose_display()} {timezone.localtime(self.created_at):%Y-%m-%d %H:%M:%S}"
+        )
 
     def is_open(self, now: Any = None) -> bool:
         now = now or timezone.now()
@@ -338,9 +343,19 @@ class SmsMessage(models.Model):
     FREE_STATUSES = (Status.FAILED, Status.SUPPRESSED)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    citizen = models.ForeignKey(Citizen, on_delete=models.CASCADE, related_name="sms_messages")
+    citizen = models.ForeignKey(
+        Citizen,
+        verbose_name=_("vatandaş"),
+        on_delete=models.CASCADE,
+        related_name="sms_messages",
+    )
     challenge = models.ForeignKey(
-        SmsChallenge, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+        SmsChallenge,
+        verbose_name=_("onay kodu isteği"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="messages",
     )
     kind = models.CharField(_("tür"), max_length=32, choices=Kind.choices)
     context = models.JSONField(
@@ -382,12 +397,22 @@ class ContactChange(models.Model):
         PHONE = "phone", _("cep telefonu")
         EMAIL = "email", _("e-posta")
 
-    citizen = models.ForeignKey(Citizen, on_delete=models.CASCADE, related_name="contact_changes")
+    citizen = models.ForeignKey(
+        Citizen,
+        verbose_name=_("vatandaş"),
+        on_delete=models.CASCADE,
+        related_name="contact_changes",
+    )
     field = models.CharField(_("alan"), max_length=8, choices=Field.choices)
     old_value = models.CharField(_("eski değer"), max_length=254, blank=True)
     new_value = models.CharField(_("yeni değer"), max_length=254)
     challenge = models.ForeignKey(
-        SmsChallenge, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        SmsChallenge,
+        verbose_name=_("onay kodu isteği"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     token_hash = models.CharField(max_length=64, blank=True)
     target_key = models.CharField(
@@ -424,7 +449,9 @@ class WordResetLink(models.Model):
 
     LIFETIME = timedelta(minutes=30)
 
-    citizen = models.ForeignKey(Citizen, on_delete=models.CASCADE, related_name="reset_links")
+    citizen = models.ForeignKey(
+        Citizen, verbose_name=_("vatandaş"), on_delete=models.CASCADE, related_name="reset_links"
+    )
     token_hash = models.CharField(max_length=64, unique=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -443,4 +470,4 @@ class WordResetLink(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"{self.citizen} {self.created_at:%Y-%m-%d %H:%M}"
+        return f"{self.citizen} {timezone.localtime(self.created_at):%Y-%m-%d %H:%M}"

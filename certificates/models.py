@@ -223,6 +223,12 @@ class Certificate(models.Model):
         verbose_name = _("sertifika")
         verbose_name_plural = _("sertifikalar")
         ordering = ["-not_before", "-id"]
+        permissions = [
+            (
+                "suspend_certificate",
+                _("Sertifikayı SHS adına askıya alabilir ve askıdan indirebilir"),
+            ),
+        ]
         indexes = [
             # The CRL queries read only the (few) certificates that are not active.
             models.Index(
@@ -401,7 +407,13 @@ class Certificate(models.Model):
             )
 
     def reinstate(
-        self, *, by: str, by_citizen: Any = None, by_user: Any = None, now: datetime | None = None
+        self,
+        *,
+        by: str,
+        by_citizen: Any = None,
+        by_user: Any = None,
+        reason: str = "",
+        now: datetime | None = None,
     ) -> CertificateStatusChange:
         """suspended → active. A holder may lift only a suspension they made themselves."""
         now = now or timezone.now()
@@ -426,6 +438,7 @@ class Certificate(models.Model):
                 now=now,
                 by_citizen=by_citizen,
                 by_user=by_user,
+                reason=reason,
                 suspended_at=None,
                 suspended_by="",
             )
@@ -491,7 +504,8 @@ class CertificateStatusChange(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
     )
-    reason = models.CharField(_("neden"), max_length=64, blank=True)
+    # A revocation's reason code, or the staff member's reason for a suspension by the CA.
+    reason = models.CharField(_("neden"), max_length=500, blank=True)
 
     class Meta:
         verbose_name = _("durum değişikliği")

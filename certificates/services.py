@@ -108,8 +108,14 @@ def _hold_change(
     *,
     citizen: Citizen | None,
     actor: Actor | None,
+    reason: str = "",
 ) -> CertificateStatusChange:
-    """Suspend or reinstate: by the holder if ``citizen`` is given, by the CA otherwise."""
+    """Suspend or reinstate: by the holder if ``citizen`` is given, by the CA otherwise.
+
+    Both take the same path (the model transition, CRL demand, OCSP, audit, the holder's SMS):
+    a hold by the CA is published as certificateHold exactly like the holder's own. The CA's
+    staff give a ``reason``; it is kept on the status change and in the audit entry.
+    """
     by = Certificate.SuspendedBy.HOLDER if citizen is not None else Certificate.SuspendedBy.CA
     method: Callable[..., CertificateStatusChange]
     user = actor.audit_user if actor is not None else None
@@ -117,14 +123,17 @@ def _hold_change(
         method, notice = cert.suspend, None
     else:
         method, notice = cert.reinstate, SmsMessage.Kind.CERT_REINSTATED
+    data: dict[str, Any] = {"by": by}
+    if reason:
+        data["reason"] = reason
     return _run(
         action,
         cert,
-        lambda: method(by=by, by_citizen=citizen, by_user=user),
+        lambda: method(by=by, by_citizen=citizen, by_user=user, reason=reason),
         actor=actor,
         citizen=citizen,
         notice=notice,
-        by=by,
+        **data,
     )
 
 
@@ -133,8 +142,11 @@ def suspend_certificate(
     *,
     citizen: Citizen | None = None,
     actor: Actor | None = None,
+    reason: str = "",
 ) -> CertificateStatusChange:
-    return _hold_change("suspended", cert, citizen=citizen, actor=actor)
+    """The holder's suspension (``citizen``), or the CA's (no citizen; a staff ``actor`` and a
+    ``reason``)."""
+    return _hold_change("suspended", cert, citizen=citizen, actor=actor, reason=reason)
 
 
 def reinstate_certificate(
@@ -142,8 +154,10 @@ def reinstate_certificate(
     *,
     citizen: Citizen | None = None,
     actor: Actor | None = None,
+    reason: str = "",
 ) -> CertificateStatusChange:
-    return _hold_change("reinstated", cert, citizen=citizen, actor=actor)
+    """Askıdan İndir by the holder (only their own suspension), or by the CA (any)."""
+    return _hold_change("reinstated", cert, citizen=citizen, actor=actor, reason=reason)
 
 
 def revoke_certificate(

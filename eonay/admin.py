@@ -8,7 +8,12 @@
   too): no change, no delete, no actions; status and decision fields are never form fields.
   The decision, its time and how it was made (the citizen's SMS code or a standing consent)
   are shown on the list and on the page.
+* Staff with ``eonay.cancel_application`` (the "Çağrı Merkezi Süpervizörü" group) may cancel
+  an application entered by mistake while it still waits, with a required reason (the button
+  "Başvuruyu iptal et" on its page; ``services.cancel_application``). It is then neither
+  approved nor rejected, and no longer waits for the citizen.
 * Standing consents are view-only: only the citizen gives or withdraws them.
+* The citizen's page lists their applications read-only (``accounts.admin.add_citizen_inline``).
 """
 
 from __future__ import annotations
@@ -17,16 +22,25 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import quote
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
+from accounts.admin import add_citizen_inline
 from audit.actor import Actor
-from nesportal.adminkit import ReadOnlyAdminMixin
+from nesportal.adminkit import (
+    ObjectAction,
+    ObjectActionsAdmin,
+    ReadOnlyAdminMixin,
+    ReasonAction,
+    admin_time,
+)
 
 from .models import Application, Consent
-from .services import enter_application
+from .services import cancel_application, enter_application
 
 ENTRY_FIELDS = [
     "citizen",
@@ -49,6 +63,8 @@ class ApplicationEntryForm(forms.ModelForm):
 def _how_decided(obj: Application) -> str:
     if obj.status == Application.Status.WAITING:
         return str(_("Vatandaşın onayını bekliyor"))
+    if obj.status == Application.Status.CANCELLED:
+        return str(_("Personel iptal etti (hatalı giriş)"))
     if obj.decided_by_consent_id is not None:
         return str(_("Sürekli onayla otomatik onaylandı"))
     if obj.status == Application.Status.APPROVED:
@@ -56,8 +72,33 @@ def _how_decided(obj: Application) -> str:
     return str(_("Vatandaş SMS Onay Kodu ile reddetti"))
 
 
+def _cancel_action(request: HttpRequest) -> ReasonAction:
+    def apply(application: Application, reason: str) -> bool:
+        cancel_application(application, actor=Actor.from_request(request), reason=reason)
+        return True
+
+    return ReasonAction(
+        name="cancel",
+        title=_("Başvuruyu iptal et"),
+        intro=_(
+            "Yanlışlıkla girilmiş bu başvuru iptal edilecek: vatandaşın onayını beklemez, "
+            "onaylanamaz ve reddedilemez. Bu işlem geri alınamaz. Kimin, neden iptal ettiği "
+            "denetim kaydına yazılır."
+        ),
+        submit_label=_("Başvuruyu iptal et"),
+        reason_label=_("İptal gerekçesi"),
+        reason_help=_("Ör. yanlış vatandaşa girildi, kurum bildirdi. Gizli bilgi yazmayınız."),
+        apply=apply,
+        describe=lambda a: (
+            f"{a.reference} — {a.citizen.full_name} ({a.get_kind_display()}, {a.institution_name})"
+        ),
+        done=lambda count: str(_("Başvuru iptal edildi.")),
+        nothing_to_do=_("Yalnızca vatandaşın onayını bekleyen bir başvuru iptal edilebilir."),
+    )
+
+
 @admin.register(Application)
-class ApplicationAdmin(admin.ModelAdmin):
+class ApplicationAdmin(ObjectActionsAdmin):
     form = ApplicationEntryForm
     list_display = [
         "reference",
@@ -76,6 +117,16 @@ class ApplicationAdmin(admin.ModelAdmin):
     list_select_related = ["citizen", "entered_by"]
     date_hierarchy = "entered_at"
     actions = None  # nothing in bulk; above all nothing that decides
+    object_actions = [
+        ObjectAction(
+            slug="iptal-et",
+            label=_("Başvuruyu iptal et"),
+            permission="eonay.cancel_application",
+            action=_cancel_action,
+            applies=lambda application: application.is_waiting,
+            not_applicable=_("Yalnızca vatandaşın onayını bekleyen bir başvuru iptal edilebilir."),
+        ),
+    ]
 
     @admin.display(description=_("karar şekli"))
     def how_decided(self, obj: Application) -> str:
@@ -103,6 +154,7 @@ class ApplicationAdmin(admin.ModelAdmin):
             "decided_at",
             "how_decided",
             "decided_by_consent_link",
+            *(("cancelled_by", "cancel_reason") if obj.is_cancelled else ()),
         )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
@@ -138,6 +190,40 @@ class ApplicationAdmin(admin.ModelAdmin):
                 % {"ref": obj.reference},
                 messages.INFO,
             )
+
+
+@add_citizen_inline
+class CitizenApplicationInline(ReadOnlyAdminMixin, admin.TabularInline):
+    """The citizen's E-Onay applications on their page (one they did not ask for is a call)."""
+
+    model = Application
+    fk_name = "citizen"
+    classes = ["nes-console"]  # admin-console.css: no str(row) line above each row
+    fields = readonly_fields = (
+        "reference_col",
+        "kind",
+        "institution_name",
+        "status_col",
+        "entered_col",
+    )
+    extra = 0
+    can_delete = False
+    verbose_name_plural = _("E-Onay başvuruları")
+
+    @admin.display(description=_("başvuru numarası"))
+    def reference_col(self, obj: Application) -> SafeString:
+        url = reverse("admin:eonay_application_change", args=[quote(obj.pk)])
+        return format_html('<a href="{}">{}</a>', url, obj.reference or "-")
+
+    @admin.display(description=_("durum"))
+    def status_col(self, obj: Application) -> str:
+        decided = admin_time(obj.decided_at, seconds=False)
+        how = _how_decided(obj)
+        return f"{obj.get_status_display()} — {how}" + (f" ({decided})" if decided else "")
+
+    @admin.display(description=_("giriş zamanı"))
+    def entered_col(self, obj: Application) -> str:
+        return admin_time(obj.entered_at, seconds=False)
 
 
 @admin.register(Consent)

@@ -7,16 +7,18 @@
   once: ``decide()`` is a conditional UPDATE ``status = 'waiting' → approved/rejected``, so two
   tabs (or a tab and a replayed request) can never both decide. A CheckConstraint keeps the
   decision fields consistent with the status. Staff never decide: the admin has no code path
-  that calls ``decide()``.
+  that calls ``decide()``. A supervisor may only *cancel* an application entered by mistake
+  while it still waits (``cancel()``, the same conditional UPDATE from ``waiting``): it is then
+  neither approved nor rejected, and no longer waits for the citizen.
 
 Both change state only through the methods below (like ``certificates.models.Certificate``):
-``Consent.objects.give``, ``Consent.withdraw``, ``Application.enter`` and
-``Application.decide``. Giving, withdrawing and entering take the citizen's row lock first, so
-an application entered while the citizen withdraws their consent is either approved by a
-consent that was active or waits, never approved by a consent withdrawn before it; a refused
-transition raises ``ConsentError`` / ``ApplicationError``. Pages ask the rows what they allow
-(``Application.allowed_actions``, ``Consent.objects.allowed_actions``); ``eonay.services`` adds
-the audit entry and the SMS around each transition.
+``Consent.objects.give``, ``Consent.withdraw``, ``Application.enter``,
+``Application.decide`` and ``Application.cancel``. Giving, withdrawing and entering take the
+citizen's row lock first, so an application entered while the citizen withdraws their consent
+is either approved by a consent that was active or waits, never approved by a consent withdrawn
+before it; a refused transition raises ``ConsentError`` / ``ApplicationError``. Pages ask the
+rows what they allow (``Application.allowed_actions``, ``Consent.objects.allowed_actions``);
+``eonay.services`` adds the audit entry and the SMS around each transition.
 """
 
 from __future__ import annotations
@@ -156,6 +158,7 @@ class Application(models.Model):
         WAITING = "waiting", _("Onayınızı bekliyor")
         APPROVED = "approved", _("Onaylandı")
         REJECTED = "rejected", _("Reddedildi")
+        CANCELLED = "cancelled", _("İptal edildi (hatalı giriş)")
 
     class Action:
         APPROVE = "approve"
@@ -210,25 +213,53 @@ class Application(models.Model):
         related_name="approved_applications",
         editable=False,
     )
+    # A supervisor's cancellation of an application entered by mistake (``cancel``).
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("iptal eden personel"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    cancel_reason = models.CharField(
+        _("iptal gerekçesi"), max_length=500, blank=True, editable=False
+    )
 
     class Meta:
         verbose_name = _("E-Onay başvurusu")
         verbose_name_plural = _("E-Onay başvuruları")
         ordering = ["-entered_at", "-id"]
+        permissions = [
+            ("cancel_application", _("Yanlışlıkla girilmiş E-Onay başvurusunu iptal edebilir")),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(kind__in=["ilk_basvuru", "yenileme", "kart_degisimi"]),
                 name="eonay_application_kind_valid",
             ),
             # The decision fields follow the status: a waiting application has none, a rejected
-            # one has a time and was rejected by the citizen (a consent only ever approves).
+            # one has a time and was rejected by the citizen (a consent only ever approves), a
+            # cancelled one has a time, the staff member and a reason (and only it has those).
             models.CheckConstraint(
                 condition=(
                     Q(status="waiting", decided_at=None, decided_by_consent=None)
                     | Q(status="approved", decided_at__isnull=False)
                     | Q(status="rejected", decided_at__isnull=False, decided_by_consent=None)
+                    | Q(
+                        status="cancelled",
+                        decided_at__isnull=False,
+                        decided_by_consent=None,
+                        cancelled_by__isnull=False,
+                    )
+                    & ~Q(cancel_reason="")
                 ),
                 name="eonay_application_decision_consistent",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="cancelled") | Q(cancelled_by__isnull=True, cancel_reason=""),
+                name="eonay_application_cancel_only_cancelled",
             ),
         ]
         indexes = [models.Index(fields=["citizen", "status"], name="eonay_app_citizen_status")]
@@ -258,7 +289,14 @@ class Application(models.Model):
 
     @property
     def decided_by_citizen(self) -> bool:
-        return self.status != self.Status.WAITING and self.decided_by_consent_id is None
+        return (
+            self.status in (self.Status.APPROVED, self.Status.REJECTED)
+            and self.decided_by_consent_id is None
+        )
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status == self.Status.CANCELLED
 
     # --- what the application allows ---------------------------------------------------------
 
@@ -277,6 +315,11 @@ class Application(models.Model):
         """Why it cannot be decided (for the citizen), or None while it waits."""
         if self.can_decide:
             return None
+        if self.is_cancelled:
+            return gettext(
+                "%(ref)s numaralı başvuru sertifika hizmet sağlayıcı tarafından iptal edildi; "
+                "onayınız gerekmiyor."
+            ) % {"ref": self.reference}
         return gettext(
             "%(ref)s numaralı başvuru için karar daha önce verilmiş (%(status)s). E-Onay "
             "kararları kesindir ve değiştirilemez."
@@ -331,4 +374,30 @@ class Application(models.Model):
         self.refresh_from_db(fields=["status", "decided_at", "decided_by_consent"])
         if not updated:
             raise ApplicationError(self.decision_refusal() or "")
+        return True
+
+    def cancel(self, *, by_user: Any, reason: str, now: datetime | None = None) -> bool:
+        """waiting → cancelled (entered by mistake), by staff with a reason. True: cancelled.
+
+        The same conditional UPDATE as ``decide``: an application the citizen decided first
+        (or another supervisor cancelled) is left alone and ``ApplicationError`` is raised, so
+        a cancellation never overrides a decision and never happens twice.
+        """
+        if not reason:
+            raise ValueError("a cancellation needs a reason")
+        now = now or timezone.now()
+        updated = Application.objects.filter(pk=self.pk, status=self.Status.WAITING).update(
+            status=self.Status.CANCELLED,
+            decided_at=now,
+            cancelled_by=by_user,
+            cancel_reason=reason,
+        )
+        self.refresh_from_db(fields=["status", "decided_at", "cancelled_by", "cancel_reason"])
+        if not updated:
+            raise ApplicationError(
+                gettext(
+                    "%(ref)s numaralı başvuru artık onay beklemiyor (%(status)s); iptal edilemez."
+                )
+                % {"ref": self.reference, "status": self.get_status_display()}
+            )
         return True

@@ -138,6 +138,36 @@ def decide_application(
     return application
 
 
+def cancel_application(application: Application, *, actor: Actor, reason: str) -> Application:
+    """A supervisor cancels an application entered by mistake (it must still wait).
+
+    Audited with the staff member and the reason (``nes.eonay.cancelled``); a refusal (decided
+    or cancelled meanwhile) is audited too and raises ``ApplicationError``. No SMS: the citizen
+    was only told it waits, and the E-Onay page now shows it as cancelled.
+    """
+    try:
+        with transaction.atomic():
+            application.cancel(by_user=actor.audit_user, reason=reason)
+            record(
+                "nes.eonay.cancelled",
+                citizen=application.citizen,
+                actor=actor,
+                subject=application.reference or "",
+                reason=reason,
+            )
+    except ApplicationError:
+        record(
+            "nes.eonay.refused",
+            citizen=application.citizen,
+            actor=actor,
+            subject=application.reference or "",
+            wanted="cancel",
+            status=application.status,
+        )
+        raise
+    return application
+
+
 def give_consent(
     citizen: Citizen, scope: str, *, actor: Actor | None = None, now: datetime | None = None
 ) -> tuple[Consent, bool]:

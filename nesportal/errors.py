@@ -163,7 +163,32 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
 
 @error_view
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if request.path_info.lstrip("/").startswith(settings.ADMIN_URL):
+        return _admin_permission_denied(request)
     return render_error(request, 403, "403")
+
+
+def _admin_permission_denied(request: HttpRequest) -> HttpResponse:
+    """A staff member refused in admin stays in admin: admin's look, a link to its index (the
+    citizen page's "Ana sayfaya dön" led to the citizen home)."""
+    from django.contrib import admin
+
+    heading, text = PAGES["403"]
+    try:
+        content = render_to_string(
+            "admin/403.html",
+            {
+                **admin.site.each_context(request),
+                "title": heading,
+                "text": text,
+                "request_id": request_id_of(request),
+            },
+            request=request,
+        )
+    except Exception:
+        logger.exception("rendering the admin 403 page failed")
+        return _plain(request, 403)
+    return HttpResponse(content, status=403)
 
 
 @error_view

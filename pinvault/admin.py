@@ -5,6 +5,10 @@ which fields, under which master key id) and when the holder deleted them. No PI
 ciphertext is ever read for these pages: the vault columns are fetched with ``values_list`` of
 the non-secret columns, and ``VaultEntry`` has no admin of its own. Cards and unlocks change
 only through the citizen's pages, the card tool API and ``manage.py card_tool``.
+
+The citizen's page lists their cards (state, wrong-PUK count, unlock route, whether the vault
+holds PIN/PUK: yes/no) read-only, through ``accounts.admin.add_citizen_inline``: a card made
+unusable by three wrong PUKs is why the citizen calls.
 """
 
 from __future__ import annotations
@@ -12,14 +16,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
+from django.contrib.admin.utils import quote
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
+from accounts.admin import add_citizen_inline
 from nesportal.adminkit import ReadOnlyAdminMixin
 
 from .models import PORTAL_UNLOCK_FROM, AkisCard, CardUnlock, VaultEntry
@@ -67,6 +74,49 @@ def _holder(card: AkisCard) -> str:
     )
 
 
+def _with_vault_flag(queryset: QuerySet[AkisCard]) -> QuerySet[AkisCard]:
+    """``pin_puk_in_vault``: whether vault rows exist (EXISTS on the card id; no column of the
+    vault is read)."""
+    in_vault = VaultEntry.objects.filter(card=OuterRef("pk"), field__in=PIN_PUK)
+    return queryset.annotate(pin_puk_in_vault=Exists(in_vault))
+
+
+@add_citizen_inline
+class CitizenCardInline(ReadOnlyAdminMixin, admin.TabularInline):
+    """The citizen's AKİS cards on their page; never a secret (see the module docstring)."""
+
+    model = AkisCard
+    fk_name = "citizen"
+    classes = ["nes-console"]  # admin-console.css: no str(row) line above each row
+    fields = readonly_fields = (
+        "serial_col",
+        "produced_on",
+        "state",
+        "wrong_puk_count",
+        "route_col",
+        "in_vault_col",
+    )
+    extra = 0
+    can_delete = False
+    verbose_name_plural = _("AKİS kartlar")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AkisCard]:
+        return _with_vault_flag(super().get_queryset(request))
+
+    @admin.display(description=_("kart seri numarası"))
+    def serial_col(self, obj: AkisCard) -> SafeString:
+        url = reverse("admin:pinvault_akiscard_change", args=[quote(obj.pk)])
+        return format_html('<a href="{}">{}</a>', url, obj.serial_number)
+
+    @admin.display(description=_("kilit çözme yolu"))
+    def route_col(self, obj: AkisCard) -> StrOrPromise:
+        return _("PUK ile (kart aracı)") if obj.unlocks_with_puk else _("Portalda, PUK'suz")
+
+    @admin.display(description=_("PIN/PUK kasada"), boolean=True)
+    def in_vault_col(self, obj: AkisCard) -> bool:
+        return obj.pin_puk_in_vault  # type: ignore[attr-defined]
+
+
 @admin.register(AkisCard)
 class AkisCardAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
@@ -98,8 +148,7 @@ class AkisCardAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     inlines = [CardUnlockInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[AkisCard]:
-        in_vault = VaultEntry.objects.filter(card=OuterRef("pk"), field__in=PIN_PUK)
-        return super().get_queryset(request).annotate(pin_puk_in_vault=Exists(in_vault))
+        return _with_vault_flag(super().get_queryset(request))
 
     @admin.display(description=_("kart sahibi"), ordering="citizen__last_name")
     def holder_col(self, obj: AkisCard) -> str:

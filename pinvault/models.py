@@ -383,4 +383,4 @@ class CardUnlock(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.card.serial_number} {self.created_at:%Y-%m-%d %H:%M}"
+        return f"{self.card.serial_number} {timezone.localtime(self.created_at):%Y-%m-%d %H:%M}"

@@ -52,6 +52,13 @@ def test_it_gives_the_agent_only_the_call_centre_group(call_centre_agent):
         "accounts.send_reset_link",
         "accounts.view_smsmessage",
         "audit.view_auditevent",
+        # Read-only: what citizens call about (the console, tests/callcentre/).
+        "certificates.view_certificate",
+        "certificates.view_certificatestatuschange",
+        "pinvault.view_akiscard",
+        "pinvault.view_cardunlock",
+        "eonay.view_application",
+        "eonay.view_consent",
     }
 
 

@@ -149,7 +149,13 @@ def test_it_lists_unlocks_read_only(admin_client, card):
     assert_no_secret(listing.content.decode() + detail.content.decode(), card)
 
 
-def test_call_centre_agents_keep_their_permissions(agent_client, card):
-    # The "Çağrı Merkezi" group is unchanged: cards are not part of it.
-    assert agent_client.get(reverse(CHANGELIST)).status_code == 403
-    assert agent_client.get(change_url(card)).status_code == 403
+def test_call_centre_agents_see_cards_read_only_and_never_a_secret(agent_client, card):
+    # The "Çağrı Merkezi" group views cards (a card made unusable by wrong PUKs is a call),
+    # never changes them, and never sees a PIN or PUK.
+    listing = agent_client.get(reverse(CHANGELIST))
+    detail = agent_client.get(change_url(card))
+
+    assert listing.status_code == 200
+    assert detail.status_code == 200
+    assert agent_client.post(change_url(card), {"state": "active"}).status_code == 403
+    assert_no_secret(listing.content.decode() + detail.content.decode(), card)
