@@ -82,6 +82,17 @@ ACTION_LABELS: dict[str, StrOrPromise] = {
     "nes.eonay.refused": _("E-Onay işlemi reddedildi"),
     "nes.eonay.consent_given": _("Sürekli E-Onay verildi"),
     "nes.eonay.consent_withdrawn": _("Sürekli E-Onay geri alındı"),
+    # Staff login to admin (staff/)
+    "nes.staff.password_passed": _("Personel girişi: parola doğru"),
+    "nes.staff.password_failed": _("Personel girişi: parola hatalı"),
+    "nes.staff.token_failed": _("Personel girişi: doğrulama kodu hatalı"),
+    "nes.staff.login": _("Personel girişi yapıldı"),
+    "nes.staff.backup_code_used": _("Personel girişi: yedek kod kullanıldı"),
+    "nes.staff.locked": _("Personel hesabı kilitlendi"),
+    "nes.staff.locked_attempt": _("Personel girişi denemesi: hesap kilitli"),
+    "nes.staff.unlocked": _("Personel hesabının kilidi açıldı"),
+    "nes.staff.device_added": _("Personel kimlik doğrulayıcı ekledi"),
+    "nes.staff.devices_reset": _("Personelin iki adımlı doğrulaması sıfırlandı"),
 }
 
 

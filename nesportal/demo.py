@@ -28,7 +28,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.callcentre import ensure_call_centre_group
+from accounts.callcentre import ensure_call_centre_group, ensure_supervisor_group
 from accounts.models import Citizen
 from certificates.models import Certificate
 from eonay.models import Application
@@ -59,6 +59,7 @@ class DemoStaff:
     password: str
     role: str
     superuser: bool = False
+    supervisor: bool = False
 
 
 @dataclass
@@ -269,6 +270,7 @@ DEMO_CITIZENS = [
 
 DEMO_STAFF = [
     DemoStaff("cagri", "Cagri-Demo-2026!", "Çağrı Merkezi temsilcisi"),
+    DemoStaff("supervizor", "Supervizor-Demo-2026!", "Çağrı Merkezi süpervizörü", supervisor=True),
     DemoStaff("yonetici", "Yonetici-Demo-2026!", "yönetici (superuser)", superuser=True),
 ]
 
@@ -316,13 +318,16 @@ def seed_demo() -> DemoResult:
 
     user_model = get_user_model()
     group = ensure_call_centre_group()
+    supervisors = ensure_supervisor_group()
     for staff in DEMO_STAFF:
         user, _ = user_model.objects.get_or_create(username=staff.username)
         user.is_staff = True
         user.is_superuser = staff.superuser
         user.set_password(staff.password)
         user.save()
-        if not staff.superuser:
+        if staff.supervisor:
+            user.groups.set([supervisors])
+        elif not staff.superuser:
             user.groups.set([group])
         result.staff.append(staff)
         result.totp_secrets[staff.username] = _demo_authenticator(user).secret_text

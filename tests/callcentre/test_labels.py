@@ -19,7 +19,7 @@ from nesportal.testing.factories import CitizenFactory, SmsMessageFactory
 pytestmark = pytest.mark.django_db
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ["accounts", "audit", "certificates", "eonay", "esign", "nesportal", "pinvault"]
+APPS = ["accounts", "audit", "certificates", "eonay", "esign", "nesportal", "pinvault", "staff"]
 
 
 def test_the_changelist_shows_kilitli_or_acik_never_a_tick(agent_client: Client) -> None:
