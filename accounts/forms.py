@@ -45,7 +45,8 @@ class SingleUseCaptchaField(CaptchaField):
         hashkey = (value[0] or "").strip()
         response = (value[1] or "").strip().lower()
         value[1] = ""
-        CaptchaStore.remove_expired()
+        # Expired rows are purged by beat (accounts.housekeeping), not here: the library's
+        # remove_expired() on every POST is an unindexed DELETE over the whole table.
         store = CaptchaStore.objects.filter(hashkey=hashkey, expiration__gt=timezone.now()).first()
         deleted = CaptchaStore.objects.filter(hashkey=hashkey).delete()[0] if hashkey else 0
         accepted = store is not None and (

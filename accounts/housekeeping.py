@@ -5,6 +5,9 @@ of its own; nothing else ever deletes them. ``purge_expired`` (beat, every
 ``NES_HOUSEKEEPING_INTERVAL`` seconds) deletes
 
 * sessions past their expiry (what ``manage.py clearsessions`` does, in batches);
+* captcha rows past their expiry: every view of a page with a captcha stores one, and only a
+  login POST would ever have deleted any (``purge_captchas`` also runs on its own, every
+  ``NES_CAPTCHA_PURGE_INTERVAL`` seconds, since a captcha lives 5 minutes);
 * SMS challenges, security-word reset links and unconfirmed contact changes that expired more
   than ``RETENTION`` ago: by then they can confirm nothing, and the hour-long SMS budgets no
   longer count them. A confirmed contact change stays: it is the citizen's history in admin
@@ -22,6 +25,7 @@ from datetime import datetime, timedelta
 from importlib import import_module
 from uuid import UUID
 
+from captcha.models import CaptchaStore
 from celery import shared_task
 from django.conf import settings
 from django.contrib.sessions.backends.db import SessionStore as DbSessionStore
@@ -100,11 +104,20 @@ def purge_sessions(now: datetime, *, batch_size: int = BATCH_SIZE) -> int:
     return 0
 
 
+def purge_captcha_rows(now: datetime, *, batch_size: int = BATCH_SIZE) -> int:
+    """Captchas past their expiry: they can no longer be solved (``SingleUseCaptchaField``
+    accepts only unexpired rows), so nobody needs them."""
+    return delete_in_batches(
+        CaptchaStore.objects.filter(expiration__lte=now), batch_size=batch_size
+    )
+
+
 def purge_all(now: datetime | None = None, *, batch_size: int = BATCH_SIZE) -> dict[str, int]:
     now = now or timezone.now()
     cutoff = now - RETENTION
     return {
         "sessions": purge_sessions(now, batch_size=batch_size),
+        "captchas": purge_captcha_rows(now, batch_size=batch_size),
         "sms_challenges": delete_in_batches(
             SmsChallenge.objects.filter(expires_at__lt=cutoff), batch_size=batch_size
         ),
@@ -126,3 +139,11 @@ def purge_expired() -> dict[str, int]:
     counts = purge_all()
     logger.info("housekeeping: deleted %s", " ".join(f"{name}={n}" for name, n in counts.items()))
     return counts
+
+
+@shared_task(name="accounts.purge_captchas", acks_late=True)
+def purge_captchas() -> int:
+    """Celery beat, every few minutes: expired captcha rows (one per page view with a form)."""
+    deleted = purge_captcha_rows(timezone.now())
+    logger.info("housekeeping: deleted captchas=%d", deleted)
+    return deleted

@@ -151,7 +151,11 @@ STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 
 # Sessions: 10 minutes idle, ended on the server at logout.
 SESSION_COOKIE_AGE = 600
-SESSION_SAVE_EVERY_REQUEST = True
+# A session ends 10 minutes after its last write; PortalSessionMiddleware writes it at most
+# every SESSION_REFRESH_SECONDS (and whenever it changes), not on every request: a session ends
+# 9 to 10 minutes after the visitor's last request.
+SESSION_SAVE_EVERY_REQUEST = False
+SESSION_REFRESH_SECONDS = 60
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -279,6 +283,11 @@ CELERY_BEAT_SCHEDULE = {
     "purge-expired": {
         "task": "accounts.purge_expired",
         "schedule": env.float("NES_HOUSEKEEPING_INTERVAL", default=3600.0),
+    },
+    # Captchas live CAPTCHA_TIMEOUT minutes; one row per page view with a form.
+    "purge-captchas": {
+        "task": "accounts.purge_captchas",
+        "schedule": env.float("NES_CAPTCHA_PURGE_INTERVAL", default=300.0),
     },
     "purge-esign-challenges": {
         "task": "esign.purge_challenges",

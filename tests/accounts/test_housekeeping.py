@@ -164,8 +164,8 @@ def test_the_task_logs_one_line_with_the_counts(citizen: Any, caplog: Any) -> No
     assert result["sms_challenges"] == 1
     (line,) = [r.getMessage() for r in caplog.records if r.name == "accounts.housekeeping"]
     assert line == (
-        "housekeeping: deleted sessions=0 sms_challenges=1 reset_links=0 contact_changes=0"
-        " lost_sends=0"
+        "housekeeping: deleted sessions=0 captchas=0 sms_challenges=1 reset_links=0"
+        " contact_changes=0 lost_sends=0"
     )
 
 
@@ -176,6 +176,7 @@ def test_beat_runs_both_purges_every_housekeeping_interval() -> None:
 
     assert schedule["accounts.purge_expired"] == 3600.0
     assert schedule["esign.purge_challenges"] == 3600.0
+    assert schedule["accounts.purge_captchas"] == 300.0
     assert "certificates.refresh_crls" in schedule
 
 
@@ -183,7 +184,9 @@ def test_the_worker_knows_both_tasks() -> None:
     from nesportal.celery import app
 
     app.loader.import_default_modules()
-    assert {"accounts.purge_expired", "esign.purge_challenges"} <= set(app.tasks)
+    assert {"accounts.purge_expired", "accounts.purge_captchas", "esign.purge_challenges"} <= set(
+        app.tasks
+    )
 
 
 def test_it_settles_sms_a_dead_worker_left_sending_and_never_resends_them(citizen: Any) -> None:
@@ -219,3 +222,40 @@ def test_it_settles_sms_a_dead_worker_left_sending_and_never_resends_them(citize
     assert in_flight.status == SmsMessage.Status.SENDING
     assert AuditEvent.objects.filter(action="nes.sms.failed", data__reason="lost").count() == 2
     assert housekeeping.purge_all()["lost_sends"] == 0
+
+
+def test_it_deletes_expired_captchas_and_keeps_live_ones() -> None:
+    from captcha.models import CaptchaStore
+
+    live = CaptchaStore.objects.create(challenge="ABCDE", response="abcde")
+    expired = CaptchaStore.objects.create(challenge="FGHIJ", response="fghij")
+    CaptchaStore.objects.filter(pk=expired.pk).update(expiration=NOW - dt.timedelta(seconds=1))
+    CaptchaStore.objects.filter(pk=live.pk).update(expiration=NOW + dt.timedelta(minutes=4))
+
+    assert housekeeping.purge_all(NOW)["captchas"] == 1
+    assert list(CaptchaStore.objects.values_list("pk", flat=True)) == [live.pk]
+    assert housekeeping.purge_captchas.delay().get() == 0
+
+
+def test_a_login_post_no_longer_scans_the_captcha_table(client: Any) -> None:
+    """The form deletes only its own row; expired ones wait for beat."""
+    from captcha.models import CaptchaStore
+
+    from accounts.forms import LoginForm
+
+    expired = CaptchaStore.objects.create(challenge="KLMNO", response="klmno")
+    CaptchaStore.objects.filter(pk=expired.pk).update(
+        expiration=dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    )
+    own = CaptchaStore.objects.create(challenge="PQRST", response="pqrst")
+    form = LoginForm(
+        {
+            "identifier": "10000000146",
+            "security_word": "x",
+            "captcha_0": own.hashkey,
+            "captcha_1": "pqrst",
+        }
+    )
+
+    assert form.is_valid(), form.errors
+    assert list(CaptchaStore.objects.values_list("pk", flat=True)) == [expired.pk]

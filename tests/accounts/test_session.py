@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from html.parser import HTMLParser
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -303,3 +304,45 @@ def test_it_hides_the_sms_outbox_with_twilio_even_with_debug(client, settings, s
 
     assert response.status_code == 404
     assert "123456" not in response.content.decode()
+
+
+# --- the session is written at most once a minute ---------------------------------------------
+
+
+def _session_writes(queries: Any) -> int:
+    return sum(
+        1
+        for q in queries
+        if "django_session" in q["sql"]
+        and q["sql"].lstrip().upper().startswith(("UPDATE", "INSERT"))
+    )
+
+
+def test_pages_within_a_minute_of_the_last_write_do_not_write_the_session(client, citizen, clock):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    login_as(client, citizen)
+    client.get(MENU)  # the first page writes it (when it was last written is unknown)
+
+    clock.shift(dt.timedelta(seconds=30))
+    with CaptureQueriesContext(connection) as within:
+        assert client.get(MENU).status_code == 200
+    clock.shift(dt.timedelta(seconds=31))
+    with CaptureQueriesContext(connection) as after:
+        assert client.get(MENU).status_code == 200
+
+    assert _session_writes(within.captured_queries) == 0
+    assert _session_writes(after.captured_queries) == 1
+
+
+def test_a_session_used_every_half_minute_stays_alive_and_ends_within_ten_idle_minutes(
+    client, citizen, clock
+):
+    login_as(client, citizen)
+    for _ in range(30):  # 15 minutes of activity
+        clock.shift(dt.timedelta(seconds=30))
+        assert client.get(MENU).status_code == 200
+
+    clock.shift(dt.timedelta(minutes=10))
+    assert client.get(MENU).status_code == 302, "10 idle minutes end it, whatever the last write"
