@@ -183,8 +183,11 @@ def _refused(request: CitizenRequest, cert: Certificate, exc: CertificateError) 
 @citizen_required
 @require_GET
 def certificate_list(request: CitizenRequest) -> HttpResponse:
-    certificates = Certificate.objects.filter(citizen=request.citizen).order_by(
-        "-not_before", "-id"
+    # Lists never read the DER (1-2 KB a row): only the detail and PEM pages parse it.
+    certificates = (
+        Certificate.objects.filter(citizen=request.citizen)
+        .defer("der")
+        .order_by("-not_before", "-id")
     )
     return render(request, "certificates/list.html", {"certificates": certificates})
 
@@ -228,11 +231,15 @@ def certificate_pem(request: CitizenRequest, serial: str) -> HttpResponse:
 def _open_list_page(
     request: CitizenRequest, *, error: Any = None, status: int = 200
 ) -> HttpResponse:
-    pending = Certificate.objects.filter(
-        citizen=request.citizen,
-        status=Status.PENDING,
-        not_after__gt=timezone.now(),
-    ).order_by("-not_before", "-id")
+    pending = (
+        Certificate.objects.filter(
+            citizen=request.citizen,
+            status=Status.PENDING,
+            not_after__gt=timezone.now(),
+        )
+        .defer("der")
+        .order_by("-not_before", "-id")
+    )
     return render(
         request,
         "certificates/open_list.html",
@@ -298,11 +305,15 @@ def suspend(request: CitizenRequest, serial: str) -> HttpResponse:
 @citizen_required
 @require_GET
 def reinstate_list(request: CitizenRequest) -> HttpResponse:
-    suspended = Certificate.objects.filter(
-        citizen=request.citizen,
-        status=Status.SUSPENDED,
-        not_after__gt=timezone.now(),
-    ).order_by("-not_before", "-id")
+    suspended = (
+        Certificate.objects.filter(
+            citizen=request.citizen,
+            status=Status.SUSPENDED,
+            not_after__gt=timezone.now(),
+        )
+        .defer("der")
+        .order_by("-not_before", "-id")
+    )
     by_holder = [c for c in suspended if c.suspended_by == Certificate.SuspendedBy.HOLDER]
     by_ca = [c for c in suspended if c.suspended_by != Certificate.SuspendedBy.HOLDER]
     return render(
@@ -371,6 +382,7 @@ def _revocable(request: CitizenRequest) -> list[Certificate]:
             not_after__gt=timezone.now(),
         )
         .exclude(status=Status.REVOKED)
+        .defer("der")
         .order_by("-not_before", "-id")
     )
 

@@ -68,4 +68,23 @@ def test_every_citizen_page_costs_the_same_queries_for_1_10_and_100_items(
 
     assert ten == one, {k: (one[k], ten[k]) for k in one if one[k] != ten[k]}
     assert hundred == one, {k: (one[k], hundred[k]) for k in one if one[k] != hundred[k]}
-    assert max(one.values()) <= 6, one  # session, citizen, the page's own (2-5 today)
+    assert max(one.values()) <= 6, one
+
+
+def test_certificate_lists_never_load_the_der(demo_pki: Any, citizen: Citizen) -> None:
+    CertificateFactory(citizen=citizen, state="active")
+    CertificateFactory(citizen=citizen, state="pending")
+    client = login_as(Client(), citizen)
+    lists = ["certificates:list", "certificates:open_list", "certificates:reinstate_list"]
+    lists.append("certificates:revoke_start")
+
+    for name in lists:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(reverse(name)).status_code == 200
+        selects = [
+            q["sql"] for q in captured.captured_queries if "certificates_certificate" in q["sql"]
+        ]
+        assert selects, name
+        assert not any('"der"' in sql for sql in selects), (
+            name
+        )  # session, citizen, the page's own (2-5 today)
