@@ -50,7 +50,11 @@ from typing import Any
 import psycopg
 
 REPO = Path(__file__).resolve().parent.parent
+# The checkout's virtualenv, else the one running this script (a git worktree without its own
+# .venv, run with another checkout's .venv/bin/python: gunicorn and celery are found beside it).
 VENV_BIN = REPO / ".venv" / "bin"
+if not (VENV_BIN / "python").exists():
+    VENV_BIN = Path(sys.executable).parent
 PYTHON = str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executable
 WORK = Path(os.environ.get("NES_BENCH_WORK", "/tmp/nes_bench"))  # noqa: S108 (benchmark scratch)
 PG_SERVER = os.environ.get("NES_BENCH_PG", "postgres://postgres@127.0.0.1:5432")
@@ -243,6 +247,9 @@ def stack_env(
     return {
         **keep,
         "DJANGO_SETTINGS_MODULE": "nesportal.settings",
+        # This checkout's modules first (an editable install may point at another checkout),
+        # and bench/ importable as ``bench.*`` (bench/bare_settings.py).
+        "PYTHONPATH": str(REPO),
         "DEBUG": "false",
         "SECRET_KEY": SECRET_KEY,
         "VAULT_KEYS": VAULT_KEYS,
@@ -427,8 +434,54 @@ class Stack:
     def manage(self, *args: str, quiet: bool = True) -> str:
         return manage(self.env, *args, quiet=quiet)
 
+    def web_worker_pids(self) -> list[int]:
+        """gunicorn's worker processes (children of its master, the process we started)."""
+        masters = [p.popen.pid for p in self.processes if p.name == f"{self.name}-web"]
+        return [pid for master in masters for pid in child_pids(master)]
+
+    def database_backend_pids(self) -> list[int]:
+        """PostgreSQL backends connected to this stack's database (web and worker; gunicorn's
+        threads keep theirs, CONN_MAX_AGE), not this process's own."""
+        rows = self.query(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        )
+        return [pid for (pid,) in rows]
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         return query(self.name, sql, params)
+
+
+# --- CPU time from /proc (Linux) ------------------------------------------------------------
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def child_pids(parent: int) -> list[int]:
+    """Direct children of ``parent`` (from every /proc/<pid>/stat)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == parent:
+                children.append(int(stat.parent.name))
+    return children
+
+
+def cpu_seconds(pids: Iterable[int]) -> dict[int, float]:
+    """User + system CPU seconds so far of each process that still exists."""
+    times = {}
+    for pid in pids:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            times[pid] = (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS  # utime, stime
+    return times
+
+
+def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds between two :func:`cpu_seconds` samples (a process that started in between
+    counts from zero; one that exited in between is lost)."""
+    return sum(t - before.get(pid, 0.0) for pid, t in after.items())
 
 
 # --- HTTP -----------------------------------------------------------------------------------
