@@ -95,7 +95,9 @@ def _start(name: str, command: Sequence[str], env: dict[str, str], log_path: Pat
     log.close()
     pid_file = WORK / "pids" / f"{name}.pid"
     pid_file.parent.mkdir(parents=True, exist_ok=True)
-    pid_file.write_text(f"{popen.pid}\n{' '.join(command)}\n")
+    # The third line is the run that owns the process: a later run stops it only once that run
+    # is gone (two benchmarks may run at the same time with the same NES_BENCH_WORK).
+    pid_file.write_text(f"{popen.pid}\n{' '.join(command)}\n{os.getpid()}\n")
     process = _Process(name, popen, log_path, pid_file)
     with _lock:
         _running.append(process)
@@ -129,12 +131,14 @@ def _reap_leftovers() -> None:
     """Stop processes a killed earlier run left (listed in our PID files, command line ours)."""
     for pid_file in (WORK / "pids").glob("*.pid"):
         try:
-            pid_text, command = pid_file.read_text().split("\n", 1)
+            pid_text, command, *owner = pid_file.read_text().split("\n")
             pid = int(pid_text)
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
         except (OSError, ValueError):
             pid_file.unlink(missing_ok=True)
             continue
+        if owner and owner[0].strip().isdigit() and Path(f"/proc/{owner[0].strip()}").exists():
+            continue  # another run that is still going: its processes are not leftovers
         program, _sep, arguments = command.strip().partition(" ")
         # A script's /proc cmdline starts with its interpreter: match the script and arguments.
         if cmdline.strip() and program in cmdline and arguments in cmdline:
