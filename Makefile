@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format worker beat messages clean
+.PHONY: run test lint format worker beat messages bench clean
 
 $(VENV)/.installed-run: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,15 @@ messages: $(VENV)/.installed-dev
 	DEBUG=true $(PY) manage.py makemessages --locale en --no-obsolete --add-location file \
 		--ignore .venv --ignore var --ignore tests --ignore '*.egg-info' --ignore staticfiles
 	DEBUG=true $(PY) manage.py compilemessages --locale en --ignore .venv
+
+## bench: page speed, a few minutes (bench/pages.py: every page against a bare Django view on the
+## same stack, 1,000 citizens; BENCH_ARGS=--million adds 1,000,000 citizens and the 1M/1k ratios).
+## Needs PostgreSQL and Redis: NES_BENCH_PG (postgres://postgres@127.0.0.1:5432), NES_BENCH_REDIS
+## (redis://127.0.0.1:6379/15); and the demo CA (make run once, or manage.py create_demo_ca)
+bench: $(VENV)/.installed-run
+	$(PY) bench/pages.py $(BENCH_ARGS)
+	@echo "Other benchmarks (bench/README.md): bench/revocation.py (revocation at national scale),"
+	@echo "bench/crl_build.py (building and signing CRLs), bench/argon2_check.py (one security-word check)"
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache .hypothesis

@@ -50,7 +50,11 @@ from typing import Any
 import psycopg
 
 REPO = Path(__file__).resolve().parent.parent
+# The checkout's virtualenv, else the one running this script (a git worktree without its own
+# .venv, run with another checkout's .venv/bin/python: gunicorn and celery are found beside it).
 VENV_BIN = REPO / ".venv" / "bin"
+if not (VENV_BIN / "python").exists():
+    VENV_BIN = Path(sys.executable).parent
 PYTHON = str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executable
 WORK = Path(os.environ.get("NES_BENCH_WORK", "/tmp/nes_bench"))  # noqa: S108 (benchmark scratch)
 PG_SERVER = os.environ.get("NES_BENCH_PG", "postgres://postgres@127.0.0.1:5432")
@@ -91,7 +95,9 @@ def _start(name: str, command: Sequence[str], env: dict[str, str], log_path: Pat
     log.close()
     pid_file = WORK / "pids" / f"{name}.pid"
     pid_file.parent.mkdir(parents=True, exist_ok=True)
-    pid_file.write_text(f"{popen.pid}\n{' '.join(command)}\n")
+    # The third line is the run that owns the process: a later run stops it only once that run
+    # is gone (two benchmarks may run at the same time with the same NES_BENCH_WORK).
+    pid_file.write_text(f"{popen.pid}\n{' '.join(command)}\n{os.getpid()}\n")
     process = _Process(name, popen, log_path, pid_file)
     with _lock:
         _running.append(process)
@@ -125,12 +131,14 @@ def _reap_leftovers() -> None:
     """Stop processes a killed earlier run left (listed in our PID files, command line ours)."""
     for pid_file in (WORK / "pids").glob("*.pid"):
         try:
-            pid_text, command = pid_file.read_text().split("\n", 1)
+            pid_text, command, *owner = pid_file.read_text().split("\n")
             pid = int(pid_text)
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
         except (OSError, ValueError):
             pid_file.unlink(missing_ok=True)
             continue
+        if owner and owner[0].strip().isdigit() and Path(f"/proc/{owner[0].strip()}").exists():
+            continue  # another run that is still going: its processes are not leftovers
         program, _sep, arguments = command.strip().partition(" ")
         # A script's /proc cmdline starts with its interpreter: match the script and arguments.
         if cmdline.strip() and program in cmdline and arguments in cmdline:
@@ -243,6 +251,9 @@ def stack_env(
     return {
         **keep,
         "DJANGO_SETTINGS_MODULE": "nesportal.settings",
+        # This checkout's modules first (an editable install may point at another checkout),
+        # and bench/ importable as ``bench.*`` (bench/bare_settings.py).
+        "PYTHONPATH": str(REPO),
         "DEBUG": "false",
         "SECRET_KEY": SECRET_KEY,
         "VAULT_KEYS": VAULT_KEYS,
@@ -427,8 +438,54 @@ class Stack:
     def manage(self, *args: str, quiet: bool = True) -> str:
         return manage(self.env, *args, quiet=quiet)
 
+    def web_worker_pids(self) -> list[int]:
+        """gunicorn's worker processes (children of its master, the process we started)."""
+        masters = [p.popen.pid for p in self.processes if p.name == f"{self.name}-web"]
+        return [pid for master in masters for pid in child_pids(master)]
+
+    def database_backend_pids(self) -> list[int]:
+        """PostgreSQL backends connected to this stack's database (web and worker; gunicorn's
+        threads keep theirs, CONN_MAX_AGE), not this process's own."""
+        rows = self.query(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        )
+        return [pid for (pid,) in rows]
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         return query(self.name, sql, params)
+
+
+# --- CPU time from /proc (Linux) ------------------------------------------------------------
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def child_pids(parent: int) -> list[int]:
+    """Direct children of ``parent`` (from every /proc/<pid>/stat)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == parent:
+                children.append(int(stat.parent.name))
+    return children
+
+
+def cpu_seconds(pids: Iterable[int]) -> dict[int, float]:
+    """User + system CPU seconds so far of each process that still exists."""
+    times = {}
+    for pid in pids:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            times[pid] = (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS  # utime, stime
+    return times
+
+
+def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds between two :func:`cpu_seconds` samples (a process that started in between
+    counts from zero; one that exited in between is lost)."""
+    return sum(t - before.get(pid, 0.0) for pid, t in after.items())
 
 
 # --- HTTP -----------------------------------------------------------------------------------
