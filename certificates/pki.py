@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import functools
 import hmac
 import itertools
@@ -1582,6 +1583,18 @@ def _name_pairs(name: x509.Name) -> list[tuple[str, str]]:
         (_ATTRIBUTE_LABELS.get(attribute.oid, attribute.oid.dotted_string), str(attribute.value))
         for attribute in name
     ]
+
+
+def describe_der(der: bytes) -> dict[str, Any]:
+    """``describe`` of a certificate given as DER, remembered per process (a certificate's DER
+    never changes): the detail page parses and decodes its qcStatements once per worker, not on
+    every request. A fresh copy each time, so no caller can change the remembered one."""
+    return copy.deepcopy(_describe_der(der))
+
+
+@functools.lru_cache(maxsize=1024)  # ~2 KB each: a few MB per worker at most
+def _describe_der(der: bytes) -> dict[str, Any]:
+    return describe(x509.load_der_x509_certificate(der))
 
 
 def describe(cert: x509.Certificate) -> dict[str, Any]:

@@ -197,7 +197,7 @@ def certificate_list(request: CitizenRequest) -> HttpResponse:
 @require_GET
 def certificate_detail(request: CitizenRequest, serial: str) -> HttpResponse:
     cert = _own(request, serial)
-    info = pki.describe(x509.load_der_x509_certificate(bytes(cert.der)))
+    info = pki.describe_der(bytes(cert.der))
     policy_labels = _policy_labels()
     context = {
         "certificate": cert,

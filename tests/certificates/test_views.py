@@ -478,3 +478,22 @@ def test_another_citizens_certificate_cannot_be_picked_for_revocation(
 def test_an_unknown_serial_is_not_found(citizen_client: Client) -> None:
     assert citizen_client.get("/sertifikalar/abcdef0123/").status_code == 404
     assert citizen_client.get("/sertifikalar/not-hex/").status_code == 404
+
+
+def test_the_detail_page_describes_a_certificate_from_a_per_process_copy(
+    citizen_client, citizen, certificate_factory
+):
+    """The DER never changes, so it is parsed once per worker; callers get their own copy."""
+    from certificates import pki
+
+    cert, _key = certificate_factory(citizen, "active")
+    pki._describe_der.cache_clear()
+
+    first = citizen_client.get(reverse("certificates:detail", args=[cert.serial_number]))
+    second = citizen_client.get(reverse("certificates:detail", args=[cert.serial_number]))
+
+    assert first.status_code == second.status_code == 200
+    assert pki._describe_der.cache_info().hits >= 1
+    described = pki.describe_der(bytes(cert.der))
+    described["subject"].clear()
+    assert pki.describe_der(bytes(cert.der))["subject"], "the remembered one is untouched"
