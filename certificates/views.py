@@ -14,6 +14,7 @@ Askıdan İndir and Sertifikamı İptal Et.
 
 from __future__ import annotations
 
+import functools
 import time
 from datetime import datetime
 from typing import Any
@@ -23,11 +24,13 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.formats import date_format, number_format
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -192,21 +195,34 @@ def certificate_list(request: CitizenRequest) -> HttpResponse:
     return render(request, "certificates/list.html", {"certificates": certificates})
 
 
-@never_cache
-@citizen_required
-@require_GET
-def certificate_detail(request: CitizenRequest, serial: str) -> HttpResponse:
-    cert = _own(request, serial)
-    info = pki.describe_der(bytes(cert.der))
+@functools.lru_cache(maxsize=1024)  # a few KB each
+def _content(serial_number: str, der: bytes, language: str) -> SafeString:
+    """The "Sertifika içeriği" section: what the certificate itself says, in ``language``. A
+    certificate's DER never changes, so each worker renders it once per language, not on every
+    request (most of the detail page's cost was parsing and rendering this)."""
+    info = pki.describe_der(der)
     policy_labels = _policy_labels()
     context = {
-        "certificate": cert,
+        "serial_number": serial_number,
         "info": info,
         "subject": [(SUBJECT_LABELS.get(k, k), v) for k, v in info["subject"]],
         "issuer": [(ISSUER_LABELS.get(k, k), v) for k, v in info["issuer"]],
         "key_usage": [(name, KEY_USAGE_LABELS.get(name, "")) for name in info["key_usage"]],
         "policies": [(oid, policy_labels.get(oid, "")) for oid in info["policies"]],
         "qc_statements": [(name, QC_LABELS.get(name, "")) for name in info["qc_statements"]],
+    }
+    with translation.override(language):
+        return mark_safe(render_to_string("certificates/_content.html", context))  # noqa: S308
+
+
+@never_cache
+@citizen_required
+@require_GET
+def certificate_detail(request: CitizenRequest, serial: str) -> HttpResponse:
+    cert = _own(request, serial)
+    context = {
+        "certificate": cert,
+        "content": _content(cert.serial_number, bytes(cert.der), get_language()),
         "expiry": expiry_sentence(cert),
         "history": _history(cert),
         **_actions(cert),

@@ -480,20 +480,24 @@ def test_an_unknown_serial_is_not_found(citizen_client: Client) -> None:
     assert citizen_client.get("/sertifikalar/not-hex/").status_code == 404
 
 
-def test_the_detail_page_describes_a_certificate_from_a_per_process_copy(
+def test_the_detail_page_renders_the_certificate_content_once_per_worker_and_language(
     citizen_client, citizen, certificate_factory
 ):
-    """The DER never changes, so it is parsed once per worker; callers get their own copy."""
-    from certificates import pki
+    """The DER never changes, so its description is parsed and rendered once per worker and
+    language; callers of describe_der get their own copy."""
+    from certificates import pki, views
 
     cert, _key = certificate_factory(citizen, "active")
-    pki._describe_der.cache_clear()
+    views._content.cache_clear()
+    url = reverse("certificates:detail", args=[cert.serial_number])
 
-    first = citizen_client.get(reverse("certificates:detail", args=[cert.serial_number]))
-    second = citizen_client.get(reverse("certificates:detail", args=[cert.serial_number]))
+    first = citizen_client.get(url)
+    second = citizen_client.get(url)
 
     assert first.status_code == second.status_code == 200
-    assert pki._describe_der.cache_info().hits >= 1
+    assert views._content.cache_info().hits == 1
+    assert "Sertifika içeriği" in second.content.decode()
+    assert "PNOTR-" + citizen.tckn in second.content.decode()
     described = pki.describe_der(bytes(cert.der))
     described["subject"].clear()
     assert pki.describe_der(bytes(cert.der))["subject"], "the remembered one is untouched"
