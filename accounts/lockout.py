@@ -14,7 +14,7 @@ Security contract
   (``failure_count < 3 AND locked_at IS NULL`` → ``failure_count + 1``) that runs *before* the
   secret is checked. A request that cannot reserve a strike never checks the real secret
   (it checks the dummy hash instead, :func:`check_dummy`). So at most three checks happen
-  between two successes, however many requests arrive at once, and the Argon2 check (~28 ms)
+  between two successes, however many requests arrive at once, and the Argon2 check (~30 ms)
   runs outside any transaction or row lock. Not django-axes: it checks the lock before
   authenticating and records the failure afterwards, so parallel requests get extra guesses.
 * **After the check.** A success calls :func:`reset_strikes` (back to 0: login, E-İmzalı Giriş)

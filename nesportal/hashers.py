@@ -10,11 +10,11 @@ Security contract
   tells the caller to store a new hash at the next successful check.
 * The parameters are at least the OWASP Password Storage Cheat Sheet's minimum for Argon2id
   (m = 19 MiB, t = 2, p = 1; https://cheatsheetseries.owasp.org/cheatsheets/Password_Storage_Cheat_Sheet.html#argon2id):
-  m = 19 MiB, **t = 3**, p = 1. On the 2-core reference machine one check costs ~28 ms of CPU
+  m = 19 MiB, **t = 3**, p = 1. On the 2-core reference machine one check costs ~31 ms of CPU
   and 19 MiB (target ≤ 50 ms, ≤ 32 MiB; ``bench/argon2_check.py`` measures it next to the old
-  parameters). The spare time went into the time cost rather than memory: memory is multiplied
-  by the checks in flight (gunicorn.conf.py), time is not, and ~1.8× headroom keeps a slower or
-  busier core under the 50 ms target.
+  parameters: 229 ms, 100 MiB). The spare time went into the time cost rather than memory:
+  memory is multiplied by the checks in flight (gunicorn.conf.py), time is not, and ~1.6×
+  headroom keeps a slower or busier core under the 50 ms target.
 * :func:`is_current` says whether a hash is what the preferred hasher makes today; the dummy
   hashes of ``accounts.lockout`` and ``staff.services`` are remade when it is not, so unknown
   IDs and locked accounts always cost one check with the current parameters.
