@@ -1,12 +1,18 @@
 """gunicorn settings for NES Portal: ``gunicorn -c gunicorn.conf.py`` (docker-compose's web).
 
-Sizing. Every Şifreli Giriş attempt runs one Argon2 check with Django's default parameters:
-about 125 ms of CPU and 100 MiB of memory each (``bench/argon2_check.py`` measures it on the
-machine at hand; an unknown ID or a locked account costs the same, on purpose). The work is
-CPU-bound, so more processes than cores only queue up, and each request in flight may hold
-100 MiB. Hence: workers = 2 x cores, at most 4, 2 threads each
-(argon2-cffi releases the GIL) -> at most 8 checks at once, about 800 MiB at peak plus ~80 MiB
-per worker for Django itself. Raise WEB_CONCURRENCY only together with the memory limit.
+Sizing. Every Şifreli Giriş attempt runs one Argon2id check (``nesportal.hashers``: m=19 MiB,
+t=3, p=1): about 30 ms of one core and 19 MiB each (``bench/argon2_check.py`` measures it on
+the machine at hand; an unknown ID or a locked account costs the same, on purpose). Until
+December 2026 it was Django's default (m=100 MiB, t=2, p=8): ~190 ms of CPU spread over 8
+threads and 100 MiB, so 8 checks in flight needed 800 MiB, and a worker peaked at 300 MiB in a
+login burst; now ~140 MiB (``bench/logins.py``). The hash no longer dominates a login (the
+word step's page, database and SMS queueing cost more), so the work is what any Django page
+is: CPU-bound with some waiting on PostgreSQL and Redis. Hence, unchanged: workers = 2 x
+cores, at most 4, 2 threads each (argon2-cffi releases the GIL) -> at most 8 requests at once,
+about 4 x 140 MiB at peak. The cap of 4 was set for the old 100 MiB checks; with the new cost
+memory no longer forces it (4 workers peak at ~560 MiB, was ~1.2 GiB), but it stays until a
+host with more than 2 cores has been measured. Raise WEB_CONCURRENCY only together with the
+memory limit.
 
 Environment (all optional):
   WEB_CONCURRENCY      workers (default: 2 x CPUs allowed to this container, at most 4)
@@ -19,9 +25,12 @@ Environment (all optional):
   LOG_LEVEL            the same variable as Django's (default INFO)
 """
 
+import contextlib
+import ctypes
 import math
 import os
 from pathlib import Path
+from typing import Any
 
 
 def _cpus() -> int:
@@ -36,6 +45,26 @@ def _cpus() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
+
+
+# glibc's M_MMAP_THRESHOLD (malloc.h). By default glibc raises the threshold to the size of the
+# largest block freed so far (up to 32 MiB): after the first Argon2 check, its 19 MiB blocks
+# come from the threads' malloc arenas and stay resident when freed, one per arena a thread
+# ever used (6 threads checking in a loop kept 156 MiB after their last check; with the fixed
+# threshold 14 MiB). A fixed 4 MiB threshold keeps every Argon2 block mmapped, returned to the
+# system at once (bench/logins.py: a worker is back at ~101 MiB 1 s after a login burst, OLD
+# parameters included); smaller allocations are unchanged.
+_M_MMAP_THRESHOLD = -3
+_MMAP_THRESHOLD_BYTES = 4 * 1024 * 1024
+
+
+def _fixed_mmap_threshold() -> None:
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: its allocator decides
+        ctypes.CDLL("libc.so.6").mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES)
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    _fixed_mmap_threshold()
 
 
 wsgi_app = "nesportal.wsgi:application"

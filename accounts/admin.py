@@ -49,6 +49,7 @@ RECENT = 20
 LOGIN_ACTIONS = (
     "nes.login.word_passed",
     "nes.login.word_failed",
+    "nes.login.word_rehashed",
     "nes.login.locked_attempt",
     "nes.login.code_passed",
     "nes.login.code_failed",

@@ -14,7 +14,7 @@ Security contract
   (``failure_count < 3 AND locked_at IS NULL`` → ``failure_count + 1``) that runs *before* the
   secret is checked. A request that cannot reserve a strike never checks the real secret
   (it checks the dummy hash instead, :func:`check_dummy`). So at most three checks happen
-  between two successes, however many requests arrive at once, and the ~125 ms Argon2 check
+  between two successes, however many requests arrive at once, and the Argon2 check (~30 ms)
   runs outside any transaction or row lock. Not django-axes: it checks the lock before
   authenticating and records the failure afterwards, so parallel requests get extra guesses.
 * **After the check.** A success calls :func:`reset_strikes` (back to 0: login, E-İmzalı Giriş)
@@ -33,8 +33,10 @@ Security contract
   the counters is a new security word (``accounts.recovery.set_new_word``), in the same
   conditional UPDATE that stores it, and never on a locked account.
 * **Same work for everyone.** :func:`check_dummy` verifies a random word against a fixed
-  Argon2 hash: unknown IDs and locked accounts cost the same as a wrong secret, and the answer
-  is the same, so a caller cannot tell them apart.
+  Argon2 hash with the current parameters (``nesportal.hashers``): unknown IDs and locked
+  accounts cost the same as a wrong secret on a current hash, and the answer is the same, so a
+  caller cannot tell them apart. (A citizen whose hash still has older, dearer parameters
+  costs more until their next login rehashes it: ``accounts.services.check_security_word``.)
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from audit.actor import Actor
 from audit.log import record
+from nesportal.hashers import is_current
 
 from .models import MAX_FAILURES, Citizen, SmsChallenge, SmsMessage
 from .sms_queue import queue_sms
@@ -75,9 +78,13 @@ _dummy_hash: str | None = None
 
 
 def dummy_hash() -> str:
-    """An Argon2 hash of a random word, checked when there is no real hash to check."""
+    """An Argon2 hash of a random word, checked when there is no real hash to check.
+
+    Made with the preferred hasher's current parameters, and made again if they change
+    (``nesportal.hashers.is_current``; settings overridden in tests, a new hasher): an unknown
+    ID must cost what a wrong word on a current hash costs."""
     global _dummy_hash
-    if _dummy_hash is None:
+    if _dummy_hash is None or not is_current(_dummy_hash):
         _dummy_hash = make_password(secrets.token_urlsafe(24))
     return _dummy_hash
 

@@ -3,7 +3,8 @@
 The security word counts into the 3-strike lock (``accounts.lockout``, which states the
 contract): a strike is *reserved* before the Argon2 check runs, and a request that cannot
 reserve one never touches the real hash. The Argon2 check itself runs outside any transaction
-or row lock.
+or row lock. A right word whose hash has older parameters than ``nesportal.hashers``' is
+hashed again and stored with a conditional UPDATE on the old hash (``_rehash``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.hashers import check_password
+from django.contrib.auth.hashers import check_password, make_password
 from django.db import transaction
 from django.http import HttpRequest
 from django.middleware.csrf import rotate_token
@@ -22,6 +23,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from audit.actor import Actor
 from audit.log import record
+from nesportal import hashers
 from nesportal.http import PortalRequest
 
 from . import lockout
@@ -58,10 +60,16 @@ def check_security_word(identifier: str, word: str, *, actor: Actor) -> Citizen 
         record("nes.login.locked_attempt", actor=actor, citizen=citizen)
         return None
 
-    # Outside any transaction: Argon2 takes ~100 ms and must not hold a row lock.
-    if check_password(word, citizen.security_word_hash):
+    # Outside any transaction: Argon2 takes ~30 ms and must not hold a row lock.
+    stored = citizen.security_word_hash
+    # Django calls the setter only for a right word whose hash must_update (other parameters
+    # or algorithm than the preferred hasher's); it is stored below, once the strike is back.
+    outdated: list[bool] = []
+    if check_password(word, stored, setter=lambda _word: outdated.append(True)):
         # If parallel wrong attempts locked the account meanwhile, the lock wins.
         if lockout.reset_strikes(citizen.pk):
+            if outdated:
+                _rehash(citizen, word, stored, actor=actor)
             citizen.refresh_from_db()
             record("nes.login.word_passed", actor=actor, citizen=citizen)
             return citizen
@@ -77,6 +85,31 @@ def check_security_word(identifier: str, word: str, *, actor: Actor) -> Citizen 
     )
     lockout.lock(citizen.pk, Citizen.LockReason.WRONG_WORD, actor=actor, now=timezone.now())
     return None
+
+
+@sensitive_variables("word", "new_hash")
+def _rehash(citizen: Citizen, word: str, stored: str, *, actor: Actor) -> bool:
+    """The word was right but its hash has other parameters than the preferred hasher's (or
+    another algorithm): store a new hash, only if the stored one is still ``stored``.
+
+    The conditional UPDATE means a word changed meanwhile (recovery, a reset link, another
+    login's rehash) is never overwritten; this login goes on either way. The new hash changes
+    ``session_hash``: the citizen's *other* sessions and a half-done recovery elsewhere end,
+    as after a word change (once per parameter change, at a login). The login in progress
+    reads the citizen afresh, so its session is bound to the new hash."""
+    new_hash = make_password(word)  # outside any transaction, like the check
+    stored_now = Citizen.objects.filter(pk=citizen.pk, security_word_hash=stored).update(
+        security_word_hash=new_hash
+    )
+    if stored_now:
+        record(
+            "nes.login.word_rehashed",
+            actor=actor,
+            citizen=citizen,
+            old=hashers.parameters(stored),
+            new=hashers.parameters(new_hash),
+        )
+    return bool(stored_now)
 
 
 def session_hash(citizen: Citizen) -> str:

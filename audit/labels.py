@@ -21,6 +21,7 @@ ACTION_LABELS: dict[str, StrOrPromise] = {
     "nes.login.captcha_failed": _("Giriş: resimdeki yazı hatalı"),
     "nes.login.word_passed": _("Giriş: Güvenlik Sözcüğü doğru"),
     "nes.login.word_failed": _("Giriş: Güvenlik Sözcüğü hatalı"),
+    "nes.login.word_rehashed": _("Giriş: Güvenlik Sözcüğü özeti yeni parametrelerle yenilendi"),
     "nes.login.locked_attempt": _("Giriş denemesi: hesap kilitli"),
     "nes.login.code_passed": _("Giriş: SMS Onay Kodu doğru"),
     "nes.login.code_failed": _("Giriş: SMS Onay Kodu hatalı"),

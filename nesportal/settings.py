@@ -126,8 +126,12 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Security words (and staff passwords) are Argon2 hashes.
+# Security words (and staff passwords) are Argon2id hashes with the parameters of
+# nesportal/hashers.py (m=19 MiB, t=3, p=1: OWASP's minimum or more, measured by
+# bench/argon2_check.py). Hashes with Django's defaults (m=100 MiB, t=2, p=8) and PBKDF2 still
+# verify, and are replaced at the next successful check (must_update).
 PASSWORD_HASHERS = [
+    "nesportal.hashers.NesArgon2PasswordHasher",
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]

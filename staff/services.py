@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -32,6 +31,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.actor import Actor
 from audit.log import record
+from nesportal.hashers import is_current
 from nesportal.limits import STAFF_MAX_FAILURES
 
 from . import guard
@@ -58,9 +58,16 @@ class Outcome:
     codes: list[str] = field(default_factory=list)
 
 
-@lru_cache(maxsize=1)
+_dummy: str | None = None
+
+
 def _dummy_hash() -> str:
-    return make_password("nesportal-staff-dummy-password")
+    """Checked for unknown usernames and locked staff: made with the preferred hasher's current
+    parameters, and again when they change, so it costs what a real password check costs."""
+    global _dummy
+    if _dummy is None or not is_current(_dummy):
+        _dummy = make_password("nesportal-staff-dummy-password")
+    return _dummy
 
 
 def username_digest(username: str) -> str:

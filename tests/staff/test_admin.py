@@ -37,3 +37,15 @@ def test_the_user_list_shows_who_has_a_second_factor_and_no_secret(
     assert SealedTOTPDevice.objects.get(user=enrolled).key not in html
     change = admin.get(reverse("admin:auth_user_change", args=[newcomer.pk])).content.decode()
     assert "Yok (ilk girişte eklenecek)" in change
+
+
+def test_view_on_site_with_a_malformed_id_is_a_404_not_a_500(client: Client) -> None:
+    from django.contrib.contenttypes.models import ContentType
+
+    from accounts.models import SmsMessage
+
+    admin = staff_login(client, StaffUserFactory(is_superuser=True))
+    content_type = ContentType.objects.get_for_model(SmsMessage)  # a UUID primary key
+    url = reverse("admin:view_on_site", args=[content_type.pk, "not-a-uuid"])
+
+    assert admin.get(url).status_code == 404
