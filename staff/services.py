@@ -8,8 +8,9 @@
   submitted twice at the same instant; TOTP's ``last_t`` refuses a code already used.
 * Wrong passwords and wrong codes take strikes on one counter (``staff.guard``); django-otp's
   throttle makes each device wait 1, 2, 4 … seconds after a wrong code.
-* Unknown or non-staff usernames get the same answer after the same work (one password hash
-  check); the audit log keeps only a keyed digest of a username that matched nobody.
+* Unknown or non-staff usernames get the same answer after the same work (one check of the
+  citizens' dummy hash, ``accounts.lockout.check_dummy``, with the current parameters); the
+  audit log keeps only a keyed digest of a username that matched nobody.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import check_password, make_password
 from django.db import transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -29,9 +29,9 @@ from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts import lockout
 from audit.actor import Actor
 from audit.log import record
-from nesportal.hashers import is_current
 from nesportal.limits import STAFF_MAX_FAILURES
 
 from . import guard
@@ -58,18 +58,6 @@ class Outcome:
     codes: list[str] = field(default_factory=list)
 
 
-_dummy: str | None = None
-
-
-def _dummy_hash() -> str:
-    """Checked for unknown usernames and locked staff: made with the preferred hasher's current
-    parameters, and again when they change, so it costs what a real password check costs."""
-    global _dummy
-    if _dummy is None or not is_current(_dummy):
-        _dummy = make_password("nesportal-staff-dummy-password")
-    return _dummy
-
-
 def username_digest(username: str) -> str:
     return "staff:" + salted_hmac("nesportal.audit.staff-username", username).hexdigest()[:24]
 
@@ -84,12 +72,12 @@ def check_password_step(username: str, password: str, *, actor: Actor) -> Any | 
     user_model = get_user_model()
     user = user_model._default_manager.filter(**{user_model.USERNAME_FIELD: username}).first()
     if user is None or not user.is_active or not user.is_staff:
-        check_password(password, _dummy_hash())
+        lockout.check_dummy(password)
         record("nes.staff.password_failed", actor=actor, subject=username_digest(username))
         return None
     name = user.get_username()
     if not guard.reserve_strike(user.pk):
-        check_password(password, _dummy_hash())
+        lockout.check_dummy(password)
         record("nes.staff.locked_attempt", actor=actor, subject=name)
         return None
     if user.check_password(password):
@@ -197,9 +185,10 @@ def confirm_enrolment(user: Any, token: str, *, actor: Actor) -> Outcome:
             guard.give_back_strike(user.pk)
             return Outcome("restart")
         device = max(pending, key=lambda d: d.pk)
-        if not device.verify_is_allowed()[0]:
+        allowed, data = device.verify_is_allowed()
+        if not allowed:
             guard.give_back_strike(user.pk)
-            return Outcome("throttled", wait=_wait_seconds(device.verify_is_allowed()[1]))
+            return Outcome("throttled", wait=_wait_seconds(data))
         if not (TOTP_SHAPE.match(token) and device.verify_token(token)):
             verified = False
         else:

@@ -59,11 +59,24 @@ def test_a_wrong_password_never_rehashes(old_agent: Any) -> None:
     assert old_agent.password == old_hash
 
 
-def test_the_staff_dummy_hash_uses_the_current_parameters(settings: Any) -> None:
+def test_the_staff_dummy_hash_uses_the_current_parameters(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from accounts import lockout
+
     settings.PASSWORD_HASHERS = ["nesportal.testing.hashers.FastArgon2PasswordHasher"]
-    assert "m=1024,t=1,p=1" in services._dummy_hash()
+    assert "m=1024,t=1,p=1" in lockout.dummy_hash()
 
     settings.PASSWORD_HASHERS = ["nesportal.hashers.NesArgon2PasswordHasher"]
+    checked: list[str] = []
+    real = lockout.check_password
+    monkeypatch.setattr(
+        lockout,
+        "check_password",
+        lambda word, encoded: checked.append(encoded) or real(word, encoded),
+    )
 
-    assert parameters(services._dummy_hash()) == CURRENT
-    assert is_current(services._dummy_hash())
+    assert services.check_password_step("kimse-yok", "Yanlis-1", actor=Actor()) is None
+    assert checked == [lockout.dummy_hash()], "an unknown username checks the dummy hash"
+    assert parameters(checked[0]) == CURRENT
+    assert is_current(checked[0])
