@@ -21,6 +21,12 @@ for a request whose
 * JSON or text body (``application/json``, ``*+json``, ``text/*``) is not valid UTF-8 or
   holds a NUL byte (no view parses one today; this keeps the promise for the first that does).
 
+A charset declared on any other body (``application/ocsp-request; charset=ascii``) is not
+refused — such a body is not text — but it is not used either: the request's encoding is set
+to UTF-8, the only encoding a query string passes the check above in (Django would otherwise
+re-read the query string in that charset, and admin's filter-preserving ``urlencode`` fails
+on a non-ASCII field name).
+
 Other bodies are not read here. The CA's public repository (``/ocsp``, ``/crl/…``, ``/ca/…``,
 see ``nesportal.middleware.is_public_repository``) is checked for its path, query and headers
 only: an OCSP request body is DER (``application/ocsp-request``), read by its own view.
@@ -131,6 +137,12 @@ class InputValidationMiddleware:
             check_fields(pairs, "query string", multiline=False)
         if not is_public_repository(request):
             self.check_body(request)
+        if request.encoding is not None and request.encoding != "utf-8":
+            # Django decodes the query string with the body's declared charset (WSGIRequest
+            # takes it from any Content-Type, e.g. ``application/ocsp-request; charset=ascii``);
+            # the query string was checked as UTF-8 above, and only form bodies are decoded,
+            # whose charset must be UTF-8 — so UTF-8 is the only right reading of either.
+            request.encoding = "utf-8"
 
     @staticmethod
     def check_headers(request: HttpRequest) -> None:

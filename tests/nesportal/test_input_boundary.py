@@ -227,6 +227,23 @@ def test_every_admin_changelist_survives_junk_in_its_filters(admin_client, caplo
                 assert response.status_code < 500, (url, param, value)
 
 
+@pytest.mark.parametrize("charset", ["ascii", "latin-1", "utf-16"])
+def test_a_charset_on_another_body_does_not_change_how_the_query_is_read(
+    admin_client, anon, charset
+):
+    # Found by the fuzz test: Django reads the query string in the body's declared charset,
+    # and admin's changelist then failed to re-encode a non-ASCII field name (a 500).
+    admin_client.raise_request_exception = False
+    content_type = f"application/ocsp-request; charset={charset}"
+    response = admin_client.generic(
+        "POST", "/admin/audit/auditevent/?%C2%A0=1", b"\x00", content_type=content_type
+    )
+    assert response.status_code < 500
+    response = anon.generic("GET", "/giris/?ad=%C5%9Fe", b"x", content_type=content_type)
+    assert response.status_code == 200
+    assert response.wsgi_request.GET["ad"] == "şe"
+
+
 # --- the public repository ------------------------------------------------------------------
 
 
