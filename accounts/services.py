@@ -138,8 +138,11 @@ def session_citizen(request: HttpRequest) -> Citizen | None:
     citizen_id = request.session.get(SESSION_CITIZEN)
     if citizen_id is None:
         return None
-    citizen = Citizen.objects.filter(pk=citizen_id).first()
-    if citizen is None or not constant_time_compare(
+    try:
+        citizen = Citizen.objects.get(pk=citizen_id)
+    except (Citizen.DoesNotExist, ValueError, TypeError):
+        return None
+    if not constant_time_compare(
         request.session.get(SESSION_CITIZEN_HASH, ""), session_hash(citizen)
     ):
         return None

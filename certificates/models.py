@@ -281,11 +281,16 @@ class Certificate(models.Model):
     def is_expired(self, now: datetime | None = None) -> bool:
         return (now or timezone.now()) >= self.not_after
 
+    def shows_expired(self) -> bool:
+        """Shown as "Süresi doldu": past its validity and not revoked (a revoked certificate
+        stays "İptal edildi")."""
+        return self.status != self.Status.REVOKED and self.is_expired()
+
     @property
     def display_status(self) -> str:
-        if self.status != self.Status.REVOKED and self.is_expired():
+        if self.shows_expired():
             return str(_("Süresi doldu"))
-        return str(self.get_status_display())
+        return str(self.Status(self.status).label)
 
     def days_left(self, now: datetime | None = None) -> int:
         return max(0, (self.not_after - (now or timezone.now())).days)

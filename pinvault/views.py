@@ -361,20 +361,14 @@ def pinpuk_deleted(request: CitizenRequest, card: str) -> HttpResponse:
 # --- Kilit Çözme ----------------------------------------------------------------------------
 
 
-def _unlock_context(
-    card: AkisCard,
-    *,
-    stored: set[str] | None = None,
-    pending: dict[int, CardUnlock] | None = None,
-) -> dict[str, Any]:
-    """The unlock page's facts; ``stored`` and ``pending`` (by card id) save the queries.
+def _unlock_context(card: AkisCard) -> dict[str, Any]:
+    """The unlock page's facts.
 
     What may be started is the card's answer (``AkisCard.allowed_actions``): Kilit Çözme on
     the portal for cards from 2011 on, showing the PUK for older ones.
     """
-    if stored is None:
-        stored = services.stored_fields(card)
-    pending_unlock = _pending_unlock(card) if pending is None else pending.get(card.pk)
+    stored = services.stored_fields(card)
+    pending_unlock = _pending_unlock(card)
     actions = card.allowed_actions(stored, unlock_pending=pending_unlock is not None)
     return {
         "card": card,
@@ -392,14 +386,10 @@ def _unlock_context(
 @citizen_required
 @require_GET
 def unlock_list(request: CitizenRequest) -> HttpResponse:
-    cards = list(AkisCard.objects.filter(citizen=request.citizen))
-    stored = _stored_by_card(cards)
-    pending = {
-        unlock.card_id: unlock
-        for unlock in CardUnlock.objects.filter(card__in=cards, applied_at__isnull=True)
-    }
-    rows = [_unlock_context(card, stored=stored[card.pk], pending=pending) for card in cards]
-    return render(request, "pinvault/unlock_list.html", {"rows": rows})
+    # The list shows each card's state and its unlock rule (from the production date): one
+    # query. The vault and any pending unlock are read on the card's own page.
+    cards = AkisCard.objects.filter(citizen=request.citizen)
+    return render(request, "pinvault/unlock_list.html", {"cards": cards})
 
 
 @sensitive_variables()
