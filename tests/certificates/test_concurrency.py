@@ -197,7 +197,9 @@ def test_parallel_forced_crl_publications_get_distinct_increasing_numbers(
     outcomes = in_parallel([publish_several] * threads)
 
     total = sum(o.value for o in outcomes)
-    assert total >= per_thread  # busy publishers step aside; at least one thread's worth
+    # A publisher that finds another one signing steps aside (the lease), so how many of the 40
+    # calls sign depends on how they overlap: under load as few as one may. At least one did.
+    assert total >= 1
     numbers = [number for number, _, _ in signed]
     # No number twice, none skipped, and each signed CRL carries the number it was stored with.
     assert sorted(numbers) == list(range(start + 1, start + 1 + total))
@@ -208,6 +210,9 @@ def test_parallel_forced_crl_publications_get_distinct_increasing_numbers(
     stored = CrlShard.objects.get(pk=full.pk)
     assert stored.number == start + total
     assert crl_number(bytes(stored.der)) == stored.number
+    # No lease is left behind: alone, a forced publication signs the next number at once.
+    assert publication.publish(full.pk, force=True).signed == 1
+    assert CrlShard.objects.get(pk=full.pk).number == start + total + 1
 
 
 def test_parallel_changes_and_publications_lose_no_entry(
