@@ -4,8 +4,9 @@ A table row of a certificate or the facts of an E-Onay application depend only o
 values, the language and the time zone — never on the request, a CSRF token or the clock — yet
 rendering them is most of a list page's cost (bench/pages.py). ``render_cached`` keeps each
 fragment's output in a per-process LRU keyed on the template, a ``key`` tuple of **every value
-the template reads**, the active language and the current time zone: when a value changes (a
-certificate is suspended, expires) the key changes, so a stale fragment is never shown.
+the template reads**, the active language, the current time zone and the URL prefix: when a
+value changes (a certificate is suspended, expires) the key changes, so a stale fragment is never
+shown.
 
 The caller owns the key: a template that starts reading another attribute must add it to the
 key (``tests/nesportal/test_fragments.py`` renders every state both ways and compares). Only
@@ -21,6 +22,7 @@ from collections.abc import Hashable, Mapping
 from typing import Any
 
 from django.template.loader import render_to_string
+from django.urls import get_script_prefix
 from django.utils import timezone, translation
 from django.utils.safestring import SafeString
 
@@ -39,6 +41,7 @@ def render_cached(
         key,
         translation.get_language(),
         timezone.get_current_timezone_name(),
+        get_script_prefix(),  # links in the fragment are reversed under it
     )
     with _lock:
         found = _cache.get(full_key)
