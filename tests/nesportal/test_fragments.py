@@ -153,6 +153,10 @@ def test_a_form_with_errors_is_rendered_afresh(citizen: Citizen) -> None:
     response = client.post(reverse("accounts:profile_address"), {"address": "kısa"})
     html = response.content.decode()
     assert response.status_code == 400 and "has-error" in html and "kısa" in html
+    # Submitted empty: the field looks like the cached empty one, but it is bound and has an error.
+    response = client.post(reverse("accounts:profile_address"), {"address": ""})
+    html = response.content.decode()
+    assert response.status_code == 400 and "Yeni adresinizi giriniz." in html
     assert "has-error" not in _page(client, "accounts:profile")
 
 
