@@ -116,6 +116,20 @@ class Citizen(models.Model):
         help_text=_("Yalnızca doğru SMS Onay Kodu sıfırlar; yeniden giriş sıfırlamaz."),
     )
     locked_at = models.DateTimeField(_("kilitlenme zamanı"), null=True, blank=True)
+    session_epoch = models.PositiveIntegerField(
+        _("oturum kuşağı"),
+        default=0,
+        help_text=_(
+            "Artırılınca vatandaşın bütün oturumları kapanır (ör. Bu işlemi ben yapmadım)."
+        ),
+    )
+    language = models.CharField(
+        _("dil"),
+        max_length=8,
+        choices=settings.LANGUAGES,
+        default="tr",
+        help_text=_("SMS ve e-postaların dili: vatandaşın sitede son seçtiği dil."),
+    )
     lock_reason = models.CharField(
         _("kilit nedeni"), max_length=16, choices=LockReason.choices, blank=True
     )
@@ -291,6 +305,9 @@ class SmsMessage(models.Model):
         EONAY_DECIDED = "eonay_decided", _("E-Onay kararı bildirimi")
         EONAY_CONSENT = "eonay_consent", _("E-Onay sürekli onay bildirimi")
         NOTICES_CAPPED = "notices_capped", _("Bildirim sınırı aşıldı bildirimi")
+        CERT_EXPIRING = "cert_expiring", _("Sertifika süresi doluyor hatırlatması")
+        CERT_READY = "cert_ready", _("Yeni sertifika kullanıma açılabilir hatırlatması")
+        ACCOUNT_PROTECTED = "account_protected", _("Hesap korumaya alındı bildirimi")
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Kuyrukta")
@@ -339,6 +356,12 @@ class SmsMessage(models.Model):
         Kind.EONAY_DECIDED,
         Kind.EONAY_CONSENT,
     )
+    # Reminders (certificates.reminders): at most one per certificate and threshold, by an
+    # idempotency row, so no hourly budget of their own; never in quiet hours.
+    REMINDER_KINDS = (Kind.CERT_EXPIRING, Kind.CERT_READY)
+    # Notices that carry a "Bu işlemi ben yapmadım" link (accounts.notme): every notice of
+    # something done on the account, and the cap notice (many actions in one hour).
+    NOT_ME_KINDS = (*NOTICE_KINDS, Kind.NOTICES_CAPPED)
     # Statuses that cost nothing: never delivered.
     FREE_STATUSES = (Status.FAILED, Status.SUPPRESSED)
 
@@ -468,6 +491,38 @@ class WordResetLink(models.Model):
         verbose_name = _("Güvenlik Sözcüğü yenileme bağlantısı")
         verbose_name_plural = _("Güvenlik Sözcüğü yenileme bağlantıları")
         ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.citizen} {timezone.localtime(self.created_at):%Y-%m-%d %H:%M}"
+
+
+class NotMeLink(models.Model):
+    """A "Bu işlemi ben yapmadım" link carried by one notice SMS or e-mail (``accounts.notme``).
+
+    Whoever opens it and gives the holder's T.C. Kimlik No (and the captcha) puts the account
+    under protection in one click: every active certificate suspended (certificateHold, which
+    the holder lifts after logging in), every session ended, open codes and reset links void.
+    It can only protect the holder, never harm them irreversibly. Single use, valid 72 hours.
+    Only the SHA-256 of its token is stored; the token (128 bits) is derived from the row with
+    the server key when the text is rendered, and travels once.
+    """
+
+    LIFETIME = timedelta(hours=72)
+
+    citizen = models.ForeignKey(
+        Citizen, verbose_name=_("vatandaş"), on_delete=models.CASCADE, related_name="not_me_links"
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    kind = models.CharField(_("bildirim"), max_length=32, choices=SmsMessage.Kind.choices)
+    created_at = models.DateTimeField(_("oluşturulma"), default=timezone.now)
+    expires_at = models.DateTimeField(_("geçerlilik sonu"))
+    used_at = models.DateTimeField(_("kullanılma"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("'Bu işlemi ben yapmadım' bağlantısı")
+        verbose_name_plural = _("'Bu işlemi ben yapmadım' bağlantıları")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["expires_at"])]
 
     def __str__(self) -> str:
         return f"{self.citizen} {timezone.localtime(self.created_at):%Y-%m-%d %H:%M}"

@@ -113,10 +113,11 @@ def _rehash(citizen: Citizen, word: str, stored: str, *, actor: Actor) -> bool:
 
 
 def session_hash(citizen: Citizen) -> str:
-    """Changes when the security word changes or the account is locked: ends such sessions."""
+    """Changes when the security word changes, the account is locked or every session is ended
+    (``session_epoch``, "Bu işlemi ben yapmadım"): ends such sessions."""
     return salted_hmac(
         "nesportal.accounts.session",
-        f"{citizen.pk}:{citizen.security_word_hash}:{citizen.locked_at}",
+        f"{citizen.pk}:{citizen.security_word_hash}:{citizen.locked_at}:{citizen.session_epoch}",
         algorithm="sha256",
     ).hexdigest()
 

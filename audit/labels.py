@@ -83,6 +83,16 @@ ACTION_LABELS: dict[str, StrOrPromise] = {
     "nes.eonay.refused": _("E-Onay işlemi reddedildi"),
     "nes.eonay.consent_given": _("Sürekli E-Onay verildi"),
     "nes.eonay.consent_withdrawn": _("Sürekli E-Onay geri alındı"),
+    # Bu işlemi ben yapmadım (accounts.notme)
+    "nes.notme.opened": _("'Bu işlemi ben yapmadım' bağlantısı açıldı"),
+    "nes.notme.identity_failed": _("'Bu işlemi ben yapmadım': T.C. Kimlik No eşleşmedi"),
+    "nes.notme.protected": _("'Bu işlemi ben yapmadım': hesap korumaya alındı"),
+    # Reminders (certificates.reminders)
+    "nes.reminder.expiry_sent": _("Sertifika süresi hatırlatması gönderildi"),
+    "nes.reminder.ready_sent": _("Yeni sertifika hatırlatması gönderildi"),
+    # Receipts (receipts/)
+    "nes.receipt.issued": _("İşlem makbuzu oluşturuldu"),
+    "nes.receipt.downloaded": _("İşlem makbuzu indirildi"),
     # Staff login to admin (staff/)
     "nes.staff.password_passed": _("Personel girişi: parola doğru"),
     "nes.staff.password_failed": _("Personel girişi: parola hatalı"),
