@@ -191,6 +191,25 @@ def render_body(message: SmsMessage) -> str | None:
             return card_notices[message.kind] % {"card": card, "phone": CALL_CENTRE_PHONE}
         if message.kind == SmsMessage.Kind.ACCOUNT_LOCKED:
             return _lock_notice(message.context.get("reason", "")) % {"phone": CALL_CENTRE_PHONE}
+        if message.kind == kinds.CERT_EXPIRING:
+            return _(
+                "NES Portal: %(serial)s seri numaralı sertifikanızın süresi %(days)s gün sonra "
+                "(%(date)s) doluyor. Yenilemek için başvurunuzu zamanında yapınız."
+            ) % {
+                "serial": serial,
+                "days": message.context.get("days", ""),
+                "date": message.context.get("date", ""),
+            }
+        if message.kind == kinds.CERT_READY:
+            return _(
+                "NES Portal: %(serial)s seri numaralı yeni sertifikanızı bugünden itibaren "
+                "Sertifikamı Kullanıma Aç sayfasından kullanıma açabilirsiniz."
+            ) % {"serial": serial}
+        if message.kind == kinds.ACCOUNT_PROTECTED:
+            return _(
+                "NES Portal: hesabınız korumaya alındı: %(count)s sertifikanız askıya alındı, "
+                "bütün oturumlarınız kapatıldı. Bilgi için %(phone)s numarasını arayınız."
+            ) % {"count": message.context.get("count", "0"), "phone": CALL_CENTRE_PHONE}
         if message.kind == SmsMessage.Kind.NOTICES_CAPPED:
             return _(
                 "NES Portal: Bu saat içinde hesabınızda çok sayıda işlem yapıldı; başka bildirim "
