@@ -34,7 +34,13 @@ from nesportal.adminkit import (
     admin_time,
 )
 
-from .models import Certificate, CertificateAuthority, CertificateStatusChange, CrlShard
+from .models import (
+    Certificate,
+    CertificateAuthority,
+    CertificateStatusChange,
+    CrlShard,
+    ExpiryReminder,
+)
 from .services import reinstate_certificate, suspend_certificate
 
 SUSPEND_PERMISSION = "certificates.suspend_certificate"
@@ -245,3 +251,19 @@ class CrlShardAdmin(ReadOnlyAdmin):
     @admin.display(description=_("yayımlanmamış değişiklik"))
     def pending_changes(self, obj: CrlShard) -> int:
         return max(0, obj.wanted - obj.signed)
+
+
+@admin.register(ExpiryReminder)
+class ExpiryReminderAdmin(ReadOnlyAdmin):
+    """The reminders sent (and thresholds skipped) per certificate: written only by
+    ``certificates.reminders``, which they keep from sending anything twice."""
+
+    list_display = ["certificate", "threshold", "outcome", "sent_at"]
+    list_filter = ["threshold", "outcome"]
+    search_fields = ["=certificate__serial_number"]
+    list_select_related = ["certificate"]
+    show_full_result_count = False  # one row per certificate and threshold: millions
+
+    @admin.display(description=_("zaman"), ordering="at")
+    def sent_at(self, obj: ExpiryReminder) -> str:
+        return admin_time(obj.at)

@@ -241,6 +241,25 @@ class Certificate(models.Model):
                 condition=~Q(status="active"),
                 name="certificate_crl_full_entries",
             ),
+            # Reminders (certificates.reminders) read narrow not_after ranges: active
+            # certificates near a threshold, and certificates that have just expired (the day
+            # a newer pending one can be opened).
+            models.Index(
+                fields=["not_after"],
+                condition=Q(status__in=["active", "suspended"]),
+                name="certificate_in_use_not_after",
+            ),
+            # ... and the certificates issued or revoked lately (a pending one may be opened).
+            models.Index(
+                fields=["issued_at"],
+                condition=Q(status="pending"),
+                name="certificate_pending_issued",
+            ),
+            models.Index(
+                fields=["revoked_at"],
+                condition=Q(status="revoked"),
+                name="certificate_revoked_at",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -519,3 +538,49 @@ class CertificateStatusChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.certificate.serial_number}: {self.from_status} → {self.to_status}"
+
+
+class ExpiryReminder(models.Model):
+    """The one reminder of one certificate at one threshold (``certificates.reminders``).
+
+    The unique (certificate, threshold) row is the idempotency key: it is claimed in the
+    transaction that queues the SMS, under the certificate's row lock, so a reminder goes at
+    most once however many runs overlap. A threshold passed while an earlier run was missing is
+    recorded as *skipped* when a nearer one is sent, and is never sent afterwards.
+    """
+
+    class Threshold(models.TextChoices):
+        DAYS_90 = "90", _("90 gün kala")
+        DAYS_60 = "60", _("60 gün kala")
+        DAYS_30 = "30", _("30 gün kala")
+        DAYS_15 = "15", _("15 gün kala")
+        DAYS_7 = "7", _("7 gün kala")
+        DAYS_1 = "1", _("1 gün kala")
+        READY = "ready", _("Yeni sertifika kullanıma açılabilir")
+
+    class Outcome(models.TextChoices):
+        SENT = "sent", _("Gönderildi")
+        SKIPPED = "skipped", _("Atlandı (daha yakın hatırlatma gönderildi)")
+
+    certificate = models.ForeignKey(
+        Certificate,
+        verbose_name=_("sertifika"),
+        on_delete=models.CASCADE,
+        related_name="reminders",
+    )
+    threshold = models.CharField(_("hatırlatma"), max_length=8, choices=Threshold.choices)
+    outcome = models.CharField(_("sonuç"), max_length=8, choices=Outcome.choices)
+    at = models.DateTimeField(_("zaman"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("sertifika hatırlatması")
+        verbose_name_plural = _("sertifika hatırlatmaları")
+        ordering = ["-at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["certificate", "threshold"], name="expiry_reminder_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.certificate_id} {self.threshold} {self.outcome}"

@@ -1,4 +1,5 @@
-"""Celery tasks of the CA: CRL publication after status changes, and the periodic re-signing.
+"""Celery tasks of the CA: CRL publication after status changes, the periodic re-signing, and
+the holders' reminders (``certificates.reminders``).
 
 Thin, as STYLE.md wants: they take ids and call ``certificates.publication``. Publication is
 single-flight, so a task that runs twice, late, or beside another signs nothing twice.
@@ -7,10 +8,14 @@ single-flight, so a task that runs twice, late, or beside another signs nothing 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
+from typing import Any
 
 from celery import current_app, shared_task
+from django.db import OperationalError
+from django.utils import timezone
 
-from . import publication
+from . import publication, reminders
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +53,30 @@ def publish_crls(ca_id: int, shards: list[str]) -> int:
 def refresh_crls() -> int:
     """Celery beat: re-sign what changed without being published, and what is due."""
     return publication.refresh_due()
+
+
+@shared_task(
+    name="certificates.send_reminders",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=5,
+    max_retries=3,
+)
+def send_reminders(at: str | None = None) -> dict[str, Any]:
+    """Celery beat, hourly: the expiry and new-certificate reminders due now.
+
+    Every reminder is claimed once (``certificates.reminders``), so a run that overlaps another,
+    is retried or redelivered sends nothing twice. ``at`` (ISO 8601) runs as of an earlier
+    moment, for an operator's replay or a test; it is never later than now, so no reminder can
+    be sent early.
+    """
+    now = timezone.now()
+    if at:
+        moment = datetime.fromisoformat(at)
+        if timezone.is_naive(moment):
+            moment = timezone.make_aware(moment)  # TIME_ZONE: Istanbul
+        now = min(now, moment)
+    return reminders.send_due_reminders(now=now).as_dict()
 
 
 def queue_publication(ca_id: int, shard: str) -> None:
