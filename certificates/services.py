@@ -3,18 +3,45 @@
 Each function runs the model transition and writes its audit entry and queues the holder's SMS
 in the same transaction. The transition itself records that the CRLs must be re-signed and,
 once the transaction commits, OCSP answers the new status and one publication task is queued
-(``certificates.publication``): no signing happens in the citizen's request. A refused
+(``certificates.publication``): no CRL is signed in the citizen's request (a revocation
+asks for one OCSP answer after its commit, for its receipt: below). A refused
 transition raises ``CertificateError`` and still leaves one audit entry
 (``nes.certificate.refused``), so two racing requests leave one entry each.
+
+Receipts of revocations
+-----------------------
+A revocation issues its receipt (``receipts.services.issue_receipt``) in its own transaction;
+the reference goes into ``nes.certificate.revoked`` and the holder's SMS. The receipt also
+states two facts that only exist after the commit, both measured, never assumed:
+
+* **When OCSP first answered "revoked".** Right after the commit (an on-commit callback
+  registered after the transition's own, so the OCSP cache has already dropped the old
+  status), :func:`observe_revocation` sends the responder a real OCSP request for the
+  certificate through ``certificates.responder.answer`` (the code path of every OCSP request,
+  cache included) and, if the signed answer says revoked with the certificate's reason, stores
+  its producedAt in the receipt, once (``receipts.services.add_facts`` never overwrites). If
+  that first look fails or does not say revoked yet, the next download of the receipt looks
+  again. Nothing is written on the public OCSP path: the receipt is written here.
+* **The CRL number.** The transaction reads, under the row lock its own CRL demand holds, the
+  shard's current CRL number N and demand W (``CrlShard.number``/``wanted``). A CRL stored with
+  ``signed >= W`` read the demand after the revocation committed and its entries later, so it
+  lists the certificate; a CRL numbered above N signed from older demand is checked against
+  its own entries. The first such CRL seen (after the commit, or at a download) is stored, once.
+  Until then the receipt says the certificate will be in the next CRL, numbered above N (or
+  above the current number). The embedded default publishes in the commit callbacks, so its
+  receipts name the CRL at once; with a worker the number appears about a second later.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509 import ocsp
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -23,9 +50,11 @@ from accounts.models import Citizen, SmsMessage
 from accounts.sms_queue import queue_sms
 from audit.actor import Actor
 from audit.log import record
+from receipts.models import Receipt
+from receipts.services import add_facts, issue_receipt
 
 from . import ca as ca_module
-from . import pki, publication
+from . import pki, publication, responder
 from .models import (
     Certificate,
     CertificateError,
@@ -33,6 +62,8 @@ from .models import (
     CrlShard,
     announce_after_commit,
 )
+
+logger = logging.getLogger(__name__)
 
 # The holder's SMS for the status a transition reached (keyed by the plain status string that
 # CertificateStatusChange.to_status holds).
@@ -51,15 +82,23 @@ def _run(
     actor: Actor | None,
     citizen: Citizen | None,
     notice: str | None = None,
+    notify: bool = True,
+    receipt: Callable[[CertificateStatusChange], Receipt] | None = None,
     **data: Any,
 ) -> CertificateStatusChange:
     """Run ``transition`` with its audit entry and SMS notice.
 
-    The holder's SMS is ``notice`` if given, otherwise the one for the new status.
+    The holder's SMS is ``notice`` if given, otherwise the one for the new status; none with
+    ``notify=False`` (a caller that sends one SMS for several transitions). With ``receipt``,
+    the receipt it issues (in the same transaction) is named in both.
     """
     try:
         with transaction.atomic():
             change = transition()
+            context = {"serial": cert.serial_number}
+            if receipt is not None:
+                issued = receipt(change)
+                data["receipt"] = context["receipt"] = issued.reference
             record(
                 f"nes.certificate.{action}",
                 citizen=cert.citizen,
@@ -70,12 +109,12 @@ def _run(
                 **data,
             )
             kind = notice or NOTICES.get(change.to_status)
-            if kind:
+            if kind and notify:
                 queue_sms(
                     cert.citizen,
                     kind,
                     actor=actor,
-                    context={"serial": cert.serial_number},
+                    context=context,
                 )
     except CertificateError as exc:
         record(
@@ -109,6 +148,7 @@ def _hold_change(
     citizen: Citizen | None,
     actor: Actor | None,
     reason: str = "",
+    notify: bool = True,
 ) -> CertificateStatusChange:
     """Suspend or reinstate: by the holder if ``citizen`` is given, by the CA otherwise.
 
@@ -133,6 +173,7 @@ def _hold_change(
         actor=actor,
         citizen=citizen,
         notice=notice,
+        notify=notify,
         **data,
     )
 
@@ -143,10 +184,13 @@ def suspend_certificate(
     citizen: Citizen | None = None,
     actor: Actor | None = None,
     reason: str = "",
+    notify: bool = True,
 ) -> CertificateStatusChange:
     """The holder's suspension (``citizen``), or the CA's (no citizen; a staff ``actor`` and a
-    ``reason``)."""
-    return _hold_change("suspended", cert, citizen=citizen, actor=actor, reason=reason)
+    ``reason``). ``notify=False``: no SMS of its own ("Bu işlemi ben yapmadım" sends one)."""
+    return _hold_change(
+        "suspended", cert, citizen=citizen, actor=actor, reason=reason, notify=notify
+    )
 
 
 def reinstate_certificate(
@@ -167,6 +211,36 @@ def revoke_certificate(
     citizen: Citizen | None = None,
     actor: Actor | None = None,
 ) -> CertificateStatusChange:
+    """Revoke for good, with a receipt for the holder (see "Receipts of revocations")."""
+
+    def issue(change: CertificateStatusChange) -> Receipt:
+        # The CRL row is locked by this transaction's demand (note_change): its number and
+        # demand cannot move before the commit.
+        number, wanted = CrlShard.objects.values_list("number", "wanted").get(
+            ca_id=cert.ca_id, shard=cert.crl_shard
+        )
+        issued = issue_receipt(
+            cert.citizen,
+            Receipt.Kind.REVOCATION,
+            subject=cert.serial_number,
+            actor=actor,
+            now=change.at,
+            facts={
+                "ca": cert.ca_id,
+                "serial": cert.serial_number,
+                "kind": cert.kind,
+                "reason": reason,
+                "revoked_at": change.at.isoformat(),
+                "by": "holder" if citizen is not None else "ca",
+                "crl_shard": cert.crl_shard,
+                "crl_number_before": number,
+                "crl_wanted": wanted,
+            },
+        )
+        # After the transition's own callbacks (OCSP cache, CRL publication): see above.
+        transaction.on_commit(lambda: observe_revocation(issued, cert))
+        return issued
+
     return _run(
         "revoked",
         cert,
@@ -177,8 +251,96 @@ def revoke_certificate(
         ),
         actor=actor,
         citizen=citizen,
+        receipt=issue,
         reason=reason,
     )
+
+
+def _ocsp_revoked_at(cert: Certificate) -> datetime | None:
+    """Ask the OCSP responder, through the path of every OCSP request, about ``cert``: the
+    producedAt of its answer if that says revoked (not on hold), else None."""
+    material = ca_module.material()
+    leaf = x509.load_der_x509_certificate(bytes(cert.der))
+    request = (
+        ocsp.OCSPRequestBuilder()
+        .add_certificate(leaf, material.certificate, hashes.SHA1())  # noqa: S303 (RFC 5019)
+        .build()
+    )
+    answer = responder.answer(request.public_bytes(serialization.Encoding.DER))
+    response = ocsp.load_der_ocsp_response(answer.der)
+    if response.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
+        return None
+    if response.certificate_status != ocsp.OCSPCertStatus.REVOKED:
+        return None
+    if response.revocation_reason == x509.ReasonFlags.certificate_hold:
+        return None
+    return response.produced_at_utc
+
+
+def _crl_listing(cert: Certificate, facts: dict[str, Any]) -> tuple[int, datetime] | None:
+    """(number, thisUpdate) of the shard's current CRL if it lists the revocation, else None."""
+    row = (
+        CrlShard.objects.filter(ca_id=cert.ca_id, shard=cert.crl_shard)
+        .values_list("number", "signed", "this_update")
+        .first()
+    )
+    if row is None:
+        return None
+    number, signed, this_update = row
+    if this_update is None or number <= facts["crl_number_before"]:
+        return None
+    if signed >= facts["crl_wanted"]:
+        return number, this_update
+    # Signed from demand read before the revocation committed; its entries may still have been
+    # read after it. Its own entries decide.
+    stored = (
+        CrlShard.objects.filter(ca_id=cert.ca_id, shard=cert.crl_shard)
+        .values_list("number", "this_update", "der")
+        .first()
+    )
+    if stored is None or stored[1] is None or stored[2] is None:
+        return None
+    crl = x509.load_der_x509_crl(bytes(stored[2]))
+    if crl.get_revoked_certificate_by_serial_number(cert.serial_int) is None:
+        return None
+    return stored[0], stored[1]
+
+
+def observe_revocation(receipt: Receipt, cert: Certificate | None = None) -> dict[str, Any]:
+    """The receipt's facts with what is now known of the revocation's publication.
+
+    Stores, once each, ``ocsp_revoked_at`` and ``crl_number``/``crl_this_update`` when they
+    are first seen (see "Receipts of revocations"). The returned dict also holds
+    ``crl_next_at_least`` (not stored): the lowest number the CRL that will list it can have.
+    Never raises: a receipt is shown with what could be learnt.
+    """
+    facts = dict(receipt.facts)
+    try:
+        if cert is None:
+            cert = Certificate.objects.get(
+                ca_id=facts["ca"], citizen_id=receipt.citizen_id, serial_number=facts["serial"]
+            )
+        new: dict[str, Any] = {}
+        if "ocsp_revoked_at" not in facts:
+            at = _ocsp_revoked_at(cert)
+            if at is not None:
+                new["ocsp_revoked_at"] = at.isoformat()
+        if "crl_number" not in facts:
+            listed = _crl_listing(cert, facts)
+            if listed is not None:
+                new["crl_number"], new["crl_this_update"] = listed[0], listed[1].isoformat()
+        if new:
+            facts = dict(add_facts(receipt, **new))
+        current = (
+            CrlShard.objects.filter(ca_id=cert.ca_id, shard=cert.crl_shard)
+            .values_list("number", flat=True)
+            .first()
+        )
+    except Exception:
+        logger.exception("receipt %s: revocation facts not observed", receipt.reference)
+        current = None
+    facts["crl_next_at_least"] = max(facts.get("crl_number_before", 0), current or 0) + 1
+    return facts
 
 
 def issue_certificate(

@@ -39,6 +39,8 @@ from accounts.decorators import citizen_required
 from accounts.models import Citizen, SmsChallenge
 from audit.actor import Actor
 from nesportal.http import CitizenRequest
+from receipts.models import Receipt
+from receipts.services import receipt_for
 
 from . import pki
 from .forms import RevokeForm
@@ -505,4 +507,7 @@ def revoke_done(request: CitizenRequest, serial: str) -> HttpResponse:
     cert = _own(request, serial)
     if cert.status != Status.REVOKED:
         return redirect(cert)
-    return render(request, "certificates/revoke_done.html", {"certificate": cert})
+    receipt = receipt_for(request.citizen, Receipt.Kind.REVOCATION, cert.serial_number)
+    return render(
+        request, "certificates/revoke_done.html", {"certificate": cert, "receipt": receipt}
+    )

@@ -20,17 +20,22 @@ from accounts.models import Citizen, SmsMessage
 from accounts.sms_queue import queue_sms
 from audit.actor import Actor
 from audit.log import record
+from receipts.models import Receipt
+from receipts.services import issue_receipt
 
 from .models import Application, ApplicationError, Consent, ConsentError
 
-DECISION_WORDS = {True: "onaylandı", False: "reddedildi"}
-BY_CONSENT_WORD = "sürekli onayınızla onaylandı"
+# What the SMS names (accounts.sms_texts.DECISIONS / CONSENT_STATES): codes, which the text
+# names in the holder's language.
+DECISION_CODES = {True: "approved", False: "rejected"}
+BY_CONSENT = "by_consent"
 
 
-def _state(word: str, scope: str) -> str:
-    """The SMS's state text, in Turkish whatever the page's language (SMS are Turkish)."""
+def _state(state: str, scope: str) -> dict[str, str]:
+    """The EONAY_CONSENT SMS context: the state's code and the scope's label as its msgid
+    (the Turkish text, translated when the SMS is rendered)."""
     with translation.override("tr"):
-        return f"{word} ({Consent.Scope(scope).label})"
+        return {"state": state, "scope": str(Consent.Scope(scope).label)}
 
 
 def active_consent(citizen: Citizen, scope: str | None) -> Consent | None:
@@ -81,7 +86,7 @@ def enter_application(
                     actor=actor,
                     context={
                         "application": application.reference or "",
-                        "decision": BY_CONSENT_WORD,
+                        "decision": BY_CONSENT,
                     },
                 )
         elif notify:
@@ -102,18 +107,38 @@ def decide_application(
     actor: Actor | None = None,
     now: datetime | None = None,
 ) -> Application:
-    """The citizen's own, final decision. Raises ``ApplicationError`` if it was decided before."""
+    """The citizen's own, final decision, with its receipt (``receipts``, same transaction).
+    Raises ``ApplicationError`` if it was decided before (then there is no receipt)."""
     if application.citizen_id != citizen.pk:
         raise ApplicationError(_("Bu başvuru size ait değil."))
     try:
         with transaction.atomic():
             application.decide(approve=approve, now=now)
+            assert application.decided_at is not None
+            receipt = issue_receipt(
+                citizen,
+                Receipt.Kind.EONAY_DECISION,
+                subject=application.reference or "",
+                actor=actor,
+                now=application.decided_at,
+                facts={
+                    "application": application.reference or "",
+                    "application_kind": application.kind,
+                    "institution": application.institution_name,
+                    "institution_tax_number": application.institution_tax_number,
+                    "decision": Application.Action.APPROVE
+                    if approve
+                    else Application.Action.REJECT,
+                    "decided_at": application.decided_at.isoformat(),
+                },
+            )
             record(
                 "nes.eonay.approved" if approve else "nes.eonay.rejected",
                 citizen=citizen,
                 actor=actor,
                 subject=application.reference or "",
                 note="decided by the citizen after an SMS code",
+                receipt=receipt.reference,
             )
             queue_sms(
                 citizen,
@@ -121,7 +146,8 @@ def decide_application(
                 actor=actor,
                 context={
                     "application": application.reference or "",
-                    "decision": DECISION_WORDS[approve],
+                    "decision": DECISION_CODES[approve],
+                    "receipt": receipt.reference,
                 },
             )
     except ApplicationError:
@@ -187,7 +213,7 @@ def give_consent(
             citizen,
             SmsMessage.Kind.EONAY_CONSENT,
             actor=actor,
-            context={"state": _state("verildi", scope)},
+            context=_state("given", scope),
         )
     return consent, True
 
@@ -215,6 +241,6 @@ def withdraw_consent(
             citizen,
             SmsMessage.Kind.EONAY_CONSENT,
             actor=actor,
-            context={"state": _state("geri alındı", scope)},
+            context=_state("withdrawn", scope),
         )
     return consent

@@ -28,11 +28,15 @@ from accounts.decorators import citizen_required
 from accounts.models import Citizen, SmsChallenge
 from audit.actor import Actor
 from nesportal.http import CitizenRequest
+from receipts.models import Receipt
+from receipts.services import receipt_for
 
 from .models import Application, ApplicationError, Consent
 from .services import decide_application, give_consent, withdraw_consent
 
 SESSION_STEPUP = "nes_eonay_stepup"
+# The reference of the receipt of the decision just made: shown once on the next index page.
+SESSION_RECEIPT = "nes_eonay_receipt"
 STEPUP_MAX_AGE = 10 * 60
 PURPOSE = SmsChallenge.Purpose.EONAY
 
@@ -76,8 +80,17 @@ def _index_page(request: CitizenRequest, *, error: Any = None, status: int = 200
         ),
         "scopes": scopes,
         "error": error,
+        "receipt": _just_decided(request),
     }
     return render(request, "eonay/index.html", context, status=status)
+
+
+def _just_decided(request: CitizenRequest) -> Receipt | None:
+    """The receipt of the decision this session just made (once), the citizen's own only."""
+    reference = request.session.pop(SESSION_RECEIPT, None)
+    if not reference:
+        return None
+    return Receipt.objects.filter(citizen=request.citizen, reference=reference).first()
 
 
 def _step(
@@ -170,6 +183,9 @@ def decide_code(request: CitizenRequest, pk: int, decision: str) -> HttpResponse
         else:
             text = _("%(ref)s numaralı başvuruyu reddettiniz. Bu başvuru işleme alınmayacaktır.")
         messages.success(request, text % {"ref": application.reference})
+        receipt = receipt_for(citizen, Receipt.Kind.EONAY_DECISION, application.reference or "")
+        if receipt is not None:
+            request.session[SESSION_RECEIPT] = receipt.reference
         return redirect("eonay:index")
 
     context = {

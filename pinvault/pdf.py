@@ -21,6 +21,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 from django.views.decorators.debug import sensitive_variables
@@ -50,6 +51,23 @@ MUTED = colors.HexColor("#5b6472")
 LINE = colors.HexColor("#d8dde6")
 
 _registered = False
+
+
+def grid_style(*extra: tuple[Any, ...]) -> TableStyle:
+    """The style of a label/value table in the portal's PDFs (this sheet, the receipts): the
+    embedded font in every cell — reportlab sets one even around flowables, and its default
+    (Helvetica) would be referenced, unembedded, in the page resources — a thin grid, padding,
+    and ``extra`` commands (a highlighted row)."""
+    return TableStyle(
+        [
+            ("FONTNAME", (0, 0), (-1, -1), REGULAR),
+            ("GRID", (0, 0), (-1, -1), 0.6, LINE),
+            ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+            ("TOPPADDING", (0, 0), (-1, -1), 5),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 5),
+            *extra,
+        ]
+    )
 
 
 def register_fonts() -> None:
@@ -123,20 +141,7 @@ def render_pdf(sheet: PinPukSheet, *, password: str | None = None) -> bytes:
         row(labels.get("created_at", "Belge tarihi"), f"{sheet.created_at:%d.%m.%Y %H:%M}"),
     ]
     table = Table(rows, colWidths=[48 * mm, None], hAlign="LEFT")
-    table.setStyle(
-        TableStyle(
-            [
-                # Also the cells' own font: reportlab sets it even around flowables, and its
-                # default (Helvetica) would be referenced, unembedded, in the page resources.
-                ("FONTNAME", (0, 0), (-1, -1), REGULAR),
-                ("GRID", (0, 0), (-1, -1), 0.6, LINE),
-                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-                ("BACKGROUND", (0, 4), (-1, 5), colors.HexColor("#fff8e6")),
-                ("TOPPADDING", (0, 0), (-1, -1), 5),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 5),
-            ]
-        )
-    )
+    table.setStyle(grid_style(("BACKGROUND", (0, 4), (-1, 5), colors.HexColor("#fff8e6"))))
     warnings = ListFlowable(
         [ListItem(Paragraph(escape(text), st["base"]), leftIndent=14) for text in sheet.warnings],
         bulletType="1",

@@ -33,6 +33,8 @@ from accounts.sms_queue import queue_sms
 from audit.actor import Actor
 from audit.log import record
 from nesportal.contact import CALL_CENTRE_PHONE
+from receipts.models import Receipt
+from receipts.services import issue_receipt
 
 from . import pins, vault
 from .models import AkisCard, CardUnlock, PinVaultError, VaultEntry
@@ -275,28 +277,48 @@ def save_pdf(
 
 
 def delete_secrets(card: AkisCard, *, actor: Actor | None) -> int:
-    """Destroy the card's vault rows for good (``AkisCard.destroy_secrets``); audited + SMS.
+    """Destroy the card's vault rows for good (``AkisCard.destroy_secrets``); audited + SMS,
+    with a receipt (``receipts``) issued in the same transaction.
 
     Refused (``PinVaultError``) while a portal unlock waits for the card tool: its new PIN is
     in the vault and the tool could no longer write it to the card. Returns the number of rows
-    deleted (0: nothing was left, nothing is recorded).
+    deleted (0: nothing was left, nothing is recorded, no receipt).
     """
     with transaction.atomic():
+        # Which secrets go (names only, for the receipt), read under the card's row lock that
+        # destroy_secrets takes again: nothing can be stored or deleted in between.
+        AkisCard.objects.select_for_update().only("pk").get(pk=card.pk)
+        fields = sorted(stored_fields(card) & {Field.PIN, Field.PUK})
         deleted = card.destroy_secrets()
         if not deleted:
             return 0
+        assert card.secrets_deleted_at is not None
+        receipt = issue_receipt(
+            card.citizen,
+            Receipt.Kind.PINPUK_DELETION,
+            subject=card.serial_number,
+            actor=actor,
+            now=card.secrets_deleted_at,
+            facts={
+                "card": card.serial_number,
+                "fields": [str(name) for name in fields],
+                "entries": deleted,
+                "deleted_at": card.secrets_deleted_at.isoformat(),
+            },
+        )
         record(
             "nes.pinpuk.deleted",
             citizen=card.citizen,
             actor=actor,
             card=card.serial_number,
             entries=deleted,
+            receipt=receipt.reference,
         )
         queue_sms(
             card.citizen,
             SmsMessage.Kind.PINPUK_DELETED,
             actor=actor,
-            context={"card": card.serial_number},
+            context={"card": card.serial_number, "receipt": receipt.reference},
         )
     return deleted
 

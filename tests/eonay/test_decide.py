@@ -104,7 +104,9 @@ def test_it_approves_after_an_sms_code(
     event = AuditEvent.objects.get(action="nes.eonay.approved")
     assert event.subject == waiting.reference
     decided = SmsMessage.objects.filter(citizen=citizen, kind=SmsMessage.Kind.EONAY_DECIDED).get()
-    assert decided.context == {"application": waiting.reference, "decision": "onaylandı"}
+    assert decided.context["application"] == waiting.reference
+    assert decided.context["decision"] == "approved"  # a code: the text names it in the language
+    assert {"receipt", "not_me"} <= set(decided.context)
     assert (
         f"{waiting.reference} numaralı başvuru için E-Onay kararınız: onaylandı"
         in (sms_outbox[-1]["body"])

@@ -97,7 +97,7 @@ def test_it_downloads_a_one_page_pdf_with_the_secrets(
     assert event.data == {"card": card.serial_number, "encrypted": False, "fields": ["pin", "puk"]}
     notice = SmsMessage.objects.filter(citizen=citizen).order_by("created_at").last()
     assert notice.kind == SmsMessage.Kind.PINPUK_SAVED
-    assert "PDF dosyası olarak kaydedildi" in sms_outbox[-1]["body"]
+    assert "PDF olarak kaydedildi" in sms_outbox[-1]["body"]
     assert PIN not in sms_outbox[-1]["body"]
 
 
