@@ -27,6 +27,7 @@ from nesportal import hashers
 from nesportal.http import PortalRequest
 
 from . import lockout
+from .activity import device_summary
 from .models import Citizen, SmsMessage, WordResetLink
 from .sms_queue import queue_sms
 from .tokens import reset_link_token, token_hash
@@ -132,7 +133,13 @@ def login_citizen(request: PortalRequest, citizen: Citizen) -> None:
     request.session[SESSION_CITIZEN] = citizen.pk
     request.session[SESSION_CITIZEN_HASH] = session_hash(citizen)
     request.citizen = citizen
-    record("nes.login.succeeded", actor=Actor.from_request(request), citizen=citizen)
+    record(
+        "nes.login.succeeded",
+        actor=Actor.from_request(request),
+        citizen=citizen,
+        # Hesap Hareketlerim shows it: "Chrome 131 · Windows", never the raw header.
+        device=device_summary(request.headers.get("User-Agent", "")),
+    )
 
 
 def session_citizen(request: HttpRequest) -> Citizen | None:

@@ -1,7 +1,7 @@
 from django.urls import path
 
+from .views import activity, profile, recovery
 from .views import login as views
-from .views import profile, recovery
 
 app_name = "accounts"
 
@@ -22,6 +22,8 @@ urlpatterns = [
     path("guvenlik-sozcugu/baglanti/<str:token>/", recovery.reset_link, name="reset_link"),
     path("islemler/", views.menu, name="menu"),
     path("cikis/", views.logout, name="logout"),
+    path("hesap-hareketlerim/", activity.activity, name="activity"),
+    path("hesap-hareketlerim/<int:pk>/", activity.activity_detail, name="activity_detail"),
     path("dev/sms/", views.dev_sms_outbox, name="dev_sms"),
     path("bilgi-guncelle/", profile.profile, name="profile"),
     path("bilgi-guncelle/adres/", profile.profile_address, name="profile_address"),

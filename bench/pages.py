@@ -7,6 +7,7 @@ CA in ``var/pki`` (``DEBUG=true .venv/bin/python manage.py create_demo_ca``). Ru
     .venv/bin/python bench/pages.py                    # ~4 min: 1,000 citizens (make bench)
     .venv/bin/python bench/pages.py --million          # + 1,000,000 citizens and 1M/1k ratios
     .venv/bin/python bench/pages.py --scale million    # the 1M stack only, against its bare view
+    .venv/bin/python bench/pages.py --only activity    # one page (or a few) against the bare view
 
 Each stack is the portal as production runs it — ``gunicorn -c gunicorn.conf.py`` (DEBUG off,
 2 workers × 2 threads) and a celery worker on a PostgreSQL database of its own — started with
@@ -27,7 +28,8 @@ view's own 1M/1k is the noise floor of the run); gunicorn workers' CPU per reque
 (/proc, before and after each run) and the database backends' (``pg_stat_activity``);
 queries per request (the test Client against the same database, ``CaptureQueriesContext``).
 Logged-in pages use the demo citizen Kerimcan Zeytin (certificates, two AKİS cards, an E-Onay
-application), with a session made server-side (``harness.login``). The captcha throttle is
+application, two years of audit events: 240 visits, 1,723 events of which 763 are shown on
+Hesap Hareketlerim), with a session made server-side (``harness.login``). The captcha throttle is
 raised for the run (``NES_THROTTLES``: one client sends every request); it is still counted.
 
 Targets are reported, not enforced (for now): the exit code is 0 unless a stack fails.
@@ -59,7 +61,9 @@ from revocation import ocsp_request  # noqa: E402
 DEMO_CITIZEN = "10000000146"  # Kerimcan Zeytin (nesportal/demo.py)
 SETTINGS = "bench.bare_settings"
 SEED = 20261202
-DATA_VERSION = 1  # bump when the data set changes: cached databases are then reloaded
+# bump when the data set changes: cached databases are then reloaded (2: the demo citizen's
+# two years of audit events for Hesap Hareketlerim)
+DATA_VERSION = 2
 SCALES = {"1k": 1_000, "1m": 1_000_000}
 BARE_TARGET = 0.7
 SCALE_TARGET = 0.9
@@ -102,6 +106,12 @@ def build_database(scale: str, *, reload: bool = False) -> dict[str, Any]:
         str(plan["seed"]),
         "--publish",
     )
+    events = harness.run_django(
+        env, f"IDENTIFIER = {DEMO_CITIZEN!r}\nSEED = {SEED}\n" + _ACTIVITY_CODE
+    )
+    output += (
+        f"\naudit events of the demo citizen: {events['events']:,} ({events['shown']:,} shown)"
+    )
     total = time.perf_counter() - started
     lines = [line for line in output.splitlines() if not line.startswith("  CRL 2")]
     note = {
@@ -113,6 +123,59 @@ def build_database(scale: str, *, reload: bool = False) -> dict[str, Any]:
     harness.set_database_note(name, note)
     print(f"{scale}: loaded in {total:.0f} s")
     return note
+
+
+# Two years of a frequent user's visits for Hesap Hareketlerim: every login with its internal
+# steps (which the page must skip), a wrong word now and then, an operation or two, the logout.
+# Raw INSERTs: AuditEvent's auto_now_add would stamp every row with the loading time.
+_ACTIVITY_CODE = """
+import json, random
+from datetime import timedelta
+from django.db import connection, transaction
+from django.utils import timezone
+from accounts.activity import SHOWN
+from accounts.models import Citizen
+from pinvault.models import AkisCard
+
+citizen = Citizen.objects.get(tckn=IDENTIFIER)
+cards = list(AkisCard.objects.filter(citizen=citizen).values_list("serial_number", flat=True))
+rng = random.Random(SEED)
+devices = ["Chrome 131 · Windows", "Mobile Safari 17 · iOS · iPhone", "Firefox 133 · Linux"]
+operations = [
+    ("nes.pinpuk.viewed", lambda: {"card": rng.choice(cards), "fields": ["pin", "puk"]}),
+    ("nes.profile.address_changed", lambda: {"before": "…", "after": "…"}),
+    ("nes.recovery.code_sent", dict),
+    ("nes.login.code_failed", lambda: {"purpose": "pinpuk", "code_failure_count": 1}),
+]
+rows = []
+at = timezone.now() - timedelta(days=730)
+for visit in range(240):
+    at += timedelta(minutes=rng.randint(600, 5400))
+    ip = f"198.51.100.{rng.randint(1, 254)}"
+    def add(action, data=None, minutes=1):
+        global at
+        at += timedelta(seconds=rng.randint(5, 60 * minutes))
+        rows.append((at, action, citizen.pk, "", ip, json.dumps(data or {})))
+    if rng.random() < 0.1:
+        add("nes.login.word_failed", {"failure_count": 1})
+    add("nes.login.word_passed")
+    add("nes.sms.queued", {"kind": "login_code"})
+    add("nes.sms.sent", {"provider_id": "bench"})
+    add("nes.login.code_passed", {"purpose": "login"})
+    add("nes.login.succeeded", {"device": rng.choice(devices)})
+    for _ in range(rng.randint(0, 2)):
+        action, data = rng.choice(operations)
+        add(action, data(), minutes=5)
+    add("nes.logout")
+with transaction.atomic(), connection.cursor() as cursor:
+    cursor.executemany(
+        "INSERT INTO audit_auditevent (at, action, citizen_id, subject, ip_address, data) "
+        "VALUES (%s, %s, %s, %s, %s, %s::jsonb)",
+        rows,
+    )
+    cursor.execute("ANALYZE audit_auditevent")
+result = {"events": len(rows), "shown": sum(1 for row in rows if row[1] in SHOWN)}
+"""
 
 
 # --- the pages ----------------------------------------------------------------------------------
@@ -152,6 +215,7 @@ PAGES = [
     Page("unlock", "Kilit Çözme list (/kilit-cozme/)", True),
     Page("eonay", "E-Onay (/e-onay/)", True),
     Page("profile", "Bilgi Güncelle (/bilgi-guncelle/)", True),
+    Page("activity", "Hesap Hareketlerim (/hesap-hareketlerim/)", True),
     Page("ocsp", "OCSP POST, nonce (fresh)", False, "POST", "application/ocsp-request"),
     Page("crl", "CRL GET (the certificate's shard)", False),
 ]
@@ -205,6 +269,7 @@ def prepare_site(scale: str, stack: harness.Stack, issuer: x509.Certificate) -> 
         "unlock": "/kilit-cozme/",
         "eonay": "/e-onay/",
         "profile": "/bilgi-guncelle/",
+        "activity": "/hesap-hareketlerim/",
         "ocsp": "/ocsp",
         "crl": shard_path,
     }
@@ -488,7 +553,15 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=8, help="connections (8)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (2)")
     parser.add_argument("--ports", type=int, nargs=2, default=(18111, 18112))
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=[page.key for page in PAGES[1:]],
+        help="measure only these pages (and the bare view), e.g. --only activity",
+    )
     args = parser.parse_args()
+    if args.only:
+        PAGES[:] = [page for page in PAGES if page.key == "bare" or page.key in args.only]
     if args.million:
         args.scale = "both"
     scales = {"small": ["1k"], "million": ["1m"], "both": ["1k", "1m"]}[args.scale]

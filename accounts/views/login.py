@@ -19,11 +19,12 @@ from audit.actor import Actor
 from audit.log import record
 from nesportal.contact import with_phone
 from nesportal.decorators import throttled
-from nesportal.http import PortalRequest
+from nesportal.http import CitizenRequest, PortalRequest
 
 from .. import stepup
 from ..decorators import citizen_required
 from ..forms import LoginForm, mutable_copy
+from ..glance import at_a_glance
 from ..models import Citizen, SmsChallenge
 from ..services import SESSION_PENDING, check_security_word, login_citizen, logout_citizen
 from ..sms import backend_class, read_outbox
@@ -64,6 +65,7 @@ def menu_items() -> list[MenuItem]:
         MenuItem(_("E-Onay İşlemleri"), "eonay:index"),
         MenuItem(_("Kilit Çözme"), "pinvault:unlock_list"),
         MenuItem(_("Askıdan İndir"), "certificates:reinstate_list"),
+        MenuItem(_("Hesap Hareketlerim"), "accounts:activity"),
     ]
 
 
@@ -152,8 +154,10 @@ def locked(request: HttpRequest) -> HttpResponse:
 @never_cache
 @citizen_required
 @require_GET
-def menu(request: HttpRequest) -> HttpResponse:
-    return render(request, "accounts/menu.html", {"items": menu_items()})
+def menu(request: CitizenRequest) -> HttpResponse:
+    # What waits for the citizen, the expiry banner and "Son girişiniz" (accounts.glance).
+    glance = at_a_glance(request.citizen)
+    return render(request, "accounts/menu.html", {"items": menu_items(), "glance": glance})
 
 
 @require_POST
