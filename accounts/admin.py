@@ -399,9 +399,23 @@ def _state_html(locked: bool) -> SafeString:
     return format_html('<span class="nes-state nes-state-open">{}</span>', _("Açık"))
 
 
+def _protection(citizen: Citizen) -> dict[str, Any] | None:
+    """The citizen's last "Bu işlemi ben yapmadım" (``protection``), for the agent: when, and
+    which certificates it suspended (the holder lifts them after logging in)."""
+    event = (
+        AuditEvent.objects.filter(citizen=citizen, action="nes.notme.protected")
+        .only("at", "data")
+        .first()
+    )
+    if event is None:
+        return None
+    return {"at": admin_time(event.at), "suspended": event.data.get("suspended", [])}
+
+
 def _lock_summary(citizen: Citizen) -> dict[str, Any]:
     """The lock box at the top of the citizen's page."""
     return {
+        "protected": _protection(citizen),
         "locked": citizen.is_locked,
         "state": _("Kilitli") if citizen.is_locked else _("Açık"),
         "reason": citizen.get_lock_reason_display() if citizen.is_locked else "",

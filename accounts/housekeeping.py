@@ -8,10 +8,10 @@ of its own; nothing else ever deletes them. ``purge_expired`` (beat, every
 * captcha rows past their expiry: every view of a page with a captcha stores one, and only a
   login POST would ever have deleted any (``purge_captchas`` also runs on its own, every
   ``NES_CAPTCHA_PURGE_INTERVAL`` seconds, since a captcha lives 5 minutes);
-* SMS challenges, security-word reset links and unconfirmed contact changes that expired more
-  than ``RETENTION`` ago: by then they can confirm nothing, and the hour-long SMS budgets no
-  longer count them. A confirmed contact change stays: it is the citizen's history in admin
-  (the audit log keeps every step anyway).
+* SMS challenges, security-word reset links, "Bu işlemi ben yapmadım" links and unconfirmed
+  contact changes that expired more than ``RETENTION`` ago: by then they can confirm nothing,
+  and the hour-long SMS budgets no longer count them. A confirmed contact change stays: it is
+  the citizen's history in admin (the audit log keeps every step anyway).
 
 Deletes go ``BATCH_SIZE`` rows per statement, each batch its own transaction, so a large backlog
 never holds long locks. Each run is idempotent: a second one finds nothing; two at once delete
@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from audit.log import record
 
-from .models import ContactChange, SmsChallenge, SmsMessage, WordResetLink
+from .models import ContactChange, NotMeLink, SmsChallenge, SmsMessage, WordResetLink
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +123,10 @@ def purge_all(now: datetime | None = None, *, batch_size: int = BATCH_SIZE) -> d
         ),
         "reset_links": delete_in_batches(
             WordResetLink.objects.filter(expires_at__lt=cutoff), batch_size=batch_size
+        ),
+        # Used or not: the audit log keeps "nes.notme.protected".
+        "not_me_links": delete_in_batches(
+            NotMeLink.objects.filter(expires_at__lt=cutoff), batch_size=batch_size
         ),
         "contact_changes": delete_in_batches(
             ContactChange.objects.filter(expires_at__lt=cutoff, confirmed_at=None),

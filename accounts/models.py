@@ -266,6 +266,11 @@ class SmsChallenge(models.Model):
         return self.consumed_at is None and self.invalidated_at is None and self.expires_at > now
 
 
+def _without(kinds: tuple[str, ...], *left_out: str) -> tuple[str, ...]:
+    """``kinds`` in their order, without ``left_out`` (for the kind groups of ``SmsMessage``)."""
+    return tuple(kind for kind in kinds if kind not in left_out)
+
+
 class SmsMessage(models.Model):
     """One SMS we asked a provider to deliver, and its outcome, for admin and the audit trail.
 
@@ -355,13 +360,20 @@ class SmsMessage(models.Model):
         Kind.EONAY_WAITING,
         Kind.EONAY_DECIDED,
         Kind.EONAY_CONSENT,
+        Kind.ACCOUNT_PROTECTED,
     )
     # Reminders (certificates.reminders): at most one per certificate and threshold, by an
     # idempotency row, so no hourly budget of their own; never in quiet hours.
     REMINDER_KINDS = (Kind.CERT_EXPIRING, Kind.CERT_READY)
     # Notices that carry a "Bu işlemi ben yapmadım" link (accounts.notme): every notice of
     # something done on the account, and the cap notice (many actions in one hour).
-    NOT_ME_KINDS = (*NOTICE_KINDS, Kind.NOTICES_CAPPED)
+    # Not the E-Onay waiting notice: an application entered by a registration authority is not
+    # something done on the account, and its answer is "Reddet" on the E-Onay page.
+    # Nor the protection notice: it answers a link already used.
+    NOT_ME_KINDS = (
+        *_without(NOTICE_KINDS, Kind.EONAY_WAITING, Kind.ACCOUNT_PROTECTED),
+        Kind.NOTICES_CAPPED,
+    )
     # Statuses that cost nothing: never delivered.
     FREE_STATUSES = (Status.FAILED, Status.SUPPRESSED)
 

@@ -18,6 +18,7 @@ action that caused it stands.
 from __future__ import annotations
 
 import logging
+import secrets
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -28,8 +29,9 @@ from audit.log import record
 from nesportal import limits
 
 from .identity import mask_phone
-from .models import Citizen, SmsChallenge, SmsMessage
+from .models import Citizen, NotMeLink, SmsChallenge, SmsMessage
 from .tasks import finish, send_sms
+from .tokens import not_me_token, token_hash
 
 logger = logging.getLogger(__name__)
 
@@ -54,12 +56,17 @@ def queue_sms(
             held = _hold_notice(citizen, kind, actor=actor, context=context, to=to)
             if held is not None:
                 return held
+        context = dict(context or {})
+        if kind in SmsMessage.NOT_ME_KINDS:
+            # The notice carries a "Bu işlemi ben yapmadım" link (also the one to the old
+            # number after a phone change: it is the holder's).
+            context["not_me"] = str(_not_me_link(citizen, kind).pk)
         message = SmsMessage.objects.create(
             citizen=citizen,
             challenge=challenge,
             kind=kind,
             to_number=to or citizen.mobile_phone,
-            context=context or {},
+            context=context,
         )
         record("nes.sms.queued", actor=actor, citizen=citizen, sms=str(message.pk), kind=kind)
         transaction.on_commit(lambda: _publish(message, expires=expires, actor=actor))
@@ -67,6 +74,20 @@ def queue_sms(
 
 
 NOTICE_WINDOW = timedelta(hours=1)
+
+
+def _not_me_link(citizen: Citizen, kind: str) -> NotMeLink:
+    """A new "Bu işlemi ben yapmadım" link for one notice; its token is derived from the row
+    (``accounts.tokens.not_me_token``) and only its hash is stored."""
+    link = NotMeLink.objects.create(
+        citizen=citizen,
+        kind=kind,
+        token_hash=secrets.token_hex(32),  # placeholder until the row has its id
+        expires_at=timezone.now() + NotMeLink.LIFETIME,
+    )
+    link.token_hash = token_hash(not_me_token(link))
+    link.save(update_fields=["token_hash"])
+    return link
 
 
 def _hold_notice(

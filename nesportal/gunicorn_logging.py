@@ -1,7 +1,8 @@
 """gunicorn access log without secrets: single-use tokens in link paths are masked.
 
-A security-word reset link (``/guvenlik-sozcugu/baglanti/<token>/``) and an e-mail confirmation
-link (``/bilgi-guncelle/e-posta/onay/<token>/``) carry a token in the path; the access log keeps
+A security-word reset link (``/guvenlik-sozcugu/baglanti/<token>/``), an e-mail confirmation
+link (``/bilgi-guncelle/e-posta/onay/<token>/``) and a notice's "Bu işlemi ben yapmadım" link
+(``/y/<token>``) carry a token in the path; the access log keeps
 the path's shape and drops the token. ``RedactTokenPaths`` does the same for Django's own log
 records (settings.LOGGING): ``django.request`` logs the path of every 4xx/5xx response ("Not
 Found: /bilgi-guncelle/e-posta/onay/<token>/") and ``django.security.csrf`` that of a refused
@@ -16,7 +17,9 @@ from typing import Any
 
 from gunicorn.glogging import Logger
 
-TOKEN_PATHS = re.compile(r"(/guvenlik-sozcugu/baglanti/|/bilgi-guncelle/e-posta/onay/)[^/\s?]+")
+TOKEN_PATHS = re.compile(
+    r"(/guvenlik-sozcugu/baglanti/|/bilgi-guncelle/e-posta/onay/|/y/)(?!tamam/)[^/\s?]+"
+)
 
 
 def redact(text: str) -> str:

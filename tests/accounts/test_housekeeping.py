@@ -16,7 +16,8 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts import housekeeping
-from accounts.models import ContactChange, SmsChallenge, SmsMessage, WordResetLink
+from accounts.models import ContactChange, NotMeLink, SmsChallenge, SmsMessage, WordResetLink
+from accounts.sms_queue import queue_sms
 from accounts.tasks import purge_expired
 
 pytestmark = pytest.mark.django_db
@@ -165,7 +166,7 @@ def test_the_task_logs_one_line_with_the_counts(citizen: Any, caplog: Any) -> No
     (line,) = [r.getMessage() for r in caplog.records if r.name == "accounts.housekeeping"]
     assert line == (
         "housekeeping: deleted sessions=0 captchas=0 sms_challenges=1 reset_links=0"
-        " contact_changes=0 lost_sends=0"
+        " not_me_links=0 contact_changes=0 lost_sends=0"
     )
 
 
@@ -259,3 +260,12 @@ def test_a_login_post_no_longer_scans_the_captcha_table(client: Any) -> None:
 
     assert form.is_valid(), form.errors
     assert list(CaptchaStore.objects.values_list("pk", flat=True)) == [expired.pk]
+
+
+def test_it_deletes_not_me_links_a_day_after_they_expire(citizen: Any, clock: Any) -> None:
+    queue_sms(citizen, SmsMessage.Kind.CERT_REVOKED, context={"serial": "ab12"})
+    clock.shift(NotMeLink.LIFETIME + dt.timedelta(hours=23))
+    assert housekeeping.purge_all()["not_me_links"] == 0
+    clock.shift(dt.timedelta(hours=2))
+    assert housekeeping.purge_all()["not_me_links"] == 1
+    assert not NotMeLink.objects.exists()
