@@ -5,6 +5,7 @@ from django.http import HttpRequest, HttpResponse
 from nesportal.http import PortalRequest
 from nesportal.middleware import is_public_repository
 
+from .language import remember_language
 from .services import SESSION_CITIZEN, session_citizen
 
 
@@ -12,7 +13,8 @@ class CitizenMiddleware:
     """Sets ``request.citizen`` from the session (or None).
 
     A session whose citizen was deleted, locked, or changed their security word since logging
-    in is flushed: the citizen must log in again. The CA's public repository (CRL, OCSP) never
+    in is flushed: the citizen must log in again. The page's language is remembered for the
+    citizen's SMS and e-mails (``accounts.language``). The CA's public repository (CRL, OCSP) never
     looks at the session.
     """
 
@@ -27,5 +29,7 @@ class CitizenMiddleware:
             citizen = session_citizen(request)
             if citizen is None:
                 request.session.flush()
+            else:
+                remember_language(citizen, getattr(request, "LANGUAGE_CODE", None))
             request.citizen = citizen
         return self.get_response(request)

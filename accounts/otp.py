@@ -18,8 +18,9 @@ Security contract
 * Budgets (figures in ``nesportal/limits.py``), checked under the citizen's row lock:
   the holder's *own* codes (login, revoke, PIN/PUK, Kilit Çözme, E-Onay, phone change) and the
   *recovery* codes (which anyone who knows an ID and a birth date can trigger) are two separate
-  budgets, each with its own hourly limit and its own 60-second resend window, so hammering
-  the recovery path never refuses the holder's own login a code. A code SMS that finally
+  budgets, each with its own hourly limit, so hammering the recovery path never refuses the
+  holder's own login a code. A new code for the same operation (purpose and subject) waits
+  60 seconds after the last one; a code for another operation does not. A code SMS that finally
   failed (never delivered) costs nothing and its code is void. Every refusal is audited as
   ``nes.sms.budget_exceeded`` (no number, no code).
 """
@@ -158,17 +159,23 @@ def code_budget(purpose: str) -> tuple[str, tuple[str, ...], int]:
     return "own_codes", SmsMessage.OWN_CODE_KINDS, limits.OWN_CODES_PER_HOUR
 
 
-def _check_code_budget(citizen: Citizen, purpose: str, now: datetime) -> SmsRateLimited | None:
+def _check_code_budget(
+    citizen: Citizen, purpose: str, now: datetime, subject: str = ""
+) -> SmsRateLimited | None:
     """The refusal for one more code of ``purpose`` now, or None (caller holds the row lock)."""
     budget, kinds, limit = code_budget(purpose)
-    purposes = [p for p, kind in CODE_KIND.items() if kind in kinds]
-    # The resend rule is about a code of the same budget that is still pending; after a code
-    # was used, voided (lock, unlock, undelivered) or expired, a new one may come at once (the
+    # The resend rule is about a pending code for the same operation (purpose and subject):
+    # after a code was used, voided (lock, unlock, undelivered) or expired, or for another
+    # operation (the revocation after the login, another card), a new one may come at once (the
     # hourly limit still holds). A pending recovery code never delays the holder's login code.
+    # Codes to a *new* number wait whatever the number: they reach phones that are not the
+    # holder's, and a logged-in session must not spray them.
+    same = {} if purpose == SmsChallenge.Purpose.PHONE_CHANGE else {"subject": subject}
     latest = (
         SmsChallenge.objects.filter(
             citizen=citizen,
-            purpose__in=purposes,
+            purpose=purpose,
+            **same,
             consumed_at=None,
             invalidated_at=None,
             expires_at__gt=now,
@@ -242,7 +249,7 @@ def issue_challenge(
     with transaction.atomic():
         # Serialises issuing per citizen so the budgets below cannot be raced.
         Citizen.objects.select_for_update().only("pk").get(pk=citizen.pk)
-        refused = _check_code_budget(citizen, purpose, now)
+        refused = _check_code_budget(citizen, purpose, now, subject)
         if refused is None:
             challenge = _create_challenge(citizen, purpose, subject, token, now)
             queue_sms(

@@ -72,9 +72,6 @@ PHONE_LIFETIME = timedelta(minutes=10)
 EMAIL_LIFETIME = timedelta(hours=24)
 ADDRESS_MAX_LENGTH = 500
 
-# What the CONTACT_UPDATED SMS names; the SMS is always Turkish, so these are not translated.
-SMS_FIELD = {"phone": "cep telefonu", "email": "e-posta", "address": "adres"}
-
 
 class ContactChangeError(PortalError):
     """The contact change cannot be done or confirmed; ``message`` is for the citizen."""
@@ -213,7 +210,7 @@ def change_address(citizen: Citizen, address: str, *, actor: Actor) -> None:
             locked,
             SmsMessage.Kind.CONTACT_UPDATED,
             actor=actor,
-            context={"field": SMS_FIELD["address"]},
+            context={"field": "address"},  # named by accounts.sms_texts.FIELDS
         )
     citizen.address = address
 
@@ -306,7 +303,7 @@ def confirm_phone_change(change_id: int, citizen: Citizen, *, actor: Actor) -> C
             SmsMessage.Kind.CONTACT_UPDATED,
             actor=actor,
             to=locked.mobile_phone,
-            context={"field": SMS_FIELD["phone"]},
+            context={"field": "phone"},  # named by accounts.sms_texts.FIELDS
         )
     return locked
 
@@ -351,7 +348,7 @@ def start_email_change(citizen: Citizen, email: str, *, actor: Actor) -> Contact
             to=mask_email(email),
         )
         raise
-    with translation.override("tr"):
+    with translation.override(citizen.language or "tr"):
         subject = _("NES Portal: e-posta adresinizi onaylayınız")
         body = _(
             "Sayın %(name)s,\n\n"
@@ -421,7 +418,7 @@ def confirm_email_change(change: ContactChange, *, actor: Actor) -> Citizen:
             locked,
             SmsMessage.Kind.CONTACT_UPDATED,
             actor=actor,
-            context={"field": SMS_FIELD["email"]},
+            context={"field": "email"},  # named by accounts.sms_texts.FIELDS
         )
     return locked
 

@@ -53,6 +53,7 @@ from audit.actor import Actor
 
 from .forms import CodeForm
 from .identity import mask_phone
+from .language import remember_language
 from .models import Citizen, SmsChallenge
 from .otp import (
     Outcome,
@@ -246,6 +247,9 @@ def start(
         state.update(extra)
         request.session[step.session_key] = state
         return redirect(step.code_url)
+    if step.anonymous:
+        # Not logged in yet: the code SMS comes in the language of this page.
+        remember_language(citizen)
     moved = rebind_recent_challenge(citizen, step.purpose, subject=step.subject)
     if moved is None:
         try:

@@ -47,6 +47,7 @@ class DemoCitizen:
     birth_date: dt.date
     email: str
     address: str
+    language: str = "tr"  # of their SMS and e-mails (Citizen.language)
 
     @property
     def full_name(self) -> str:
@@ -265,6 +266,7 @@ DEMO_CITIZENS = [
         dt.date(1988, 1, 9),
         "anna.schmidt@example.com",
         "Konyaaltı Cad. No: 44, Muratpaşa / Antalya",
+        language="en",
     ),
 ]
 
@@ -303,6 +305,7 @@ def seed_demo() -> DemoResult:
         citizen.mobile_phone = demo.phone
         citizen.email = demo.email
         citizen.address = demo.address
+        citizen.language = demo.language
         citizen.set_security_word(demo.word)
         citizen.full_clean()
         citizen.save()

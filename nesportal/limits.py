@@ -104,18 +104,34 @@ def throttle(name: str, overrides: str = "") -> Throttle:
 
 # --- SMS budgets (counted in SmsMessage rows) -------------------------------------------------
 
+# The budget of one visit (README "SMS budget"): a holder doing every menu operation once —
+# login, Sertifikamı İptal Et, PIN/PUK Bilgisi (one code covers viewing, then saving or
+# deleting, for the visit: pinvault.views.GRANT_SECONDS), Kilit Çözme (its code also shows the
+# card's PUK), an old card's PIN/PUK, an E-Onay decision, a new mobile number — needs 7 codes;
+# 10 leaves room for a resent code or two. Irreversible actions keep their own code, bound to
+# the certificate, card or application.
 # Codes the holder asked for (login, revoke, PIN/PUK, Kilit Çözme, E-Onay, phone change).
-OWN_CODES_PER_HOUR = 5
+OWN_CODES_PER_HOUR = 10
 # Codes of the recovery path, which a third party who knows an ID and a birth date can trigger.
 RECOVERY_CODES_PER_HOUR = 3
-# Between two codes of one budget (a double click reuses the open code instead).
+# Between two codes for the *same* operation (purpose and subject: "Yeni kod gönder", a second
+# login); a code for another operation may follow at once (a double click reuses the open code).
 SECONDS_BETWEEN_CODES = 60
 # Codes sent to one *new* number for a phone change, per day (whoever asks).
 PHONE_CHANGE_CODES_PER_NUMBER_PER_DAY = 3
 # Notices (address changed, certificate suspended, …) per citizen per hour; then one SMS says
 # that further notices this hour are held back ("NOTICES_CAPPED"), and later ones are recorded
 # as suppressed without being sent (the security log shows them all).
-NOTICES_PER_HOUR = 5
+# A full visit (README "SMS budget") sends 9 notices, each with its "Bu işlemi ben yapmadım"
+# link: 10 keeps the holder's own visit under the cap.
+NOTICES_PER_HOUR = 10
+
+# The most SMS one phone number can receive from the portal in an hour, whoever triggers them:
+# the holder's own codes (which need the security word), the recovery codes, the notices
+# (the "hesabınız korumaya alındı" one included) and the one cap notice. Reminders (at most one
+# per certificate a day) and the reset links an agent sends are on top.
+# tests/accounts/test_visit_budget.py hammers every path and checks this bound.
+SMS_PER_PHONE_PER_HOUR = OWN_CODES_PER_HOUR + RECOVERY_CODES_PER_HOUR + NOTICES_PER_HOUR + 1
 
 # --- E-mail budgets (counted in ContactChange rows) -------------------------------------------
 

@@ -112,6 +112,8 @@ CITIZEN_COLUMNS = (
     ("lock_reason", "varchar"),
     ("created_at", "timestamptz"),
     ("updated_at", "timestamptz"),
+    ("session_epoch", "int4"),
+    ("language", "varchar"),
 )
 CERTIFICATE_COLUMNS = (
     ("ca_id", "int8"),
@@ -419,6 +421,8 @@ def _copy_citizens(n: int, rng: random.Random, word_hash: str, now: datetime) ->
                         "",
                         now,
                         now,
+                        0,
+                        "tr",
                     )
                 )
         cursor.execute(

@@ -58,8 +58,10 @@ INSTALLED_APPS = [
     "accounts",
     "certificates",
     "esign",  # E-İmzalı Giriş, above certificates
+    "protection",  # "Bu işlemi ben yapmadım" (accounts.NotMeLink), above certificates
     "pinvault",
     "eonay",
+    "receipts",  # İşlem makbuzları of revocations, PIN/PUK deletions and E-Onay decisions
     # Staff two-factor: django-otp's TOTP and backup-code devices (staff.models seals their
     # secrets); staff after them, so its admin replaces theirs (which would show TOTP keys).
     "django_otp",
@@ -296,6 +298,12 @@ CELERY_BEAT_SCHEDULE = {
     "purge-esign-challenges": {
         "task": "esign.purge_challenges",
         "schedule": env.float("NES_HOUSEKEEPING_INTERVAL", default=3600.0),
+    },
+    # Expiry and new-certificate reminders (certificates/reminders.py): each one once, sent
+    # 09:00-20:00 Istanbul only (runs outside those hours send nothing).
+    "send-reminders": {
+        "task": "certificates.send_reminders",
+        "schedule": env.float("NES_REMINDER_INTERVAL", default=3600.0),
     },
 }
 

@@ -41,6 +41,8 @@ urlpatterns = [
     path("", include("pinvault.urls")),
     path("", include("pinvault.api_urls")),
     path("", include("eonay.urls")),
+    path("", include("receipts.urls")),
+    path("", include("protection.urls")),
 ]
 
 # Error pages that never read the request body and show the request id (nesportal/errors.py).

@@ -5,9 +5,11 @@
 * Secrets are shown only after a fresh SMS Onay Kodu for that card (purpose PINPUK or UNLOCK,
   subject = the card serial, bound to this session; the step is ``accounts.stepup``, whose
   rules it follows). A right code gives this session a *grant* for the card: its expiry time
-  (5 minutes), stored in the session under the card serial. The session never holds a PIN or
-  PUK, only serials and timestamps. The grant covers viewing, the PDF and deleting; after it
-  expires a new code is needed.
+  (``GRANT_SECONDS``: the visit, at most 30 minutes; the session itself ends after 10 idle
+  minutes or at "Çıkış"), stored in the session under the card serial. The session never holds
+  a PIN or PUK, only serials and timestamps. The grant covers viewing, the PDF and deleting
+  (one code for "view, then save or delete" in one visit) and, after Kilit Çözme, the card's
+  PUK; after it expires a new code is needed.
 * Pages that show a secret render it into the HTML only, with ``Cache-Control: no-store``
   (``never_cache``); nothing is cached server-side, and a secret never goes into a URL, the
   messages framework, the session, a log line or the audit log.
@@ -36,6 +38,8 @@ from accounts.models import Citizen, SmsChallenge
 from accounts.stepup import countdown_text
 from audit.actor import Actor
 from nesportal.http import CitizenRequest
+from receipts.models import Receipt
+from receipts.services import receipt_for
 
 from . import services
 from .forms import PdfPasswordForm
@@ -47,7 +51,7 @@ Purpose = SmsChallenge.Purpose
 SESSION_GRANTS = "nes_pinpuk_grants"  # {card serial: grant expiry (epoch seconds)}
 SESSION_FRESH = "nes_pinpuk_fresh"  # [card serial]: granted, secrets not shown yet (SMS due)
 SESSION_STEPUP = "nes_pinpuk_stepup"  # the pending SMS code of a PIN/PUK or unlock step-up
-GRANT_SECONDS = 5 * 60
+GRANT_SECONDS = 30 * 60  # one visit (README "SMS budget")
 
 # Where a right code leads: a fixed set of URL names, never a URL taken from the request.
 THEN = {
@@ -275,7 +279,7 @@ def _grant_expired(request: HttpRequest, card: AkisCard) -> HttpResponse:
     messages.warning(
         request,
         _(
-            "Güvenliğiniz için PIN/PUK bilgisine erişim süresi (5 dakika) doldu. Devam etmek için "
+            "Güvenliğiniz için PIN/PUK bilgisine erişim süresi (30 dakika) doldu. Devam etmek için "
             "yeni bir SMS Onay Kodu isteyiniz."
         ),
     )
@@ -355,7 +359,9 @@ def pinpuk_deleted(request: CitizenRequest, card: str) -> HttpResponse:
     obj = _card(request, card)
     if obj.secrets_deleted_at is None:
         return redirect("pinvault:pinpuk_card", card=obj.serial_number)
-    return render(request, "pinvault/delete_done.html", {"card": obj, **_vault_status(obj)})
+    receipt = receipt_for(request.citizen, Receipt.Kind.PINPUK_DELETION, obj.serial_number)
+    context = {"card": obj, "receipt": receipt, **_vault_status(obj)}
+    return render(request, "pinvault/delete_done.html", context)
 
 
 # --- Kilit Çözme ----------------------------------------------------------------------------

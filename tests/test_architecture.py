@@ -13,7 +13,18 @@ from pathlib import Path
 
 import grimp
 
-PACKAGES = ("accounts", "audit", "certificates", "demo", "eonay", "esign", "nesportal", "pinvault")
+PACKAGES = (
+    "accounts",
+    "audit",
+    "certificates",
+    "demo",
+    "eonay",
+    "esign",
+    "nesportal",
+    "pinvault",
+    "protection",
+    "receipts",
+)
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -120,14 +120,17 @@ def test_every_own_code_kind_shares_one_budget(clock: Any, citizen: Citizen, del
     assert refused.value.budget == "own_codes"
 
 
-def test_the_resend_window_holds_within_one_budget(
+def test_the_resend_window_holds_within_one_operation(
     clock: Any, citizen: Citizen, deliver: Any
 ) -> None:
-    deliver(lambda: issue_challenge(citizen, LOGIN))
+    deliver(lambda: issue_challenge(citizen, SmsChallenge.Purpose.EONAY, subject="app:1"))
     clock.shift(dt.timedelta(seconds=limits.SECONDS_BETWEEN_CODES - 1))
+    # Another operation is not held back (tests/accounts/test_visit_budget.py) ...
+    deliver(lambda: issue_challenge(citizen, LOGIN))
 
+    # ... the same one is.
     with pytest.raises(SmsRateLimited) as refused:
-        issue_challenge(citizen, SmsChallenge.Purpose.EONAY)
+        issue_challenge(citizen, SmsChallenge.Purpose.EONAY, subject="app:1")
 
     assert refused.value.budget == "resend" and not refused.value.hourly
     assert refused.value.retry_after == 1
@@ -317,7 +320,7 @@ def test_notices_are_capped_once_then_suppressed(
 
     assert replaced.kind == KIND.NOTICES_CAPPED
     assert len(sms_outbox) == limits.NOTICES_PER_HOUR + 1
-    assert "çok sayıda işlem yapıldı; başka bildirim gönderilmeyecek" in sms_outbox[-1]["body"]
+    assert "çok işlem yapıldı; yeni bildirim gönderilmeyecek" in sms_outbox[-1]["body"]
     assert sms_outbox[-1]["to"] == citizen.mobile_phone
     held = SmsMessage.objects.get(kind=KIND.CERT_REINSTATED)
     assert held.status == STATUS.SUPPRESSED
@@ -335,7 +338,7 @@ def test_notices_are_capped_once_then_suppressed(
 
     # Codes are not notices: the login code still goes.
     deliver(lambda: issue_challenge(citizen, LOGIN))
-    assert "SMS Onay Kodunuz" in sms_outbox[-1]["body"]
+    assert "NES Portal giriş kodunuz" in sms_outbox[-1]["body"]
 
     # An hour after the first notices, they flow again.
     clock.move_to(T0 + dt.timedelta(hours=1, seconds=1))
@@ -355,20 +358,21 @@ def test_failed_notices_do_not_count(
     assert not SmsMessage.objects.filter(kind=KIND.NOTICES_CAPPED).exists()
 
 
-def test_ten_address_changes_send_at_most_the_budget_plus_one(
+def test_many_address_changes_send_at_most_the_budget_plus_one(
     clock: Any, client: Client, citizen: Citizen, deliver: Any, sms_outbox: list
 ) -> None:
     login_as(client, citizen)
-    for i in range(10):
+    changes = limits.NOTICES_PER_HOUR + 5
+    for i in range(changes):
         address = f"Kızılay Mah. Gazi Mustafa Kemal Blv. No: {i + 1}\n06420 Çankaya / Ankara"
         response = deliver(lambda address=address: client.post(ADDRESS, {"address": address}))
         assert response.status_code == 302
         clock.shift(dt.timedelta(seconds=30))
 
     assert len(sms_outbox) == limits.NOTICES_PER_HOUR + 1
-    assert SmsMessage.objects.filter(status=STATUS.SUPPRESSED).count() == 10 - 5
+    assert SmsMessage.objects.filter(status=STATUS.SUPPRESSED).count() == 5
     citizen.refresh_from_db()
-    assert citizen.address.startswith("Kızılay Mah. Gazi Mustafa Kemal Blv. No: 10")
+    assert citizen.address.startswith(f"Kızılay Mah. Gazi Mustafa Kemal Blv. No: {changes}")
 
 
 @pytest.mark.postgres
@@ -381,13 +385,15 @@ def test_parallel_notices_keep_the_cap(citizen_factory: Any, monkeypatch: Any) -
         with transaction.atomic():
             return queue_sms(citizen, KIND.CONTACT_UPDATED, context={"field": "adres"})
 
-    outcomes = in_parallel([notify] * 12)
+    calls = limits.NOTICES_PER_HOUR + 7
+    outcomes = in_parallel([notify] * calls)
 
     assert all(o.ok for o in outcomes)
     rows = SmsMessage.objects.filter(citizen=citizen)
-    assert rows.filter(kind=KIND.CONTACT_UPDATED, status=STATUS.QUEUED).count() == 5
+    queued = rows.filter(kind=KIND.CONTACT_UPDATED, status=STATUS.QUEUED).count()
+    assert queued == limits.NOTICES_PER_HOUR
     assert rows.filter(kind=KIND.NOTICES_CAPPED).count() == 1
-    assert rows.filter(status=STATUS.SUPPRESSED).count() == 12 - 5
+    assert rows.filter(status=STATUS.SUPPRESSED).count() == calls - limits.NOTICES_PER_HOUR
 
 
 # --- e-mail confirmations --------------------------------------------------------------------

@@ -119,7 +119,7 @@ def test_it_does_not_lock_while_strikes_are_left(citizen: Citizen) -> None:
     ("reason", "label", "notice"),
     [
         (Reason.WRONG_WORD, "3 kez hatalı Güvenlik Sözcüğü", "3 hatalı giriş nedeniyle"),
-        (Reason.WRONG_CODE, "3 kez hatalı SMS Onay Kodu", "3 kez hatalı girilen SMS Onay Kodu"),
+        (Reason.WRONG_CODE, "3 kez hatalı SMS Onay Kodu", "3 kez hatalı SMS Onay Kodu nedeniyle"),
         (
             Reason.WRONG_BIRTH_DATE,
             "3 kez hatalı doğum tarihi (Güvenlik Sözcüğümü Unuttum)",
@@ -154,7 +154,8 @@ def test_it_locks_once_with_the_reason_and_says_it(
     event = AuditEvent.objects.get(citizen=citizen, action="nes.account.locked")
     assert event.data["reason"] == reason
     message = SmsMessage.objects.get(citizen=citizen, kind=SmsMessage.Kind.ACCOUNT_LOCKED)
-    assert message.context == {"reason": reason}
+    assert message.context["reason"] == reason
+    assert set(message.context) == {"reason", "not_me"}  # and its "ben yapmadım" link
     assert [sms["to"] for sms in sms_outbox] == [citizen.mobile_phone]
     body = sms_outbox[0]["body"]
     assert notice in body and "bloke" in body and "444 5 576" in body

@@ -21,6 +21,7 @@ from django.utils import timezone
 from accounts import services
 from accounts.models import Citizen, SmsChallenge, SmsMessage
 from audit.models import AuditEvent
+from nesportal import limits
 from nesportal.testing import sms_code
 from nesportal.testing.factories import DEFAULT_SECURITY_WORD
 
@@ -404,13 +405,14 @@ def test_it_expires_the_pending_login_after_ten_minutes(
     assert "nes.login.succeeded" not in audit_actions(citizen)
 
 
-def test_it_refuses_a_sixth_code_sms_in_an_hour_at_the_login_form(
+def test_it_refuses_a_code_sms_over_the_hourly_budget_at_the_login_form(
     citizen: Citizen,
     clock: Any,
     sms_outbox: list[dict[str, Any]],
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    for _ in range(5):
+    limit = limits.OWN_CODES_PER_HOUR
+    for _ in range(limit):
         start_login(Client(), citizen, django_capture_on_commit_callbacks)
         clock.shift(dt.timedelta(seconds=61))
     client = Client()
@@ -418,8 +420,9 @@ def test_it_refuses_a_sixth_code_sms_in_an_hour_at_the_login_form(
     response = client.post(LOGIN_URL, login_data(client, citizen.tckn))
 
     assert response.status_code == 429
-    assert "Bir saat içinde en fazla 5 SMS Onay Kodu gönderilebilir." in response.content.decode()
-    assert len(sms_outbox) == 5
+    message = f"Bir saat içinde en fazla {limit} SMS Onay Kodu gönderilebilir."
+    assert message in response.content.decode()
+    assert len(sms_outbox) == limit
     assert services.SESSION_PENDING not in client.session
     citizen.refresh_from_db()
     assert citizen.failure_count == 0  # the word was right: no strike

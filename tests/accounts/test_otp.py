@@ -30,6 +30,7 @@ from accounts.otp import (
 from accounts.services import check_security_word
 from audit.actor import Actor
 from audit.models import AuditEvent
+from nesportal import limits
 from nesportal.testing import sms_code, wrong
 from nesportal.testing.factories import DEFAULT_SECURITY_WORD
 
@@ -291,30 +292,34 @@ def test_it_allows_a_resend_after_60_seconds(
     assert verify_code(str(challenge.pk), token, LOGIN, code).outcome is Outcome.OK
 
 
-def test_it_sends_at_most_five_codes_per_hour(
+def test_it_sends_at_most_the_hourly_budget_of_codes(
     clock: Any, citizen: Citizen, issue: Callable[..., Issued], sms_outbox: list[dict[str, Any]]
 ) -> None:
-    for _ in range(5):
+    limit = limits.OWN_CODES_PER_HOUR
+    for _ in range(limit):
         issue(citizen)
         clock.shift(dt.timedelta(seconds=61))
-    # Now T0 + 305 s: the sixth is refused until the first leaves the one-hour window.
-    with pytest.raises(SmsRateLimited) as sixth:
+    # Now T0 + limit × 61 s: the next is refused until the first leaves the one-hour window.
+    with pytest.raises(SmsRateLimited) as next_one:
         issue_challenge(citizen, LOGIN)
 
-    assert sixth.value.hourly is True
-    assert 3600 - 305 <= sixth.value.retry_after <= 3600 - 305 + 1
-    assert len(sms_outbox) == 5
-    assert SmsMessage.objects.filter(citizen=citizen, kind=SmsMessage.Kind.LOGIN_CODE).count() == 5
+    assert next_one.value.hourly is True
+    elapsed = limit * 61
+    assert 3600 - elapsed <= next_one.value.retry_after <= 3600 - elapsed + 1
+    assert len(sms_outbox) == limit
+    assert (
+        SmsMessage.objects.filter(citizen=citizen, kind=SmsMessage.Kind.LOGIN_CODE).count() == limit
+    )
 
     clock.move_to(T0 + dt.timedelta(seconds=3599))
     with pytest.raises(SmsRateLimited) as still:
         issue_challenge(citizen, LOGIN)
     assert still.value.hourly is True
-    assert len(sms_outbox) == 5
+    assert len(sms_outbox) == limit
 
     clock.move_to(T0 + dt.timedelta(hours=1, seconds=1))
     challenge, token, code = issue(citizen)
-    assert len(sms_outbox) == 6
+    assert len(sms_outbox) == limit + 1
     assert verify_code(str(challenge.pk), token, LOGIN, code).outcome is Outcome.OK
 
 

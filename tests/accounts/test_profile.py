@@ -202,7 +202,7 @@ def test_it_changes_the_phone_with_the_code_sent_to_the_new_number(
 
     # The code went to the new number only, and nothing changed yet.
     assert [m["to"] for m in sms_outbox] == [NEW_PHONE]
-    assert "bu numarayı cep telefonu olarak kaydetmek" in sms_outbox[0]["body"]
+    assert "NES Portal yeni numara onay kodunuz" in sms_outbox[0]["body"]
     change = ContactChange.objects.get(citizen=citizen)
     assert (change.field, change.old_value, change.new_value) == ("phone", old, NEW_PHONE)
     assert change.expires_at - change.created_at == timedelta(minutes=10)
@@ -236,7 +236,7 @@ def test_it_changes_the_phone_with_the_code_sent_to_the_new_number(
         (SmsMessage.Kind.CONTACT_UPDATED, NEW_PHONE),
     }
     to_old = [m for m in sms_outbox if m["to"] == old]
-    assert len(to_old) == 1 and "numarası değiştirildi" in to_old[0]["body"]
+    assert len(to_old) == 1 and "cep telefonu değiştirildi" in to_old[0]["body"]
     assert SESSION_PHONE not in citizen_client.session
     # Still logged in; the page shows the new number masked.
     html = citizen_client.get(PROFILE).content.decode()

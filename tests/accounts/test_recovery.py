@@ -97,7 +97,7 @@ def test_it_resets_the_word_with_id_captcha_birth_date_and_sms_code(
     assert citizen.failure_count == 2, "a right birth date resets nothing yet"
     assert check_password(DEFAULT_SECURITY_WORD, citizen.security_word_hash)
     assert [m["to"] for m in sms_outbox] == [citizen.mobile_phone]
-    assert "YENİLEME" in sms_outbox[0]["body"]
+    assert "Güvenlik Sözcüğü yenileme kodunuz" in sms_outbox[0]["body"]
     page = client.get(CODE)
     assert citizen.masked_phone in page.content.decode()
     assert citizen.mobile_phone not in page.content.decode()

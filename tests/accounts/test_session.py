@@ -283,7 +283,7 @@ def test_it_lists_the_file_outbox_with_debug(
 
     assert response.status_code == 200
     assert citizen.mobile_phone in response.content.decode()
-    assert "SMS Onay Kodunuz" in response.content.decode()
+    assert "NES Portal giriş kodunuz" in response.content.decode()
 
 
 def test_it_shows_an_empty_outbox_with_debug(client, settings, sms_outbox):

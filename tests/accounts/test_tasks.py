@@ -86,8 +86,8 @@ def test_it_sends_a_queued_code_once_the_transaction_commits_and_records_it(
     [sms] = sms_outbox
     assert sms["to"] == citizen.mobile_phone
     assert sms["id"] == str(message.pk)
-    assert f"SMS Onay Kodunuz: {expected_code(challenge)}." in sms["body"]
-    assert "444 5 576" in sms["body"]
+    assert sms["body"].startswith(f"{expected_code(challenge)} NES Portal giriş kodunuz.")
+    assert "paylaşmayın" in sms["body"]
     message = refreshed(message)
     assert message.status == SmsMessage.Status.SENT
     assert message.provider_message_id == f"locmem-{message.pk}"
@@ -231,7 +231,7 @@ def test_it_retries_twilio_failures_and_delivers_exactly_one_sms(
     code = expected_code(challenge)
     assert delivery.form["To"] == citizen.mobile_phone
     assert delivery.form["From"] == FROM_NUMBER
-    assert f"SMS Onay Kodunuz: {code}." in delivery.form["Body"]
+    assert delivery.form["Body"].startswith(f"{code} NES Portal giriş kodunuz.")
     message = refreshed(message)
     assert message.status == SmsMessage.Status.SENT
     assert message.attempts == 3

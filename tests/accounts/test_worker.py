@@ -117,7 +117,7 @@ def test_it_retries_a_failing_provider_through_redis_and_delivers_exactly_one_sm
     [delivery] = worker.fake.deliveries
     assert delivery.form["To"] == citizen.mobile_phone
     assert delivery.form["From"] == FROM_NUMBER
-    assert f"SMS Onay Kodunuz: {expected_code(challenge)}." in delivery.form["Body"]
+    assert delivery.form["Body"].startswith(f"{expected_code(challenge)} NES Portal giriş kodunuz.")
     assert message.attempts == 3
     assert message.provider_message_id == delivery.sid
     assert message.sent_at is not None

@@ -323,6 +323,8 @@ def test_the_language_switch_shows_english(
     expect(page).to_have_url(re.compile(r"/giris/sms/$"))
     expect(page.get_by_role("heading", name="SMS confirmation code")).to_be_visible()
     shot(page, "08-sms-en")
+    # The SMS comes in the language of the page that asked for it (accounts.language).
+    assert "is your NES Portal login code" in read_outbox(outbox)[-1]["body"]
     page.get_by_label("SMS confirmation code").fill(sms_code(read_outbox(outbox)))
     page.get_by_role("button", name="Confirm").click()
     expect(page).to_have_url(re.compile(r"/islemler/$"))

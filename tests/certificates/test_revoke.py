@@ -101,8 +101,8 @@ def test_it_revokes_after_confirmation_and_an_sms_code(
     assert challenge.purpose == SmsChallenge.Purpose.REVOKE
     assert challenge.subject == active.serial_number
     assert sms_outbox[-1]["to"] == citizen.mobile_phone
-    assert active.serial_number in sms_outbox[-1]["body"]
-    assert "İPTALİ" in sms_outbox[-1]["body"]
+    assert "…" + active.serial_number[-6:] in sms_outbox[-1]["body"]  # the code SMS: the tail
+    assert "İPTAL kodu" in sms_outbox[-1]["body"]
     pending = citizen_client.session[SESSION_REVOKE]
     assert pending["serial"] == active.serial_number
     assert pending["reason"] == "affiliation_changed"

@@ -446,7 +446,7 @@ def test_it_locks_the_account_after_three_failed_attempts(
     locked = AuditEvent.objects.get(action="nes.account.locked", citizen=citizen)
     assert locked.data["reason"] == Citizen.LockReason.ESIGN_FAILED
     notice = SmsMessage.objects.get(citizen=citizen, kind=SmsMessage.Kind.ACCOUNT_LOCKED)
-    assert notice.context == {"reason": Citizen.LockReason.ESIGN_FAILED}
+    assert notice.context["reason"] == Citizen.LockReason.ESIGN_FAILED
 
     # Now even a usable certificate with its key cannot log in, and no strike is added.
     assert_refused(login(client, active_key, active_row), "citizen_locked")

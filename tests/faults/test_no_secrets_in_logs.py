@@ -27,7 +27,7 @@ from .servers import Browser, Gunicorn, RedisServer, poll, production_env
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 NEW_WORD = "Mavi-Deniz-Yelken-Kuşu"
-CODE_RE = re.compile(r"SMS Onay Kodunuz: (\d{6})")
+CODE_RE = re.compile(r"^(\d{6}) NES Portal giriş kodunuz", re.MULTILINE)
 LINK_RE = re.compile(r"https?://[^/\s]+(/guvenlik-sozcugu/baglanti/([^/\s]+)/)")
 
 

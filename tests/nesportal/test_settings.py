@@ -422,7 +422,7 @@ def test_it_never_prints_or_stores_codes_or_link_tokens_without_debug(
         written += outbox.read_text(encoding="utf-8")
         written += "".join(p.read_text(encoding="utf-8") for p in mail_dir.iterdir())
     # All three went out, readable but masked.
-    assert "SMS Onay Kodunuz: •••." in written
+    assert "••• NES Portal giriş kodunuz." in written
     assert "/guvenlik-sozcugu/baglanti/•••/" in written
     assert "/bilgi-guncelle/e-posta/onay/•••/" in written
     assert code not in written

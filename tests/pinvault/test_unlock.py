@@ -389,9 +389,9 @@ def test_two_parallel_confirmations_make_one_unlock(citizen_factory: Any) -> Non
     ("kind", "phrase"),
     [
         (SmsMessage.Kind.CARD_UNLOCKED, "yeni PIN oluşturuldu"),
-        (SmsMessage.Kind.CARD_UNUSABLE, "3 hatalı PUK girişi nedeniyle kullanım dışı kaldı"),
+        (SmsMessage.Kind.CARD_UNUSABLE, "3 hatalı PUK nedeniyle kullanım dışı kaldı"),
         (SmsMessage.Kind.PINPUK_VIEWED, "PIN/PUK bilgisi görüntülendi"),
-        (SmsMessage.Kind.PINPUK_SAVED, "PDF dosyası olarak kaydedildi"),
+        (SmsMessage.Kind.PINPUK_SAVED, "PDF olarak kaydedildi"),
         (SmsMessage.Kind.PINPUK_DELETED, "kalıcı olarak silindi"),
     ],
 )
@@ -401,5 +401,6 @@ def test_card_notices_name_the_card_only(kind: str, phrase: str) -> None:
     body = render_body(SmsMessage(kind=kind, context={"card": "AKIS-5550001112"}))
 
     assert body is not None
-    assert body.startswith("NES Portal: AKIS-5550001112 seri numaralı kartınız")
+    assert body.startswith("NES Portal: AKIS-5550001112 kartınız")
+    # No link without a link row: the call centre's number instead.
     assert phrase in body and "444 5 576" in body
