@@ -54,7 +54,8 @@ THROTTLES: dict[str, Throttle] = {
     "esign_login": Throttle("esign_login", ("10/m", "60/h")),
     # Captcha images and audio (each one costs a render).
     "captcha": Throttle("captcha", ("30/m", "300/h"), ("GET", "POST")),
-    # Security-word reset links opened (the token is checked in the database).
+    # Security-word reset links and "Bu işlemi ben yapmadım" links opened or used (the token is
+    # checked in the database).
     "link": Throttle("link", ("10/m", "60/h"), ("GET", "POST")),
     # The AKİS card tool API's calls without a valid API key (calls with one are not limited:
     # the key is the tool's identity, and strangers sharing its address must not stop it).

@@ -27,6 +27,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
+from django.utils.translation import gettext_lazy
 
 from accounts.models import (
     Citizen,
@@ -46,16 +47,26 @@ from nesportal.exceptions import PortalError
 SUSPENSION_REASON = "Bu işlemi ben yapmadım"
 
 
+MISMATCH = gettext_lazy(
+    "Girdiğiniz kimlik numarası bu bildirimin gönderildiği kişiye ait değil. Bildirimi alan "
+    "sertifika sahibinin T.C. Kimlik No'sunu ya da Pasaport No'sunu giriniz."
+)
+
+
 class LinkUnusable(PortalError):
-    """The link was used already (``used``) or has expired (``expired``)."""
+    """The link was used already (``used``) or has expired (``expired``): ``reason`` (also the
+    ``code``) chooses the page's text."""
 
     def __init__(self, reason: str) -> None:
-        super().__init__(reason)
+        super().__init__(reason, code=reason)
         self.reason = reason
 
 
 class IdentityMismatch(PortalError):
-    """The identifier given is not the link's holder's."""
+    """The identifier given is not the link's holder's (the message never repeats it)."""
+
+    def __init__(self) -> None:
+        super().__init__(MISMATCH, code="identity")
 
 
 @dataclass(frozen=True)
@@ -86,7 +97,7 @@ def protect_account(
     citizen = link.citizen
     if not constant_time_compare(identifier, citizen.identifier):
         record("nes.notme.identity_failed", actor=actor, citizen=citizen, link=link.pk)
-        raise IdentityMismatch(identifier[:0])
+        raise IdentityMismatch
     with transaction.atomic():
         claimed = NotMeLink.objects.filter(pk=link.pk, used_at=None, expires_at__gt=now).update(
             used_at=now

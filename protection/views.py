@@ -15,13 +15,13 @@ from datetime import datetime
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.forms import IdentifierCaptchaForm
 from accounts.models import NotMeLink
+from accounts.services import SESSION_CITIZEN
 from accounts.tokens import open_not_me_link
 from audit.actor import Actor
 from audit.log import record
@@ -32,10 +32,6 @@ from .services import IdentityMismatch, LinkUnusable, protect_account, usable
 SESSION_LINK = "nes_not_me"  # {"link": NotMeLink id, "since": epoch seconds}
 SESSION_DONE = "nes_not_me_done"  # {"serials": [...], "at": ISO time}
 MAX_AGE = 15 * 60
-MISMATCH = gettext_lazy(
-    "Girdiğiniz kimlik numarası bu bildirimin gönderildiği kişiye ait değil. Bildirimi alan "
-    "sertifika sahibinin T.C. Kimlik No'sunu ya da Pasaport No'sunu giriniz."
-)
 
 
 def _unusable(request: HttpRequest, reason: str) -> HttpResponse:
@@ -95,13 +91,17 @@ def protect(request: HttpRequest) -> HttpResponse:
                     identifier=form.cleaned_data["identifier"],
                     actor=Actor.from_request(request),
                 )
-            except IdentityMismatch:
-                form.add_error("identifier", MISMATCH)
+            except IdentityMismatch as exc:
+                form.add_error("identifier", exc.message)
             except LinkUnusable as exc:
                 request.session.pop(SESSION_LINK, None)
                 return _unusable(request, exc.reason)
             else:
                 request.session.pop(SESSION_LINK, None)
+                if SESSION_CITIZEN in request.session:
+                    # This browser's own session ended with the others: start a clean one, so
+                    # the next page does not flush what it is to show.
+                    request.session.flush()
                 request.session[SESSION_DONE] = {
                     "serials": list(done.serials),
                     "at": done.at.isoformat(),

@@ -252,3 +252,15 @@ def test_the_call_centre_sees_it_on_the_citizens_page(
         in text
     )
     assert cert.serial_number in text
+
+
+def test_the_holders_own_logged_in_browser_sees_what_was_done(
+    citizen: Any, certificate_factory: Any
+) -> None:
+    cert, _ = certificate_factory(citizen, "active")
+    browser = login_as(Client(), citizen)
+    response = submit(browser, notice(citizen), citizen.tckn)
+    assert response["Location"] == "/y/tamam/"
+    page = browser.get("/y/tamam/")
+    assert page.status_code == 200 and cert.serial_number in page.content.decode()
+    assert browser.get("/islemler/").status_code == 302  # logged out like every session
