@@ -1,23 +1,8 @@
-// NES Portal: captcha refresh ("Yenile"), SMS code countdown and the resend button's timer.
+// NES Portal: the SMS code countdown and the resend button's timer (the captcha's "Yenile" and
+// audio are in captcha.js).
 // No inline scripts: everything is wired through data- attributes.
 (function () {
   "use strict";
-
-  function refreshCaptcha(button) {
-    var box = button.closest(".field") || document;
-    fetch(button.dataset.url, { headers: { "X-Requested-With": "XMLHttpRequest" }, credentials: "same-origin" })
-      .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
-      .then(function (data) {
-        box.querySelector("[data-captcha-image]").src = data.image_url;
-        var key = box.querySelector("input[name='captcha_0']");
-        if (key) { key.value = data.key; }
-        var audio = box.querySelector("[data-captcha-audio]");
-        if (audio && data.audio_url) { audio.href = data.audio_url; }
-        var text = box.querySelector("input[name='captcha_1']");
-        if (text) { text.value = ""; text.focus(); }
-      })
-      .catch(function () { window.location.reload(); });
-  }
 
   function countdown(el) {
     var left = parseInt(el.dataset.countdown, 10) || 0;
@@ -42,9 +27,6 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
-    document.querySelectorAll("[data-captcha-refresh]").forEach(function (b) {
-      b.addEventListener("click", function () { refreshCaptcha(b); });
-    });
     document.querySelectorAll("[data-countdown]").forEach(countdown);
     document.querySelectorAll("[data-enable-in]").forEach(enableLater);
   });
