@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
@@ -18,6 +19,7 @@ from .identity import normalize_identifier, validate_identifier
 from .models import Citizen, normalize_phone, validate_turkish_mobile
 from .profile import ADDRESS_MAX_LENGTH
 from .recovery import validate_new_word
+from .validators import as_security_word_errors
 
 
 def mutable_copy(data: Mapping[str, Any]) -> MutableMapping[str, Any]:
@@ -118,8 +120,25 @@ class CodeForm(forms.Form):
 # Güvenlik Sözcüğümü Unuttum ------------------------------------------------------------------
 
 
+_SPACES = re.compile(r"\s+")
+_EIGHT_DIGITS = re.compile(r"^(\d{2})(\d{2})(\d{4})$")
+
+
+class BirthDateField(forms.DateField):
+    """A date typed on a phone's number pad: "14031980" as well as "14.03.1980", "14/03/1980",
+    "14-03-1980" (and spaces anywhere, "14 03 1980"). Eight digits are always day, month, year;
+    ``static/js/forms.js`` shows the dots as they are typed, but the field needs no script."""
+
+    def to_python(self, value: Any) -> Any:
+        if isinstance(value, str):
+            value = _SPACES.sub("", value)
+            if match := _EIGHT_DIGITS.match(value):
+                value = ".".join(match.groups())
+        return super().to_python(value)
+
+
 class RecoveryStartForm(IdentifierCaptchaForm):
-    birth_date = forms.DateField(
+    birth_date = BirthDateField(
         label=gettext_lazy("Doğum Tarihi"),
         input_formats=["%d.%m.%Y", "%d/%m/%Y", "%d-%m-%Y", "%Y-%m-%d"],
         help_text=gettext_lazy("Başvuru formunuzdaki doğum tarihiniz, ör. 23.04.1985."),
@@ -129,6 +148,7 @@ class RecoveryStartForm(IdentifierCaptchaForm):
                 "autocomplete": "bday",
                 "inputmode": "numeric",
                 "placeholder": gettext_lazy("GG.AA.YYYY"),
+                "data-date-input": "",
             }
         ),
     )
@@ -167,7 +187,7 @@ class NewWordForm(forms.Form):
             try:
                 validate_new_word(word1, self.citizen)
             except ValidationError as exc:
-                self.add_error("new_word1", exc)
+                self.add_error("new_word1", as_security_word_errors(exc))
         return data
 
 

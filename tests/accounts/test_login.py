@@ -36,8 +36,9 @@ from .helpers import (
 )
 
 WARNING = (
-    "3 kez hatalı girilen şifreler güvenlik nedeniyle bloke olacaktır. Böyle bir durumda "
-    "parolanızı aktif hale getirmek için 444 5 576 numaralı Çağrı Merkezimizle iletişime geçiniz."
+    "Güvenlik Sözcüğünüz 3 kez hatalı girilirse hesabınız güvenlik nedeniyle bloke olur. Böyle bir "
+    "durumda hesabınızı yeniden aktif hale getirmek için 444 5 576 numaralı Çağrı Merkezimizle "
+    "iletişime geçiniz."
 )
 
 

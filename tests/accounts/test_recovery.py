@@ -337,9 +337,9 @@ def test_an_sms_the_broker_cannot_take_is_a_503_on_the_start_page(
         ("23.04.1985", "doğum tarihinizi"),
         ("Ankara-1985-04-23", "doğum tarihinizi"),
         ("23041985abc", "doğum tarihinizi"),
-        ("password123", "çok geneldir"),
+        ("password123", "Bu Güvenlik Sözcüğü çok yaygın"),
         ("Ab1-x", "En az 8 karakter"),
-        ("{first}{last}", "çok benzerdir"),
+        ("{first}{last}", "adınıza, soyadınıza ya da e-posta adresinize çok benziyor"),
     ],
 )
 def test_it_refuses_weak_new_words_in_turkish(

@@ -144,7 +144,7 @@ def test_view_save_delete_and_unlock_through_the_pages(
     # Parolalarımı Sil: irreversible, said plainly; the rows are gone.
     page.locator("#sil").get_by_role("link", name="Parolalarımı Sil").click()
     expect(page).to_have_url(re.compile(rf"/pin-puk/{card.serial_number}/sil/$"))
-    expect(page.get_by_role("alert").first).to_contain_text("GERİ ALINAMAZ")
+    expect(page.locator("main .alert.error")).to_contain_text("GERİ ALINAMAZ")
     shot(page, "pin-05-delete-confirm")
     page.get_by_role("button", name="Evet, Parolalarımı Sil").click()
     expect(page).to_have_url(re.compile(rf"/pin-puk/{card.serial_number}/silindi/$"))

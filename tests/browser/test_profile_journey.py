@@ -54,7 +54,9 @@ def test_it_changes_the_mobile_number_and_the_address(
     # A landline is refused in Turkish, then the new mobile number gets a code.
     page.get_by_label("Yeni cep telefonu numarası").fill("0312 123 45 67")
     page.get_by_role("button", name="Yeni numaraya kod gönder").click()
-    expect(page.get_by_text("Türkiye'de kayıtlı bir cep telefonu numarası giriniz")).to_be_visible()
+    expect(page.locator("#id_mobile_phone_error")).to_contain_text(
+        "Türkiye'de kayıtlı bir cep telefonu numarası giriniz"
+    )
     page.get_by_label("Yeni cep telefonu numarası").fill("0555 123 45 67")
     page.get_by_role("button", name="Yeni numaraya kod gönder").click()
 
