@@ -38,11 +38,15 @@ def _empty_cache() -> Iterator[None]:
 _TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="[^"]+"')
 
 
+_SECONDS = re.compile(r'data-session-seconds="\d+"')
+
+
 def _page(client: Client, name: str, *args: Any) -> str:
-    """The page without its CSRF tokens (masked anew on every render)."""
+    """The page without its CSRF tokens (masked anew on every render) and the session's
+    seconds left (base.html's timeout warning; it moves between two renders)."""
     response = client.get(reverse(name, args=args))
     assert response.status_code == 200
-    return _TOKEN.sub("", response.content.decode())
+    return _SECONDS.sub("", _TOKEN.sub("", response.content.decode()))
 
 
 def _uncached(monkeypatch: pytest.MonkeyPatch) -> None:
