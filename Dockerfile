@@ -1,9 +1,11 @@
 # NES Portal image: the web (gunicorn) and worker (celery) services of docker-compose.yml.
-#   docker build -t nesportal .                         # without flite
-#   docker build --build-arg WITH_FLITE=1 -t nesportal . # with the captcha's audio alternative
+#   docker build -t nesportal .                         # espeak-ng speaks the audio captcha
+#   docker build --build-arg WITH_FLITE=1 -t nesportal . # + flite, its English fallback
 FROM python:3.11-slim
 
-# flite lets django-simple-captcha offer the audio version of the captcha (optional).
+# espeak-ng speaks the captcha's audio alternative in Turkish and English (accounts/captcha_audio.py,
+# always installed: it is how a citizen who cannot read the image logs in); flite is an optional
+# English-only fallback.
 ARG WITH_FLITE=0
 
 # PYTHONPATH: import the project from /app, where templates/, static/ and locale/ live next to
@@ -17,11 +19,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     VAR_DIR=/app/var \
     STATIC_ROOT=/app/staticfiles
 
-RUN if [ "$WITH_FLITE" = "1" ]; then \
-        apt-get update \
-        && apt-get install -y --no-install-recommends flite \
-        && rm -rf /var/lib/apt/lists/*; \
-    fi
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends espeak-ng \
+    && if [ "$WITH_FLITE" = "1" ]; then apt-get install -y --no-install-recommends flite; fi \
+    && rm -rf /var/lib/apt/lists/*
 
 # An unprivileged user for gunicorn and celery (Celery warns when its worker runs as root).
 RUN groupadd --system --gid 10001 nesportal \

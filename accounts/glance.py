@@ -25,7 +25,8 @@ from typing import Any
 from django.apps import apps
 from django.db import connection
 from django.urls import reverse
-from django.utils import dateformat, timezone
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext, ngettext
 
 from .activity import LoginNote, as_datetime, login_note_from_row, login_note_params, login_note_sql
@@ -100,7 +101,7 @@ def _counts(citizen: Citizen, now: dt.datetime) -> tuple[dict[str, Any], LoginNo
 
 
 def _date(value: dt.datetime) -> str:
-    return dateformat.format(timezone.localtime(value), "d.m.Y")
+    return date_format(timezone.localtime(value), "DATE_FORMAT")
 
 
 def days_left(not_after: dt.datetime, now: dt.datetime) -> int:

@@ -20,9 +20,11 @@ a security word.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING
 
 from django.utils import translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.debug import sensitive_variables
@@ -93,6 +95,20 @@ def _consent_state(context: dict[str, str]) -> str:
     scope = context.get("scope", "")
     label = str(CONSENT_STATES[state])
     return f"{label} ({_(scope)})" if scope else label
+
+
+def _local_date(context: dict[str, str]) -> str:
+    """The context's date in the active language's format (``date_iso``), or as it was
+    written (``date``, rows queued before the ISO date)."""
+    iso = context.get("date_iso", "")
+    try:
+        return (
+            date_format(dt.date.fromisoformat(iso), "DATE_FORMAT")
+            if iso
+            else context.get("date", "")
+        )
+    except ValueError:
+        return context.get("date", "")
 
 
 def language_of(message: SmsMessage) -> str:
@@ -168,7 +184,7 @@ def _notice_text(message: SmsMessage) -> str:
         "card": context.get("card", ""),
         "application": context.get("application", ""),
         "days": context.get("days", ""),
-        "date": context.get("date", ""),
+        "date": _local_date(context),
         "count": context.get("count", "0"),
         "field": str(FIELDS.get(context.get("field", ""), context.get("field", ""))),
         "decision": str(DECISIONS.get(context.get("decision", ""), context.get("decision", ""))),

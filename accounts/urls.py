@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import activity, profile, recovery
+from .views import activity, profile, recovery, session
 from .views import login as views
 
 app_name = "accounts"
@@ -22,6 +22,8 @@ urlpatterns = [
     path("guvenlik-sozcugu/baglanti/<str:token>/", recovery.reset_link, name="reset_link"),
     path("islemler/", views.menu, name="menu"),
     path("cikis/", views.logout, name="logout"),
+    path("oturum/uzat/", session.session_extend, name="session_extend"),
+    path("oturum/sona-erdi/", session.session_ended, name="session_ended"),
     path("hesap-hareketlerim/", activity.activity, name="activity"),
     path("hesap-hareketlerim/<int:pk>/", activity.activity_detail, name="activity_detail"),
     path("dev/sms/", views.dev_sms_outbox, name="dev_sms"),

@@ -17,7 +17,7 @@ def certificate_label(cert: Certificate) -> str:
     return gettext("%(serial)s — %(kind)s — geçerlilik sonu %(until)s (%(status)s)") % {
         "serial": cert.serial_number,
         "kind": cert.get_kind_display(),
-        "until": date_format(timezone.localtime(cert.not_after), "d.m.Y"),
+        "until": date_format(timezone.localtime(cert.not_after), "DATE_FORMAT"),
         "status": cert.display_status,
     }
 

@@ -44,6 +44,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from accounts.models import Citizen, SmsMessage
@@ -202,7 +203,13 @@ def remind_expiry(pk: int, *, now: datetime) -> tuple[str, list[str]] | None:
             citizen,
             SmsMessage.Kind.CERT_EXPIRING,
             actor=ACTOR,
-            context={"serial": cert.serial_number, "days": nearest, "date": date},
+            # The ISO date is written in the holder's language when the SMS is rendered.
+            context={
+                "serial": cert.serial_number,
+                "days": nearest,
+                "date": date,
+                "date_iso": cert.not_after.astimezone(ISTANBUL).date().isoformat(),
+            },
         )
         record(
             "nes.reminder.expiry_sent",
@@ -215,6 +222,7 @@ def remind_expiry(pk: int, *, now: datetime) -> tuple[str, list[str]] | None:
         )
         if citizen.email:
             with translation.override(citizen.language):
+                date = date_format(cert.not_after.astimezone(ISTANBUL).date(), "DATE_FORMAT")
                 subject = _("NES Portal: sertifikanızın süresi %(date)s tarihinde doluyor") % {
                     "date": date
                 }

@@ -113,7 +113,7 @@ def _own(request: CitizenRequest, serial: str) -> Certificate:
 
 
 def _date(value: datetime) -> str:
-    return date_format(timezone.localtime(value), "d.m.Y")
+    return date_format(timezone.localtime(value), "DATE_FORMAT")
 
 
 def expiry_sentence(cert: Certificate, now: datetime | None = None) -> str:

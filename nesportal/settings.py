@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "pinvault",
     "eonay",
     "receipts",  # İşlem makbuzları of revocations, PIN/PUK deletions and E-Onay decisions
+    "help",  # Yardım: the citizen's help pages (content only; imports no feature app)
     # Staff two-factor: django-otp's TOTP and backup-code devices (staff.models seals their
     # secrets); staff after them, so its admin replaces theirs (which would show TOTP keys).
     "django_otp",
@@ -148,6 +149,7 @@ LANGUAGE_CODE = "tr"
 LANGUAGES = [("tr", _("Türkçe")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Europe/Istanbul"
+FORMAT_MODULE_PATH = ["nesportal.formats"]  # one date format per language (nesportal/formats/)
 USE_I18N = True
 USE_TZ = True
 
@@ -374,11 +376,23 @@ FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 CAPTCHA_TEST_MODE = env.bool("CAPTCHA_TEST_MODE", default=False)
 if CAPTCHA_TEST_MODE and not DEBUG:
     raise ImproperlyConfigured("CAPTCHA_TEST_MODE is refused when DEBUG is off.")
+# Five characters without look-alikes (accounts/captcha_challenge.py), answered in any case.
+CAPTCHA_CHALLENGE_FUNCT = "accounts.captcha_challenge.challenge"
 CAPTCHA_LENGTH = 5
 CAPTCHA_TIMEOUT = 5
-CAPTCHA_IMAGE_SIZE = (150, 50)
-CAPTCHA_FONT_SIZE = 30
-CAPTCHA_FLITE_PATH = shutil.which("flite")
+# Drawn at twice the old 150x50 and scaled down to the width available (static/css/captcha.css):
+# sharp on phones and at 200 % zoom. The library's "@2" image ignores CAPTCHA_IMAGE_SIZE (twice
+# the font in the same box), so it stays off.
+CAPTCHA_IMAGE_SIZE = (300, 100)
+CAPTCHA_FONT_SIZE = 60
+CAPTCHA_2X_IMAGE = False
+# The audio (accounts/captcha_audio.py): espeak-ng in the page's language, Turkish or English;
+# flite, English only, when espeak-ng is missing. The library reads CAPTCHA_FLITE_PATH only to
+# decide whether to offer the audio link (widget, refresh) and never runs it (our view does):
+# set whenever either program is installed; with neither, the page has no audio link.
+CAPTCHA_ESPEAK_PATH = shutil.which("espeak-ng")
+CAPTCHA_FLITE_FALLBACK_PATH = shutil.which("flite")
+CAPTCHA_FLITE_PATH = CAPTCHA_ESPEAK_PATH or CAPTCHA_FLITE_FALLBACK_PATH
 
 LOGIN_URL = "accounts:login"
 ADMIN_URL = env.str("ADMIN_URL", default="admin/")

@@ -3,13 +3,16 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 
+from accounts.views import captcha as captcha_audio_views
 from nesportal.decorators import throttled
 
 # admin.site is staff.sites.StaffAdminSite (staff.apps.NesAdminConfig): no admin page without
 # the password *and* a second factor (django-otp); its login pages are throttled per client.
 
-# django-simple-captcha's own URLs (captcha/urls.py, same names and patterns), each image, audio
-# and refresh counted per client: every one costs a render (and, for audio, a flite process).
+# django-simple-captcha's URLs (captcha/urls.py, same names and patterns), each image, audio
+# and refresh counted per client: every one costs a render (and, for audio, an espeak-ng
+# process). The audio is our own view (accounts/views/captcha.py: inline, in the page's
+# language); "@2" answers 404 (CAPTCHA_2X_IMAGE is off: the one image is drawn large enough).
 _captcha = throttled("captcha")
 captcha_patterns = [
     re_path(
@@ -25,7 +28,9 @@ captcha_patterns = [
         kwargs={"scale": 2},
     ),
     re_path(
-        r"audio/(?P<key>\w+).wav$", _captcha(captcha_views.captcha_audio), name="captcha-audio"
+        r"audio/(?P<key>\w+)\.wav$",
+        _captcha(captcha_audio_views.captcha_audio),
+        name="captcha-audio",
     ),
     re_path(r"refresh/$", _captcha(captcha_views.captcha_refresh), name="captcha-refresh"),
 ]
@@ -43,6 +48,7 @@ urlpatterns = [
     path("", include("eonay.urls")),
     path("", include("receipts.urls")),
     path("", include("protection.urls")),
+    path("", include("help.urls")),  # Yardım pages and /favicon.ico
 ]
 
 # Error pages that never read the request body and show the request id (nesportal/errors.py).

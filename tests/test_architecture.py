@@ -20,6 +20,7 @@ PACKAGES = (
     "demo",
     "eonay",
     "esign",
+    "help",
     "nesportal",
     "pinvault",
     "protection",

@@ -71,6 +71,7 @@ def _longest_context(citizen: Citizen, kind: str) -> dict[str, str]:
         "scope": "Kurum ödemeli yenileme",
         "days": "90",
         "date": "09.11.2029",
+        "date_iso": "2029-11-09",
         "count": "2",
         "reason": "esign_failed",
         "not_me": str(link.pk),

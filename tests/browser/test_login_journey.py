@@ -26,6 +26,7 @@ from nesportal.testing.factories import (
     DEFAULT_SECURITY_WORD,
     CallCentreAgentFactory,
 )
+from tests.browser.a11y import assert_accessible, running
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -75,6 +76,9 @@ def read_outbox(path: Path) -> list[dict[str, Any]]:
 
 
 def shot(page: Page, name: str) -> None:
+    """A screen of a journey: axe finds no WCAG 2.2 A/AA violation on it (tests/browser/a11y.py),
+    and ``NES_SHOTS_DIR=/some/dir`` saves its screenshot."""
+    assert_accessible(page, name)
     directory = os.environ.get("NES_SHOTS_DIR")
     if directory:
         Path(directory).mkdir(parents=True, exist_ok=True)
@@ -87,7 +91,7 @@ def csp_violations(page: Page) -> list[str]:
     refused: list[str] = []
 
     def on_console(message: Any) -> None:
-        if "Content Security Policy" in message.text:
+        if "Content Security Policy" in message.text and not running(page):
             refused.append(message.text)
 
     page.on("console", on_console)
@@ -111,7 +115,7 @@ def submit_login(page: Page, identifier: str, word: str) -> None:
     """Fill the Şifreli Giriş form (captcha in test mode) and press Giriş."""
     expect(page.get_by_role("heading", name="Şifreli Giriş")).to_be_visible()
     page.get_by_label("T.C. Kimlik No / Pasaport No").fill(identifier)
-    page.get_by_label("Resimdeki Yazı").fill("passed")
+    page.get_by_label("Resimdeki Yazı", exact=True).fill("passed")
     page.get_by_label("Güvenlik Sözcüğü", exact=True).fill(word)
     page.get_by_role("button", name="Giriş", exact=True).click()
 
@@ -288,7 +292,8 @@ def test_it_locks_after_three_wrong_sms_codes(
 
     for left in (2, 1):
         enter_code(page, wrong)
-        expect(page.get_by_text(f"Kalan deneme hakkınız: {left}")).to_be_visible()
+        # Under the field and in the error summary at the top (issue 14): the field's own.
+        expect(page.locator("#id_code_error")).to_contain_text(f"Kalan deneme hakkınız: {left}")
     enter_code(page, wrong)
 
     expect(page).to_have_url(re.compile(r"/giris/kilitli/$"))

@@ -65,8 +65,14 @@ def rows_of(cert: Certificate) -> dict[str, str]:
 
 
 def expiring(cert: Certificate, days: str) -> tuple[str, dict[str, str]]:
-    date = timezone.localtime(cert.not_after, ISTANBUL).strftime("%d.%m.%Y")
-    return (Kind.CERT_EXPIRING, {"serial": cert.serial_number, "days": days, "date": date})
+    local = timezone.localtime(cert.not_after, ISTANBUL).date()
+    context = {
+        "serial": cert.serial_number,
+        "days": days,
+        "date": local.strftime("%d.%m.%Y"),
+        "date_iso": local.isoformat(),  # written in the holder's language when rendered
+    }
+    return (Kind.CERT_EXPIRING, context)
 
 
 # --- each threshold once ---------------------------------------------------------------------
@@ -110,6 +116,7 @@ def test_it_renders_the_sms_with_the_serial_days_and_istanbul_date(
 
     message = SmsMessage.objects.get(kind=Kind.CERT_EXPIRING)
     assert message.context["date"] == (NOON.date() + 91 * DAY).strftime("%d.%m.%Y")
+    assert message.context["date_iso"] == (NOON.date() + 91 * DAY).isoformat()
     body = render_body(message)
     assert body is not None
     assert cert.serial_number[-6:] in body  # the whole serial, or its tail ("…3fa9c1")
@@ -262,7 +269,8 @@ def test_it_e_mails_an_english_holder_in_english(
 
     [mail] = mailoutbox
     assert mail.to == [anna.email]
-    date = timezone.localtime(cert.not_after, ISTANBUL).strftime("%d.%m.%Y")
+    # The English date format (nesportal/formats/en): "11 Dec 2026".
+    date = timezone.localtime(cert.not_after, ISTANBUL).strftime("%d %b %Y").lstrip("0")
     assert mail.subject == f"NES Portal: your certificate expires on {date}"
     assert f"serial number {cert.serial_number} expires on {date} (days left: 7)" in mail.body
     assert mail.body.startswith("Dear Anna Schmidt,\n")
