@@ -436,8 +436,10 @@ def test_the_pdf_password_errors_are_wired_and_summarised(
         assert page.by_id(link.attrs["href"][1:]).tag == "input"
 
 
-def test_the_revoke_choices_are_a_described_fieldset(client: Client, citizen: Citizen) -> None:
-    CertificateFactory(citizen=citizen)
+def test_the_revoke_choices_are_a_described_fieldset(
+    client: Client, citizen: Citizen, demo_pki: Any
+) -> None:
+    CertificateFactory(citizen=citizen)  # issued by the test PKI (demo_pki)
     response = login_as(client, citizen).post(reverse("certificates:revoke_start"), {})
 
     assert response.status_code in (200, 400)
