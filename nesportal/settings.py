@@ -430,6 +430,11 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's own records reach the root's handler above only: its default handlers (the
+        # "console" one is on with DEBUG) would print the paths of refused link tokens unmasked.
+        "django": {"handlers": [], "level": LOG_LEVEL},
+        # runserver's request lines (development) are masked the same way.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
         # The twilio client logs every request's URL and headers at INFO; keep it quiet.
         "twilio": {"level": "WARNING"},

@@ -264,3 +264,27 @@ def test_the_holders_own_logged_in_browser_sees_what_was_done(
     page = browser.get("/y/tamam/")
     assert page.status_code == 200 and cert.serial_number in page.content.decode()
     assert browser.get("/islemler/").status_code == 302  # logged out like every session
+
+
+def test_djangos_own_log_masks_a_refused_link_token() -> None:
+    """Django's records reach the portal's root handler only (Django's default console handler,
+    on with DEBUG, would print the path unmasked)."""
+    import io
+
+    from nesportal.gunicorn_logging import RedactTokenPaths
+
+    assert logging.getLogger("django").handlers == []
+    (handler,) = [
+        h
+        for h in logging.getLogger().handlers
+        if any(isinstance(f, RedactTokenPaths) for f in h.filters)
+    ]
+    assert isinstance(handler, logging.StreamHandler)
+    stream = io.StringIO()
+    previous = handler.setStream(stream)
+    try:
+        logging.getLogger("django.request").warning("Gone: %s", "/y/" + "C" * 22)
+    finally:
+        handler.setStream(previous)
+    assert "Gone: /y/***" in stream.getvalue()
+    assert "C" * 22 not in stream.getvalue()
