@@ -1,4 +1,4 @@
-"""Yardım: the citizen's help pages (content only), and the page furniture every page shares:
-the favicon and the session-timeout figures ``templates/base.html`` gives static/js/session.js.
+"""Yardım: the citizen's help pages (content only) and the favicon. (The session-timeout figures
+of ``templates/base.html`` are ``accounts/templatetags/session_tags.py``.)
 
 It imports no feature app: the pages link to them by URL name only."""

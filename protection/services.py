@@ -105,9 +105,8 @@ def protect_account(
         if not claimed:
             link.refresh_from_db()
             raise LinkUnusable(usable(link, now) or "used")
-        Citizen.objects.select_for_update().filter(pk=citizen.pk).update(
-            session_epoch=F("session_epoch") + 1
-        )
+        # The UPDATE locks the citizen's row until the commit.
+        Citizen.objects.filter(pk=citizen.pk).update(session_epoch=F("session_epoch") + 1)
         serials = _suspend_active(citizen, actor=actor, now=now)
         _void_open_codes_and_links(citizen, now)
         record(

@@ -18,8 +18,6 @@ from django.http import HttpRequest
 
 from nesportal.middleware import SESSION_TOUCHED
 
-from ..conf import session_warning_seconds
-
 register = template.Library()
 
 
@@ -41,4 +39,6 @@ def session_seconds_left(context: template.Context) -> int:
 
 @register.simple_tag
 def session_warning_lead() -> int:
-    return session_warning_seconds()
+    """How long before the idle logout the page warns ("Oturumu uzat"): 2 minutes unless
+    ``NES_SESSION_WARNING_SECONDS`` says otherwise."""
+    return int(getattr(settings, "NES_SESSION_WARNING_SECONDS", 120))
