@@ -5,12 +5,12 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format worker beat messages bench clean
+.PHONY: run card-service test lint format worker beat messages bench clean
 
-$(VENV)/.installed-run: pyproject.toml
+$(VENV)/.installed-run: pyproject.toml cardservice/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet -e . -e ./cardservice
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed-run
@@ -25,6 +25,17 @@ run: $(VENV)/.installed-run
 	@echo "SMS Onay Kodları: http://$(HOST):$(PORT)/dev/sms/  (ve bu konsol)"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
+## card-service: the Akıllı Kart Servisi with a demo card (a SoftHSM2 token holding Kerimcan
+## Zeytin's active and suspended certificates; PIN 123456), for E-İmzalı Giriş and E-Onay with the
+## card. Run it in a second terminal while `make run` serves the portal (it needs the demo data
+## that `make run` seeds, and Debian's softhsm2: apt-get install softhsm2)
+card-service: export DEBUG ?= true
+card-service: $(VENV)/.installed-run
+	$(PY) manage.py create_demo_token --origin http://$(HOST):$(PORT)
+	SOFTHSM2_CONF=$(CURDIR)/var/softhsm/softhsm2.conf $(VENV)/bin/nes-kart-servisi serve \
+		--module /usr/lib/softhsm/libsofthsm2.so --origin http://$(HOST):$(PORT) \
+		--state-dir $(CURDIR)/var/softhsm/state
+
 ## test: the whole suite; uses DATABASE_URL / REDIS_URL when set
 test: $(VENV)/.installed-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -35,6 +46,7 @@ lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy --config-file cardservice/pyproject.toml cardservice/nes_kart_servisi
 	$(VENV)/bin/lint-imports
 
 format: $(VENV)/.installed-dev

@@ -118,3 +118,25 @@ def test_the_import_linter_contracts_are_kept() -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_portal_and_the_card_service_never_import_each_other() -> None:
+    """The Akıllı Kart Servisi ships alone (cardservice/, its own pyproject): it imports no
+    Django and nothing of the portal, and the portal talks to it only over HTTP (the demo
+    command runs it as a process), never by importing it."""
+    graph = grimp.build_graph(*PACKAGES, "nes_kart_servisi", include_external_packages=True)
+    portal = [m for m in graph.modules if m.split(".")[0] in PACKAGES]
+    service = [m for m in graph.modules if m.split(".")[0] == "nes_kart_servisi"]
+    assert service, "the card service package is not installed (make .venv/.installed-dev)"
+    wrong = sorted(
+        f"{module} → {imported}"
+        for module in portal
+        for imported in graph.find_modules_directly_imported_by(module)
+        if imported.split(".")[0] == "nes_kart_servisi"
+    ) + sorted(
+        f"{module} → {imported}"
+        for module in service
+        for imported in graph.find_modules_directly_imported_by(module)
+        if imported.split(".")[0] in {*PACKAGES, "django"}
+    )
+    assert not wrong, "\n".join(wrong)
