@@ -282,7 +282,11 @@ def _consume_challenge(token: str, challenge_id: str, now: datetime) -> LoginCha
     return challenge
 
 
-def _our_certificate(cert: x509.Certificate) -> Certificate:
+def our_certificate(cert: x509.Certificate) -> Certificate:
+    """The ``Certificate`` row of ``cert``: signed by *our* issuing CA and a row of that CA with
+    byte-identical DER. Raises :class:`EsignFailed` (``certificate_foreign_ca`` or
+    ``certificate_unknown``) otherwise. Needs only the (public) certificate, so it costs nobody
+    anything: the login's step 2 and the card pages' identify endpoint share it."""
     try:
         cert.verify_directly_issued_by(ca_module.material().certificate)
     except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
@@ -296,6 +300,19 @@ def _our_certificate(cert: x509.Certificate) -> Certificate:
     if row is None or not constant_time_compare(bytes(row.der), der):
         raise EsignFailed("certificate_unknown")
     return row
+
+
+def certificate_problem(cert: x509.Certificate, row: Certificate, now: datetime) -> str:
+    """Why ``row`` (of ``cert``) cannot sign now: ``certificate_not_yet_valid``,
+    ``certificate_expired``, ``certificate_<status>`` (suspended, revoked, pending), or ""
+    when it is active and inside its validity period."""
+    if now < cert.not_valid_before_utc or now < row.not_before:
+        return "certificate_not_yet_valid"
+    if now >= cert.not_valid_after_utc or row.is_expired(now):
+        return "certificate_expired"
+    if row.status != Certificate.Status.ACTIVE:
+        return f"certificate_{row.status}"
+    return ""
 
 
 def _check_possession(
@@ -321,12 +338,9 @@ def _check_possession(
 def _check_for_citizen(cert: x509.Certificate, row: Certificate, now: datetime) -> None:
     """The checks after key possession is proven (or the TLS handshake proved it) and a strike
     is reserved: the certificate's validity and status, and the holder's identity."""
-    if now < cert.not_valid_before_utc or now < row.not_before:
-        raise EsignFailed("certificate_not_yet_valid")
-    if now >= cert.not_valid_after_utc or row.is_expired(now):
-        raise EsignFailed("certificate_expired")
-    if row.status != Certificate.Status.ACTIVE:
-        raise EsignFailed(f"certificate_{row.status}")
+    problem = certificate_problem(cert, row, now)
+    if problem:
+        raise EsignFailed(problem)
     names = cert.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)
     if len(names) != 1 or not pki.identity_matches(
         str(names[0].value),
@@ -351,7 +365,7 @@ def _login_with_certificate(
         cert = parse_certificate(cert_text)
     except ProtocolError:
         raise EsignFailed("certificate_unparsable") from None
-    row = _our_certificate(cert)
+    row = our_certificate(cert)
     citizen = row.citizen
     if signature is not None:
         _check_possession(cert, row, signature=signature, message=message)
@@ -461,3 +475,161 @@ def verify_tls_login(
         actor,
         lambda: _login_with_certificate(actor, unquote(header_value), at, signature=None),
     )
+
+
+# --- the card's certificates (the card pages' identify endpoint) ------------------------------
+
+# At most this many certificates per identify request (a card holds a few; more is abuse).
+MAX_CARD_CERTIFICATES = 16
+# base64 of a 12 KiB certificate (ours are well under 2 KiB in DER).
+MAX_CERTIFICATE_B64_CHARS = 16384
+
+# What the card pages say about a certificate that cannot be used, and what to do. Shown for a
+# certificate read from the citizen's own card (identify endpoint), and after a login whose
+# signature proved key possession (the holder is at the keyboard, so the precise reason may be
+# told; everything before that proof keeps the generic ESIGN_FAILED).
+CERTIFICATE_MESSAGES: dict[str, Any] = {
+    "active": _("Bu sertifikayla giriş yapabilir ve imza atabilirsiniz."),
+    "suspended": with_phone(
+        _(
+            "Bu sertifika askıdadır; askıdaki bir sertifikayla giriş yapılamaz ve imza atılamaz. "
+            "Askıya almayı siz yaptıysanız Şifreli Giriş yapıp İşlemler Menüsü'nde Askıdan İndir "
+            "ile yeniden kullanıma açabilirsiniz; aksi hâlde %(phone)s numaralı Çağrı Merkezimizi "
+            "arayınız."
+        )
+    ),
+    "revoked": _(
+        "Bu sertifika iptal edilmiştir ve bir daha kullanılamaz. Yeni bir sertifika için "
+        "başvurunuz; o zamana kadar Şifreli Giriş'i kullanabilirsiniz."
+    ),
+    "expired": _(
+        "Bu sertifikanın süresi dolmuştur. Yeni sertifikanız geldiyse Şifreli Giriş yapıp "
+        "Sertifikamı Kullanıma Aç ile kullanıma açınız; gelmediyse yenileme başvurusu yapınız."
+    ),
+    "pending": _(
+        "Bu sertifika henüz kullanıma açılmadı. Önce Şifreli Giriş yapıp İşlemler Menüsü'nde "
+        "Sertifikamı Kullanıma Aç ile kullanıma açınız."
+    ),
+    "not_yet_valid": _(
+        "Bu sertifikanın geçerlilik süresi henüz başlamadı. Başlangıç tarihinden sonra yeniden "
+        "deneyiniz ya da Şifreli Giriş'i kullanınız."
+    ),
+    "foreign": _(
+        "Bu sertifika sertifika hizmet sağlayıcımızca verilmedi ya da kayıtlarımızla "
+        "eşleşmiyor; bu portalda kullanılamaz."
+    ),
+    "unreadable": _("Bu kayıt okunabilir bir X.509 sertifikası değil; bu portalda kullanılamaz."),
+}
+
+STATUS_LABELS: dict[str, Any] = {
+    "active": _("Geçerli"),
+    "suspended": _("Askıda"),
+    "revoked": _("İptal edildi"),
+    "expired": _("Süresi doldu"),
+    "pending": _("Kullanıma açılmadı"),
+    "not_yet_valid": _("Henüz geçerli değil"),
+    "foreign": _("Bu portalın sertifikası değil"),
+    "unreadable": _("Okunamadı"),
+}
+
+# Login refusals that come after the signature proved key possession and that the holder may be
+# told precisely (the JSON answer's message), with the status code of CERTIFICATE_MESSAGES.
+POSSESSION_REASONS: dict[str, str] = {
+    "certificate_suspended": "suspended",
+    "certificate_revoked": "revoked",
+    "certificate_expired": "expired",
+    "certificate_pending": "pending",
+    "certificate_not_yet_valid": "not_yet_valid",
+}
+
+
+def refusal_message(reason: str) -> Any:
+    """What the caller is told about a refused login: the precise message only for the reasons
+    of :data:`POSSESSION_REASONS` (found after key possession was proven), else ESIGN_FAILED."""
+    code = POSSESSION_REASONS.get(reason)
+    return CERTIFICATE_MESSAGES[code] if code else ESIGN_FAILED
+
+
+class CardCertificatesInvalid(ValueError):
+    """The identify request is malformed (not a list of base64 strings, too many, too long)."""
+
+
+def decode_card_certificates(value: Any) -> list[bytes]:
+    """The identify request's ``certificates`` (a list of base64 DER strings) → DER bytes."""
+    if not isinstance(value, list) or not value:
+        raise CardCertificatesInvalid("certificates must be a non-empty list")
+    if len(value) > MAX_CARD_CERTIFICATES:
+        raise CardCertificatesInvalid(f"at most {MAX_CARD_CERTIFICATES} certificates")
+    ders: list[bytes] = []
+    for item in value:
+        if not isinstance(item, str) or not item or len(item) > MAX_CERTIFICATE_B64_CHARS:
+            raise CardCertificatesInvalid("each certificate is a base64 string")
+        try:
+            der = base64.b64decode(item.strip(), validate=True)
+        except ValueError:
+            raise CardCertificatesInvalid("each certificate is a base64 string") from None
+        if not der:
+            raise CardCertificatesInvalid("each certificate is a base64 string")
+        ders.append(der)
+    return ders
+
+
+def identify_card_certificate(
+    index: int, der: bytes, *, citizen: Citizen | None, now: datetime
+) -> dict[str, Any]:
+    """One entry of the identify answer (see :func:`identify_card_certificates`)."""
+    entry: dict[str, Any] = {
+        "index": index,
+        "ours": False,
+        "serial": "",
+        "subject_name": "",
+        "not_after": None,
+        "usable": False,
+        "yours": None if citizen is None else False,
+    }
+    try:
+        cert = x509.load_der_x509_certificate(der)
+        entry["serial"] = format(cert.serial_number, "x")
+        entry["not_after"] = cert.not_valid_after_utc.isoformat()
+        names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        entry["subject_name"] = str(names[0].value) if names else cert.subject.rfc4514_string()
+    except ValueError:
+        code = "unreadable"
+    else:
+        try:
+            row = our_certificate(cert)
+        except EsignFailed:
+            code = "foreign"
+        else:
+            problem = certificate_problem(cert, row, now)
+            code = problem.removeprefix("certificate_") if problem else "active"
+            entry.update(
+                ours=True,
+                serial=row.serial_number,
+                subject_name=row.subject_name,
+                not_after=row.not_after.isoformat(),
+                usable=not problem,
+            )
+            if citizen is not None:
+                entry["yours"] = row.citizen_id == citizen.pk
+    entry["status"] = code
+    entry["status_label"] = str(STATUS_LABELS[code])
+    entry["message"] = str(CERTIFICATE_MESSAGES[code])
+    return entry
+
+
+def identify_card_certificates(
+    ders: list[bytes], *, citizen: Citizen | None, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Which of the certificates read from a card are ours (:func:`our_certificate`: our CA's
+    signature and a row with byte-identical DER), their live status, whether they can sign now
+    (``usable``) and whether they are the logged-in ``citizen``'s (``yours``, None when
+    anonymous). Sorted: usable first, then the other ones of ours, then the foreign ones.
+
+    Costs nobody anything and tells nothing that is not public already: a certificate carries
+    its holder's name, and its status is public through OCSP and the CRL."""
+    now = now or timezone.now()
+    entries = [
+        identify_card_certificate(i, der, citizen=citizen, now=now) for i, der in enumerate(ders)
+    ]
+    return sorted(entries, key=lambda e: (not e["usable"], not e["ours"], e["index"]))

@@ -41,6 +41,11 @@ TOPICS: tuple[Topic, ...] = (
         _("Çipi karttan çıkarma, kart okuyucuya takma ve sürücüleri kurma."),
     ),
     Topic(
+        "kart-servisi",
+        _("Akıllı Kart Servisi kurulumu"),
+        _("Kartınızla E-İmzalı Giriş için bilgisayarınıza kurulan küçük program; Kart Kontrol."),
+    ),
+    Topic(
         "askiya-alma-ve-iptal",
         _("Askıya alma ve iptal nedir?"),
         _("Askıya alma geri alınabilir, iptal geri alınamaz: hangisini ne zaman seçmeli?"),

@@ -218,6 +218,10 @@ _CSP_DIRECTIVES: dict[str, list[str]] = {
     "frame-ancestors": ["'none'"],
     "form-action": ["'self'"],
 }
+# E-İmzalı Giriş and E-Onay with the card: the pages' script talks to the Akıllı Kart Servisi
+# on the citizen's own machine (cardservice/, README "Akıllı Kart Servisi"), and only there.
+NES_CARD_SERVICE_URL = env.str("NES_CARD_SERVICE_URL", default="http://127.0.0.1:48620").rstrip("/")
+_CSP_DIRECTIVES["connect-src"] = ["'self'", NES_CARD_SERVICE_URL]
 NES_CSP_REPORT_ONLY = env.bool("NES_CSP_REPORT_ONLY", default=False)
 NES_CSP_REPORT_URI = env.str("NES_CSP_REPORT_URI", default="")
 if NES_CSP_REPORT_URI:

@@ -35,3 +35,14 @@ DEV_BACKENDS_SHOW_SECRETS = True
 # retry would run inline in the worker at once instead of going back through Redis.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 REDIS_URL_FOR_TESTS = REDIS_URL
+
+# The browser tests start the real Akıllı Kart Servisi on a free port and point
+# NES_CARD_SERVICE_URL at it, so the pages may talk to any loopback port here (production allows
+# exactly the configured one).
+for _policy in ("CONTENT_SECURITY_POLICY", "CONTENT_SECURITY_POLICY_REPORT_ONLY"):
+    if _policy in globals():
+        globals()[_policy]["DIRECTIVES"]["connect-src"] = [
+            "'self'",
+            "http://127.0.0.1:*",
+            "http://localhost:*",
+        ]

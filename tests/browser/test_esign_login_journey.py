@@ -1,6 +1,8 @@
-"""E-İmzalı Giriş in a real browser: home → E-İmzalı Giriş → paste signature and certificate.
+"""E-İmzalı Giriş in a real browser: home → E-İmzalı Giriş → "Gelişmiş" → paste signature and
+certificate (the manual method for integrators; the card login through the Akıllı Kart Servisi
+is tests/browser/test_card_login_journey.py).
 
-A browser cannot sign with an AKİS card, so the test plays the signing tool: it reads the
+Here the test plays the signing tool: it reads the
 challenge shown on the page, signs it in Python with the holder's key (``sign_challenge``, as
 ``manage.py sign_login_challenge`` does) and pastes the result into the form's text areas.
 ``NES_SHOTS_DIR=/some/dir`` saves screenshots.
@@ -36,6 +38,14 @@ def pem(row: Certificate) -> str:
     return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 
+def open_advanced(page: Page) -> None:
+    """The manual method waits behind "Gelişmiş" (a <details>): open it unless it is open."""
+    advanced = page.locator("details#gelismis")
+    if advanced.get_attribute("open") is None:
+        page.get_by_text("Gelişmiş: imzayı elle yapıştırın").click()
+    expect(page.get_by_label("İmza (base64)")).to_be_visible()
+
+
 def sign_shown_challenge(page: Page, key: Any, row: Certificate) -> None:
     """What the citizen's signing tool does with the challenge on the screen."""
     box = page.locator("[data-esign-challenge]")
@@ -53,14 +63,19 @@ def test_it_logs_in_with_a_signed_challenge(
     page: Page,
     citizen: Citizen,  # noqa: F811
     certificate_factory: Any,
+    settings: Any,
 ) -> None:
+    # No card service on this port: the page offers the install help (and "Gelişmiş").
+    settings.NES_CARD_SERVICE_URL = "http://127.0.0.1:9"
     row, key = certificate_factory(citizen, "active")
     revoked, revoked_key = certificate_factory(citizen, "revoked", kind=Certificate.Kind.MOBILE)
 
     page.goto(live_server.url + "/")
-    page.get_by_role("link", name=re.compile("E-İmzalı Giriş")).click()
+    page.get_by_role("link", name=re.compile("^E-İmzalı Giriş")).click()
     expect(page).to_have_url(re.compile(r"/e-imzali-giris/$"))
-    expect(page.get_by_role("heading", name="E-İmzalı Giriş")).to_be_visible()
+    expect(page.get_by_role("heading", name="E-İmzalı Giriş", exact=True)).to_be_visible()
+    expect(page.get_by_label("İmza (base64)")).to_be_hidden()  # behind "Gelişmiş"
+    open_advanced(page)
     expect(page.locator(".countdown")).to_contain_text(re.compile(r"0[12]:\d\d"))
     shot(page, "esign-00-page")
 
@@ -71,6 +86,7 @@ def test_it_logs_in_with_a_signed_challenge(
     expect(page.get_by_role("alert")).to_contain_text("E-imzalı giriş yapılamadı")
     assert page.locator("[data-esign-challenge]").get_attribute("data-challenge-id") != first_id
     expect(page.get_by_label("İmza (base64)")).to_have_value("")
+    open_advanced(page)  # still open after the refusal
     shot(page, "esign-01-refused")
 
     sign_shown_challenge(page, key, row)

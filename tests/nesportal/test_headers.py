@@ -27,6 +27,9 @@ STRICT_CSP = {
     "base-uri 'none'",
     "frame-ancestors 'none'",
     "form-action 'self'",
+    # The test settings let the pages reach the card service on any loopback port (the browser
+    # tests start it on a free one); production allows exactly NES_CARD_SERVICE_URL (below).
+    "connect-src 'self' http://127.0.0.1:* http://localhost:*",
 }
 
 
@@ -82,6 +85,26 @@ def test_it_switches_to_report_only_and_a_report_uri_from_the_environment(tmp_pa
     assert "'report-uri': ['https://csp.example.gov.tr/report']" in result.stdout
     assert "'script-src': [\"'self'\"]" in result.stdout
     assert "has no attribute 'CONTENT_SECURITY_POLICY'" in enforced.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, """["'self'", 'http://127.0.0.1:48620']"""),
+        ("http://localhost:49000/", """["'self'", 'http://localhost:49000']"""),
+    ],
+)
+def test_the_pages_may_connect_only_to_themselves_and_the_card_service(
+    tmp_path: Path, value: str | None, expected: str
+) -> None:
+    env = {"DEBUG": "true"}
+    if value is not None:
+        env["NES_CARD_SERVICE_URL"] = value
+
+    result = show(tmp_path, env, "CONTENT_SECURITY_POLICY")
+
+    assert result.returncode == 0, result.stderr
+    assert f"'connect-src': {expected}" in result.stdout
 
 
 @pytest.mark.django_db
