@@ -155,6 +155,9 @@ CATALOGUE: dict[str, EventKind] = {
     "nes.eonay.consent_withdrawn": EventKind(
         _("Sürekli E-Onayınızı geri aldınız"), subject_label=_consent_scope
     ),
+    "nes.eonay.card_signature_refused": EventKind(
+        _("Kartınızla atılan E-Onay imzası kabul edilmedi; işlem yapılmadı")
+    ),
     # Bu işlemi ben yapmadım, reminders, receipts
     "nes.notme.protected": EventKind(
         _("'Bu işlemi ben yapmadım' bağlantısıyla hesabınız korumaya alındı")
@@ -176,6 +179,8 @@ DETAILS: dict[str, StrOrPromise] = {
     "receipt": _("Makbuz No"),
 }
 DETAIL_MAX = 64  # a shown value is an identifier: anything longer is cut
+# How the citizen confirmed (``data["method"]``, a code of this list; absent: SMS Onay Kodu).
+METHODS: dict[str, StrOrPromise] = {"card": _("Kartınızla imzaladınız (e-imza)")}
 
 _COLUMNS = ("pk", "at", "action", "subject", "data", "ip_address", "actor_id")
 
@@ -222,6 +227,9 @@ def to_activity(row: Mapping[str, Any]) -> Activity:
         scope = kind.subject_label(subject)
         if scope is not None:
             details.append(Detail(_("Kapsam"), scope))
+    method = METHODS.get(data["method"]) if isinstance(data.get("method"), str) else None
+    if method is not None:
+        details.append(Detail(_("Yöntem"), method))
     for key, label in DETAILS.items():
         value = _value(data.get(key))
         if value:

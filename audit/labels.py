@@ -83,6 +83,7 @@ ACTION_LABELS: dict[str, StrOrPromise] = {
     "nes.eonay.refused": _("E-Onay işlemi reddedildi"),
     "nes.eonay.consent_given": _("Sürekli E-Onay verildi"),
     "nes.eonay.consent_withdrawn": _("Sürekli E-Onay geri alındı"),
+    "nes.eonay.card_signature_refused": _("Kartla E-Onay imzası reddedildi"),
     # Bu işlemi ben yapmadım (accounts.notme)
     "nes.notme.opened": _("'Bu işlemi ben yapmadım' bağlantısı açıldı"),
     "nes.notme.identity_failed": _("'Bu işlemi ben yapmadım': T.C. Kimlik No eşleşmedi"),

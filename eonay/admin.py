@@ -13,6 +13,9 @@
   "Başvuruyu iptal et" on its page; ``services.cancel_application``). It is then neither
   approved nor rejected, and no longer waits for the citizen.
 * Standing consents are view-only: only the citizen gives or withdraws them.
+* A consent or decision the citizen signed with their card shows its ``CardSignature``: the
+  certificate's serial, the signing time, the signed text and the CMS to download (public
+  evidence: nothing secret is in it). The signatures are view-only too.
 * The citizen's page lists their applications read-only (``accounts.admin.add_citizen_inline``).
 """
 
@@ -23,8 +26,10 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote
-from django.http import HttpRequest
-from django.urls import reverse
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
@@ -39,7 +44,7 @@ from nesportal.adminkit import (
     admin_time,
 )
 
-from .models import Application, Consent
+from .models import Application, CardSignature, Consent
 from .services import cancel_application, enter_application
 
 ENTRY_FIELDS = [
@@ -67,6 +72,10 @@ def _how_decided(obj: Application) -> str:
         return str(_("Personel iptal etti (hatalı giriş)"))
     if obj.decided_by_consent_id is not None:
         return str(_("Sürekli onayla otomatik onaylandı"))
+    if obj.decision_signature_id is not None:
+        if obj.status == Application.Status.APPROVED:
+            return str(_("Vatandaş kartıyla imzalayarak onayladı"))
+        return str(_("Vatandaş kartıyla imzalayarak reddetti"))
     if obj.status == Application.Status.APPROVED:
         return str(_("Vatandaş SMS Onay Kodu ile onayladı"))
     return str(_("Vatandaş SMS Onay Kodu ile reddetti"))
@@ -94,6 +103,19 @@ def _cancel_action(request: HttpRequest) -> ReasonAction:
         ),
         done=lambda count: str(_("Başvuru iptal edildi.")),
         nothing_to_do=_("Yalnızca vatandaşın onayını bekleyen bir başvuru iptal edilebilir."),
+    )
+
+
+def signature_link(signature_id: int | None) -> str:
+    """A link to a card signature's admin page ("-" for none: the SMS Onay Kodu)."""
+    if signature_id is None:
+        return "-"
+    signature = CardSignature.objects.select_related("certificate").get(pk=signature_id)
+    return format_html(
+        '<a href="{}">{}</a>',
+        reverse("admin:eonay_cardsignature_change", args=[signature_id]),
+        _("Kartla imzalandı: sertifika %(serial)s, %(at)s")
+        % {"serial": signature.serial, "at": admin_time(signature.signing_time)},
     )
 
 
@@ -142,6 +164,10 @@ class ApplicationAdmin(ObjectActionsAdmin):
             obj.decided_by_consent,
         )
 
+    @admin.display(description=_("karar imzası (kart)"))
+    def decision_signature_link(self, obj: Application) -> str:
+        return signature_link(obj.decision_signature_id)
+
     def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         if obj is None:
             return tuple(ENTRY_FIELDS)
@@ -154,6 +180,7 @@ class ApplicationAdmin(ObjectActionsAdmin):
             "decided_at",
             "how_decided",
             "decided_by_consent_link",
+            "decision_signature_link",
             *(("cancelled_by", "cancel_reason") if obj.is_cancelled else ()),
         )
 
@@ -232,10 +259,78 @@ class ConsentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["scope", ("withdrawn_at", admin.EmptyFieldListFilter)]
     search_fields = ["=citizen__tckn", "=citizen__passport_no"]
     list_select_related = ["citizen"]
-    fields = ("citizen", "scope", "given_at", "withdrawn_at")
+    fields = (
+        "citizen",
+        "scope",
+        "given_at",
+        "given_signature_link",
+        "withdrawn_at",
+        "withdrawn_signature_link",
+    )
     readonly_fields = fields
     actions = None
 
     @admin.display(description=_("etkin"), boolean=True)
     def active(self, obj: Consent) -> bool:
         return obj.is_active
+
+    @admin.display(description=_("verme imzası (kart)"))
+    def given_signature_link(self, obj: Consent) -> str:
+        return signature_link(obj.given_signature_id)
+
+    @admin.display(description=_("geri alma imzası (kart)"))
+    def withdrawn_signature_link(self, obj: Consent) -> str:
+        return signature_link(obj.withdrawn_signature_id)
+
+
+@admin.register(CardSignature)
+class CardSignatureAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The citizens' card signatures over E-Onay texts: view-only evidence."""
+
+    list_display = ["verified_at", "citizen", "action", "subject", "serial", "signing_time"]
+    list_filter = ["action"]
+    search_fields = ["=citizen__tckn", "=citizen__passport_no", "=subject"]
+    list_select_related = ["citizen", "certificate"]
+    fields = (
+        "citizen",
+        "action",
+        "subject",
+        "serial",
+        "signing_time",
+        "verified_at",
+        "text_block",
+        "cms_download",
+    )
+    readonly_fields = fields
+    actions = None
+
+    @admin.display(description=_("sertifika seri no"))
+    def serial(self, obj: CardSignature) -> str:
+        return obj.serial
+
+    @admin.display(description=_("imzalanan metin"))
+    def text_block(self, obj: CardSignature) -> SafeString:
+        return format_html('<pre class="nes-signed-text">{}</pre>', obj.text)
+
+    @admin.display(description=_("imza (CMS)"))
+    def cms_download(self, obj: CardSignature) -> SafeString:
+        url = reverse("admin:eonay_cardsignature_cms", args=[obj.pk])
+        return format_html(
+            '<a href="{}" download>{}</a> ({} B)', url, _("CMS dosyasını indir"), len(obj.cms)
+        )
+
+    def get_urls(self) -> list[URLPattern]:
+        download = path(
+            "<int:pk>/cms/",
+            self.admin_site.admin_view(self.download_cms),
+            name="eonay_cardsignature_cms",
+        )
+        return [download, *super().get_urls()]
+
+    def download_cms(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        signature = get_object_or_404(CardSignature, pk=pk)
+        response = HttpResponse(bytes(signature.cms), content_type="application/pkcs7-signature")
+        response["Content-Disposition"] = f'attachment; filename="eonay-imza-{signature.pk}.p7s"'
+        return response

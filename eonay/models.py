@@ -19,6 +19,13 @@ is either approved by a consent that was active or waits, never approved by a co
 before it; a refused transition raises ``ConsentError`` / ``ApplicationError``. Pages ask the
 rows what they allow (``Application.allowed_actions``, ``Consent.objects.allowed_actions``);
 ``eonay.services`` adds the audit entry and the SMS around each transition.
+
+* ``CardSignature`` is the citizen's card signature (a detached CMS, CAdES-BES) over the
+  canonical E-Onay text (``esign.consent``) that gave or withdrew a consent or decided an
+  application, kept as evidence. ``esign.card_eonay`` verifies it (our CA, this citizen's live
+  certificate, the portal's own fresh text) and then calls ``eonay.services`` with it; the row
+  is written once and never changed (``save`` refuses an update, nothing deletes it: every
+  reference to it is PROTECT). Its nonce is unique, so one signed text is used at most once.
 """
 
 from __future__ import annotations
@@ -51,6 +58,72 @@ def lock_holder(citizen_id: int) -> None:
     Citizen.objects.select_for_update().only("pk").get(pk=citizen_id)
 
 
+class CardSignature(models.Model):
+    """A card signature over an E-Onay text: immutable evidence (see the module docstring)."""
+
+    class Action(models.TextChoices):
+        CONSENT_GIVE = "consent.give", _("Sürekli onay verme")
+        CONSENT_WITHDRAW = "consent.withdraw", _("Sürekli onayı geri alma")
+        APPLICATION_APPROVE = "application.approve", _("Başvuru onayı")
+        APPLICATION_REJECT = "application.reject", _("Başvuru reddi")
+
+    citizen = models.ForeignKey(
+        "accounts.Citizen",
+        verbose_name=_("vatandaş"),
+        on_delete=models.PROTECT,
+        related_name="eonay_card_signatures",
+        editable=False,
+    )
+    certificate = models.ForeignKey(
+        "certificates.Certificate",
+        verbose_name=_("imzalayan sertifika"),
+        on_delete=models.PROTECT,
+        related_name="eonay_card_signatures",
+        editable=False,
+    )
+    action = models.CharField(_("işlem"), max_length=24, choices=Action.choices, editable=False)
+    # The scope or the application reference the text names (for lists and audit).
+    subject = models.CharField(_("konu"), max_length=40, editable=False)
+    text = models.TextField(_("imzalanan metin"), editable=False)
+    nonce = models.CharField(_("tek kullanımlık değer"), max_length=43, unique=True, editable=False)
+    cms = models.BinaryField(_("imza (CMS, DER)"), editable=False)
+    signing_time = models.DateTimeField(_("imza zamanı"), editable=False)
+    verified_at = models.DateTimeField(_("doğrulama zamanı"), editable=False)
+
+    class Meta:
+        verbose_name = _("kartla E-Onay imzası")
+        verbose_name_plural = _("kartla E-Onay imzaları")
+        ordering = ["-verified_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    action__in=[
+                        "consent.give",
+                        "consent.withdraw",
+                        "application.approve",
+                        "application.reject",
+                    ]
+                ),
+                name="eonay_card_signature_action_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.subject} ({self.verified_at:%Y-%m-%d %H:%M})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise ValueError("a card signature is evidence: it is never changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise ValueError("a card signature is evidence: it is never deleted")
+
+    @property
+    def serial(self) -> str:
+        return str(self.certificate.serial_number)
+
+
 class ConsentManager(models.Manager["Consent"]):
     def active(self, citizen: Citizen, scope: str | None) -> Consent | None:
         """The citizen's active standing consent for ``scope`` (None for no scope)."""
@@ -65,13 +138,19 @@ class ConsentManager(models.Manager["Consent"]):
         return frozenset({Consent.Action.GIVE})
 
     def give(
-        self, citizen: Citizen, scope: str, *, now: datetime | None = None
+        self,
+        citizen: Citizen,
+        scope: str,
+        *,
+        now: datetime | None = None,
+        signature: CardSignature | None = None,
     ) -> tuple[Consent, bool]:
         """A standing consent for ``scope``: (consent, created). Idempotent.
 
         Under the citizen's row lock (held until the caller's transaction commits): an active
-        consent is returned as it is, otherwise a new row is made (the partial unique
-        constraint allows one active row per citizen and scope).
+        consent is returned as it is (``signature`` is then not attached), otherwise a new row
+        is made (the partial unique constraint allows one active row per citizen and scope),
+        with the card ``signature`` that gave it, if any.
         """
         with transaction.atomic():
             lock_holder(citizen.pk)
@@ -79,7 +158,10 @@ class ConsentManager(models.Manager["Consent"]):
             existing = self.active(citizen, scope)
             if existing is not None:
                 return existing, False
-            return self.create(citizen=citizen, scope=scope, given_at=now), True
+            consent = self.create(
+                citizen=citizen, scope=scope, given_at=now, given_signature=signature
+            )
+            return consent, True
 
 
 class Consent(models.Model):
@@ -100,6 +182,25 @@ class Consent(models.Model):
     scope = models.CharField(_("kapsam"), max_length=32, choices=Scope.choices)
     given_at = models.DateTimeField(_("verilme zamanı"), default=timezone.now)
     withdrawn_at = models.DateTimeField(_("geri alınma zamanı"), null=True, blank=True)
+    # The card signatures that gave / withdrew it (None: the SMS Onay Kodu).
+    given_signature = models.ForeignKey(
+        CardSignature,
+        verbose_name=_("verme imzası (kart)"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    withdrawn_signature = models.ForeignKey(
+        CardSignature,
+        verbose_name=_("geri alma imzası (kart)"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
 
     objects = ConsentManager()
 
@@ -121,6 +222,10 @@ class Consent(models.Model):
                 condition=Q(withdrawn_at=None) | Q(withdrawn_at__gte=models.F("given_at")),
                 name="eonay_consent_withdrawn_after_given",
             ),
+            models.CheckConstraint(
+                condition=Q(withdrawn_signature=None) | Q(withdrawn_at__isnull=False),
+                name="eonay_consent_withdrawn_signature_withdrawn",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -130,14 +235,19 @@ class Consent(models.Model):
     def is_active(self) -> bool:
         return self.withdrawn_at is None
 
-    def withdraw(self, *, now: datetime | None = None) -> None:
+    def withdraw(
+        self, *, now: datetime | None = None, signature: CardSignature | None = None
+    ) -> None:
         """active → withdrawn, under the citizen's row lock, as ``UPDATE … WHERE withdrawn_at IS
-        NULL``. Raises ``ConsentError`` if it was withdrawn already (e.g. in another tab)."""
+        NULL`` (with the card ``signature`` that withdrew it, if any). Raises ``ConsentError``
+        if it was withdrawn already (e.g. in another tab)."""
         with transaction.atomic():
             lock_holder(self.citizen_id)
             now = now or timezone.now()  # after the lock: times follow the order of changes
-            updated = Consent.objects.filter(pk=self.pk, withdrawn_at=None).update(withdrawn_at=now)
-            self.refresh_from_db(fields=["withdrawn_at"])
+            updated = Consent.objects.filter(pk=self.pk, withdrawn_at=None).update(
+                withdrawn_at=now, withdrawn_signature=signature
+            )
+            self.refresh_from_db(fields=["withdrawn_at", "withdrawn_signature"])
         if not updated:
             raise ConsentError(
                 gettext("%(scope)s için verilmiş bir sürekli onayınız bulunmuyor.")
@@ -213,6 +323,16 @@ class Application(models.Model):
         related_name="approved_applications",
         editable=False,
     )
+    # The citizen's card signature of the decision (None: SMS Onay Kodu, consent, cancelled).
+    decision_signature = models.ForeignKey(
+        CardSignature,
+        verbose_name=_("karar imzası (kart)"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
     # A supervisor's cancellation of an application entered by mistake (``cancel``).
     cancelled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -260,6 +380,12 @@ class Application(models.Model):
             models.CheckConstraint(
                 condition=Q(status="cancelled") | Q(cancelled_by__isnull=True, cancel_reason=""),
                 name="eonay_application_cancel_only_cancelled",
+            ),
+            # A card signature decides only as the citizen's own decision.
+            models.CheckConstraint(
+                condition=Q(decision_signature=None)
+                | Q(status__in=["approved", "rejected"], decided_by_consent=None),
+                name="eonay_application_signature_only_citizen_decision",
             ),
         ]
         indexes = [models.Index(fields=["citizen", "status"], name="eonay_app_citizen_status")]
@@ -356,22 +482,31 @@ class Application(models.Model):
         approve: bool,
         consent: Consent | None = None,
         now: datetime | None = None,
+        signature: CardSignature | None = None,
     ) -> bool:
         """waiting → approved/rejected, once. True: this call decided (it never answers False).
 
         A conditional UPDATE: the database lets exactly one of two parallel calls match
         ``status='waiting'`` (on PostgreSQL the second waits for the first's row lock, then
-        re-checks the condition and updates nothing). Every other call raises
-        ``ApplicationError`` (the instance is re-read first, so it shows the decision made).
+        re-checks the condition and updates nothing). ``signature`` is the citizen's card
+        signature of the decision (``CardSignature``), if they signed it. Every other call
+        raises ``ApplicationError`` (the instance is re-read first, so it shows the decision).
         """
         if consent is not None and not approve:
             raise ValueError("a standing consent only approves")
+        if consent is not None and signature is not None:
+            raise ValueError("a decision is made by a standing consent or by the citizen")
         now = now or timezone.now()
         status = self.Status.APPROVED if approve else self.Status.REJECTED
         updated = Application.objects.filter(pk=self.pk, status=self.Status.WAITING).update(
-            status=status, decided_at=now, decided_by_consent=consent
+            status=status,
+            decided_at=now,
+            decided_by_consent=consent,
+            decision_signature=signature,
         )
-        self.refresh_from_db(fields=["status", "decided_at", "decided_by_consent"])
+        self.refresh_from_db(
+            fields=["status", "decided_at", "decided_by_consent", "decision_signature"]
+        )
         if not updated:
             raise ApplicationError(self.decision_refusal() or "")
         return True

@@ -6,6 +6,11 @@ transaction of the model method that makes it (``Application.enter`` / ``.decide
 both take the citizen's row lock first (in those methods; held until these transactions
 commit), so an application entered while the citizen withdraws their consent is either approved
 by a consent that was active or waits; never approved by a consent withdrawn before it.
+
+The citizen's own changes (a decision, giving or withdrawing a consent) are confirmed either
+with an SMS Onay Kodu (``eonay.views``) or with the citizen's card: then ``esign.card_eonay``
+has verified a ``CardSignature`` and passes it as ``signature``; it is stored with the row and
+named in the audit entry (``method="card"``, the certificate's serial, the signature's id).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from audit.log import record
 from receipts.models import Receipt
 from receipts.services import issue_receipt
 
-from .models import Application, ApplicationError, Consent, ConsentError
+from .models import Application, ApplicationError, CardSignature, Consent, ConsentError
 
 # What the SMS names (accounts.sms_texts.DECISIONS / CONSENT_STATES): codes, which the text
 # names in the holder's language.
@@ -36,6 +41,18 @@ def _state(state: str, scope: str) -> dict[str, str]:
     (the Turkish text, translated when the SMS is rendered)."""
     with translation.override("tr"):
         return {"state": state, "scope": str(Consent.Scope(scope).label)}
+
+
+def _method(signature: CardSignature | None) -> dict[str, str | int]:
+    """How the citizen confirmed, for the audit entry (nothing added for the SMS Onay Kodu:
+    that path's entries stay as they were)."""
+    if signature is None:
+        return {}
+    return {
+        "method": "card",
+        "serial": signature.certificate.serial_number,
+        "signature": signature.pk,
+    }
 
 
 def active_consent(citizen: Citizen, scope: str | None) -> Consent | None:
@@ -106,14 +123,18 @@ def decide_application(
     approve: bool,
     actor: Actor | None = None,
     now: datetime | None = None,
+    signature: CardSignature | None = None,
 ) -> Application:
     """The citizen's own, final decision, with its receipt (``receipts``, same transaction).
+    ``signature``: the citizen's verified card signature of it (None: the SMS Onay Kodu).
     Raises ``ApplicationError`` if it was decided before (then there is no receipt)."""
     if application.citizen_id != citizen.pk:
         raise ApplicationError(_("Bu başvuru size ait değil."))
+    if signature is not None and signature.citizen_id != citizen.pk:
+        raise ValueError("the signature is another citizen's")
     try:
         with transaction.atomic():
-            application.decide(approve=approve, now=now)
+            application.decide(approve=approve, now=now, signature=signature)
             assert application.decided_at is not None
             receipt = issue_receipt(
                 citizen,
@@ -137,8 +158,11 @@ def decide_application(
                 citizen=citizen,
                 actor=actor,
                 subject=application.reference or "",
-                note="decided by the citizen after an SMS code",
+                note="decided by the citizen after an SMS code"
+                if signature is None
+                else "decided by the citizen, signed with their card",
                 receipt=receipt.reference,
+                **_method(signature),
             )
             queue_sms(
                 citizen,
@@ -159,6 +183,7 @@ def decide_application(
             subject=application.reference or "",
             wanted="approve" if approve else "reject",
             status=application.status,
+            **_method(signature),
         )
         raise
     return application
@@ -195,11 +220,20 @@ def cancel_application(application: Application, *, actor: Actor, reason: str) -
 
 
 def give_consent(
-    citizen: Citizen, scope: str, *, actor: Actor | None = None, now: datetime | None = None
+    citizen: Citizen,
+    scope: str,
+    *,
+    actor: Actor | None = None,
+    now: datetime | None = None,
+    signature: CardSignature | None = None,
 ) -> tuple[Consent, bool]:
-    """Give a standing consent for ``scope``. Returns (consent, created); idempotent."""
+    """Give a standing consent for ``scope``. Returns (consent, created); idempotent (an
+    active consent is returned as it is, without ``signature``: the citizen's verified card
+    signature of it, None for the SMS Onay Kodu)."""
+    if signature is not None and signature.citizen_id != citizen.pk:
+        raise ValueError("the signature is another citizen's")
     with transaction.atomic():
-        consent, created = Consent.objects.give(citizen, scope, now=now)
+        consent, created = Consent.objects.give(citizen, scope, now=now, signature=signature)
         if not created:
             return consent, False
         record(
@@ -208,6 +242,7 @@ def give_consent(
             actor=actor,
             subject=scope,
             consent=consent.pk,
+            **_method(signature),
         )
         queue_sms(
             citizen,
@@ -219,15 +254,23 @@ def give_consent(
 
 
 def withdraw_consent(
-    citizen: Citizen, scope: str, *, actor: Actor | None = None, now: datetime | None = None
+    citizen: Citizen,
+    scope: str,
+    *,
+    actor: Actor | None = None,
+    now: datetime | None = None,
+    signature: CardSignature | None = None,
 ) -> Consent | None:
-    """Withdraw the active standing consent for ``scope``; None if there was none."""
+    """Withdraw the active standing consent for ``scope``; None if there was none.
+    ``signature``: the citizen's verified card signature of it (None: the SMS Onay Kodu)."""
+    if signature is not None and signature.citizen_id != citizen.pk:
+        raise ValueError("the signature is another citizen's")
     with transaction.atomic():
         consent = active_consent(citizen, scope)
         if consent is None:
             return None
         try:
-            consent.withdraw(now=now)
+            consent.withdraw(now=now, signature=signature)
         except ConsentError:
             return None  # withdrawn meanwhile (another tab): nothing left to do
         record(
@@ -236,6 +279,7 @@ def withdraw_consent(
             actor=actor,
             subject=scope,
             consent=consent.pk,
+            **_method(signature),
         )
         queue_sms(
             citizen,

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib import messages
@@ -31,7 +32,7 @@ from nesportal.http import CitizenRequest
 from receipts.models import Receipt
 from receipts.services import receipt_for
 
-from .models import Application, ApplicationError, Consent
+from .models import Application, ApplicationError, CardSignature, Consent
 from .services import decide_application, give_consent, withdraw_consent
 
 SESSION_STEPUP = "nes_eonay_stepup"
@@ -60,6 +61,23 @@ def consent_subject(scope: str) -> str:
     return f"consent:{scope}"
 
 
+def _attach_signatures(rows: Sequence[Application | Consent], field: str) -> None:
+    """Give ``rows`` the card signatures the page shows (serial and time) in one query, and
+    only when a row has one: on the SMS path (no signature) nothing runs at all."""
+    ids = {getattr(row, f"{field}_id") for row in rows} - {None}
+    if not ids:
+        return
+    found = (
+        CardSignature.objects.select_related("certificate")
+        .only("id", "signing_time", "certificate__serial_number")
+        .in_bulk(ids)
+    )
+    for row in rows:
+        signature_id = getattr(row, f"{field}_id")
+        if signature_id is not None:
+            setattr(row, field, found[signature_id])
+
+
 def _index_page(request: CitizenRequest, *, error: Any = None, status: int = 200) -> HttpResponse:
     citizen = request.citizen
     applications = list(
@@ -67,6 +85,8 @@ def _index_page(request: CitizenRequest, *, error: Any = None, status: int = 200
     )
     # One query for every scope (what ``active_consent`` answers per scope).
     active = {c.scope: c for c in Consent.objects.filter(citizen=citizen, withdrawn_at=None)}
+    _attach_signatures(applications, "decision_signature")
+    _attach_signatures(list(active.values()), "given_signature")
     scopes = [
         {"scope": scope, "label": scope.label, "consent": active.get(scope)}
         for scope in Consent.Scope

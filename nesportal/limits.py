@@ -52,6 +52,9 @@ THROTTLES: dict[str, Throttle] = {
     # E-İmzalı Giriş: a challenge (GET) and a signed answer (POST).
     "esign_challenge": Throttle("esign_challenge", ("20/m", "200/h"), ("GET", "POST")),
     "esign_login": Throttle("esign_login", ("10/m", "60/h")),
+    # E-Onay signed with the card: a text prepared (POST) and a signature posted (POST); a visit
+    # needs a handful (README "E-Onay with the card").
+    "eonay_card": Throttle("eonay_card", ("20/m", "200/h")),
     # Captcha images and audio (each one costs a render).
     "captcha": Throttle("captcha", ("30/m", "300/h"), ("GET", "POST")),
     # Security-word reset links and "Bu işlemi ben yapmadım" links opened or used (the token is

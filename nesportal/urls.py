@@ -46,6 +46,7 @@ urlpatterns = [
     path("", include("pinvault.urls")),
     path("", include("pinvault.api_urls")),
     path("", include("eonay.urls")),
+    path("", include("esign.consent_urls")),
     path("", include("receipts.urls")),
     path("", include("protection.urls")),
     path("", include("help.urls")),  # Yardım pages and /favicon.ico

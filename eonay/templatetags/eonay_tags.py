@@ -2,10 +2,12 @@
 each rendered once per worker for each distinct content (``nesportal.fragments``; the key
 holds every value the fragment shows). They were most of the E-Onay page's cost."""
 
+from collections.abc import Hashable
+
 from django import template
 from django.utils.safestring import SafeString
 
-from eonay.models import Application
+from eonay.models import Application, Consent
 from nesportal.fragments import render_cached
 
 register = template.Library()
@@ -37,5 +39,32 @@ def decided_row(application: Application) -> SafeString:
         application.status,
         application.decided_at,
         consent.given_at if consent is not None else None,
+        # A card signature is immutable: its id stands for its serial and time.
+        application.decision_signature_id,
     )
     return render_cached("eonay/_decided_row.html", key, {"application": application})
+
+
+@register.simple_tag(takes_context=True)
+def card_dialog(context: template.Context) -> SafeString:
+    """The "Kartımla İmzala" dialog: the same for every citizen (its texts, the card service's
+    address), so rendered once per worker and language; nothing of the citizen is in it."""
+    values = {
+        "card_service_url": context.get("card_service_url", ""),
+        "call_centre_phone": context.get("call_centre_phone", ""),
+    }
+    return render_cached("eonay/_card_dialog.html", tuple(values.values()), values)
+
+
+@register.simple_tag
+def card_button(target: Application | str, action: str) -> SafeString:
+    """The "Kartımla İmzala" button of a waiting application (``approve``/``reject``) or of a
+    standing-consent scope (``give``/``withdraw``): rendered once per worker for each
+    application (its id and reference are all it shows) or scope and action."""
+    if isinstance(target, Application):
+        key: tuple[Hashable, ...] = ("application", target.pk, target.reference, action)
+        context = {"application": target, "action": action}
+    else:
+        key = ("scope", target, action)
+        context = {"scope": target, "scope_label": Consent.Scope(target).label, "action": action}
+    return render_cached("eonay/_card_button.html", key, context)

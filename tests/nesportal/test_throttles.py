@@ -91,6 +91,18 @@ ACTIONS = [
         headers={"HTTP_AUTHORIZATION": "Bearer wrong"},
         json=True,
     ),
+    Action(
+        "eonay_card",
+        "post",
+        reverse("esign_eonay:consent_prepare", args=["kurum_odemeli_ilk", "give"]),
+    ),
+    Action(
+        "eonay_card",
+        "post",
+        reverse("esign_eonay:decide_sign", args=[1, "approve"]),
+        headers={"HTTP_ACCEPT": "application/json"},
+        json=True,
+    ),
     Action("admin_login", "post", reverse("admin:login")),
     # Without a password step first these pages send the client back to the login, but every
     # POST still counts: a guesser cannot try codes faster than the throttle.
