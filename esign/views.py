@@ -35,11 +35,6 @@ def _wants_json(request: HttpRequest) -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
 
-def card_service_url() -> str:
-    """Where the pages' script finds the Akıllı Kart Servisi (``NES_CARD_SERVICE_URL``)."""
-    return str(getattr(settings, "NES_CARD_SERVICE_URL", "http://127.0.0.1:48620")).rstrip("/")
-
-
 def portal_origin(request: HttpRequest) -> str:
     """This portal's origin, as the card service's ``--origin`` needs it."""
     return f"{request.scheme}://{request.get_host()}"
@@ -136,7 +131,6 @@ def _render_page(request: HttpRequest, *, error: Any = None, status: int = 200) 
         "countdown_text": "{:02d}:{:02d}".format(*divmod(seconds_left, 60)),
         "tls_enabled": bool(services.tls_header()),
         "message_prefix": "NES-PORTAL-LOGIN\\0",
-        "card_service_url": card_service_url(),
         "card_texts": card_texts(request),
         "portal_origin": portal_origin(request),
         "open_manual": error is not None,
@@ -298,7 +292,6 @@ def card_check(request: PortalRequest) -> HttpResponse:
         request,
         "esign/card_check.html",
         {
-            "card_service_url": card_service_url(),
             "logged_in": getattr(request, "citizen", None) is not None,
             "portal_origin": portal_origin(request),
             "check_texts": check_texts(),

@@ -216,9 +216,11 @@ def run_service(
     extra_args: Sequence[str] = (),
     env: dict[str, str] | None = None,
     timeout: float = 15.0,
+    port: int | None = None,
 ) -> Iterator[Service]:
-    """Start ``python -m nes_kart_servisi serve`` on a free port with SOFTHSM2_CONF of the
-    token; yield once ``GET /`` answers; stop the process at exit."""
+    """Start ``python -m nes_kart_servisi serve`` on a free port (or on ``port``, which a page
+    may already know) with SOFTHSM2_CONF of the token; yield once ``GET /`` answers; stop the
+    process at exit."""
     softhsm = require_softhsm()
     if isinstance(token_or_conf, Token):
         conf = token_or_conf.conf
@@ -230,8 +232,9 @@ def run_service(
     state_dir = Path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     child_env = {**os.environ, **(env or {}), "SOFTHSM2_CONF": str(conf), "PYTHONUNBUFFERED": "1"}
-    for _attempt in range(3):
-        port = free_port()
+    fixed = port
+    for _attempt in range(1 if fixed else 3):
+        port = fixed or free_port()
         url = f"http://127.0.0.1:{port}"
         log = tempfile.TemporaryFile()  # noqa: SIM115 (closed below, after the process)
         process = subprocess.Popen(
@@ -251,7 +254,7 @@ def run_service(
         _stop(process)
         output = service.output()
         log.close()
-        if "cannot listen" not in output:
+        if fixed or "cannot listen" not in output:
             raise RuntimeError(f"the card service did not start: {output}")
     else:
         raise RuntimeError("the card service found no free port")

@@ -9,14 +9,7 @@ screenshots; every ``shot`` runs axe.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +33,6 @@ from tests.cardtoken import (
     make_token,
     require_softhsm,
     run_service,
-    service_command,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -169,39 +161,6 @@ def test_a_certificate_suspended_meanwhile_is_refused_with_a_clear_message(
     assert citizen.failure_count == 1  # the strike rules are unchanged
 
 
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url + "/", timeout=1) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-@contextmanager
-def service_on(port: int, token: Token, origins: list[str], state_dir: Path) -> Iterator[str]:
-    """The real service on a given port (the page already knows its address)."""
-    url = f"http://127.0.0.1:{port}"
-    state_dir.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "SOFTHSM2_CONF": str(token.conf), "PYTHONUNBUFFERED": "1"}
-    command = service_command(module=token.module, port=port, origins=origins, state_dir=state_dir)
-    process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
-    )
-    try:
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and process.poll() is None and not _answers(url):
-            time.sleep(0.05)
-        assert _answers(url), "the card service did not start"
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-
-
 def test_without_the_service_the_page_explains_the_installation(
     live_server: Any,
     page: Page,
@@ -230,7 +189,7 @@ def test_without_the_service_the_page_explains_the_installation(
     expect(page.get_by_label("İmza (base64)")).to_be_visible()
 
     token = token_for(tmp_path, [(row, key)])
-    with service_on(port, token, [live_server.url], tmp_path / "state"):
+    with run_service(token, origins=[live_server.url], state_dir=tmp_path / "state", port=port):
         page.get_by_role("button", name="Tekrar dene").click()
         expect(
             page.get_by_role("radio", name=re.compile(re.escape(row.serial_number)))
